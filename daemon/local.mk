@@ -1,1 +1,23 @@
-# daemon
+sbin_PROGRAMS += daemon/hvd
+noinst_LIBRARIES += daemon/libhvd.a
+# Everything but main(), so the tests can drive the store and the XML directly.
+daemon_libhvd_a_SOURCES = daemon/hvd.h daemon/vm.c daemon/store.c daemon/server.c \
+	daemon/procs.c daemon/audit.c daemon/log.c
+nodist_daemon_libhvd_a_SOURCES = daemon/vm-schema.c
+daemon_libhvd_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
+daemon_hvd_SOURCES = daemon/hvd.c
+daemon_hvd_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
+daemon_hvd_LDADD = daemon/libhvd.a wire-protocol/libhvwire.a $(LIBXML2_LIBS)
+
+dist_pkgdata_DATA += daemon/vm-schema.rng
+BUILT_SOURCES += daemon/vm-schema.c
+CLEANFILES += daemon/vm-schema.c
+
+# The schema is compiled into hvd so that validation never depends on where it is installed.
+daemon/vm-schema.c: daemon/vm-schema.rng
+	$(AM_V_GEN)$(MKDIR_P) daemon && { \
+	  echo '/* Generated from vm-schema.rng by the build; do not edit. */'; \
+	  echo 'extern const char hvd_vm_schema_text[];'; \
+	  echo 'const char hvd_vm_schema_text[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $(srcdir)/daemon/vm-schema.rng; \
+	  echo ';'; } > $@-t && mv $@-t $@

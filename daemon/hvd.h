@@ -1,0 +1,120 @@
+/* hvd, the management service: what its files share. */
+#ifndef HVKIT_HVD_H
+#define HVKIT_HVD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wire-protocol/wire.h"
+
+enum hvd_log_level { HVD_LOG_ERROR, HVD_LOG_WARNING, HVD_LOG_INFO, HVD_LOG_DEBUG };
+void hvd_log(enum hvd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int hvd_log_open(const char *path, enum hvd_log_level level, bool to_stderr);
+
+/* A VM definition, as vm.xml holds it (daemon/vm-schema.rng). */
+struct hvd_vm {
+	char id[37];
+	char *name;
+	char *notes;
+	char *path;        /* where the VM's own files go (New-VM -Path) */
+	int64_t created_ns;
+	int generation;
+	uint32_t proc_count;
+	uint32_t proc_reserve;  /* percent */
+	uint32_t proc_maximum;  /* percent */
+	uint32_t proc_weight;
+	uint64_t mem_startup;
+	bool mem_dynamic;
+	uint64_t mem_minimum;
+	uint64_t mem_maximum;
+	uint32_t mem_buffer;   /* percent */
+	uint32_t mem_priority; /* 0-100 */
+	char *load_error; /* set when vm.xml could not be loaded: the VM is OffCritical */
+};
+
+/* Hyper-V's documented limits. */
+#define HVD_MAX_NAME 100
+#define HVD_MAX_NOTES 4096
+#define HVD_MAX_VCPUS 240
+#define HVD_MEM_ALIGN (2ull << 20)
+#define HVD_MEM_MIN (32ull << 20)
+#define HVD_MEM_MAX (12ull << 40)
+
+struct hvd_store {
+	char *state_dir;
+	char *vms_dir;
+	struct hvd_vm **vms;
+	size_t n, cap;
+};
+
+int hvd_store_open(const char *state_dir, struct hvd_store **out);
+void hvd_store_free(struct hvd_store *s);
+struct hvd_vm *hvd_store_find_id(struct hvd_store *s, const char *id);
+struct hvd_vm *hvd_store_find_name(struct hvd_store *s, const char *name);
+/* Writes the VM's vm.xml atomically (temporary file, fsync, rename, fsync of the folder). */
+int hvd_store_save(struct hvd_store *s, const struct hvd_vm *vm) __attribute__((warn_unused_result));
+/* Adds a new VM (consumes vm) and saves it. */
+int hvd_store_add(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_unused_result));
+/* Deletes the VM's folder under the state dir and forgets it. */
+int hvd_store_remove(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_unused_result));
+struct hvd_vm *hvd_vm_new(const char *name);
+struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm);
+void hvd_vm_free(struct hvd_vm *vm);
+/* Parses a vm.xml document held in memory and validates it against the schema and the
+ * limits above.  On error *err is a message naming the line and what was wrong. */
+int hvd_vm_from_xml(const char *buf, size_t len, struct hvd_vm **out, char **err);
+int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len);
+const char *hvd_vm_schema(void);
+/* The relations between memory settings the schema cannot express; message into err. */
+int hvd_vm_check_memory(const struct hvd_vm *vm, char *err, size_t errlen);
+
+/* Who is asking, from SO_PEERCRED. */
+struct hvd_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	char user[64];
+	const char *socket_path;
+	bool read_only;
+};
+
+struct hvd;
+struct hvd_client;
+
+/* Procedures (daemon/procs.c).  A handler returns a wire status; on WIRE_OK *reply holds
+ * the reply (a list of objects, ErrorRecord items being non-terminating errors), otherwise
+ * an ErrorRecord. */
+typedef int (*hvd_proc_fn)(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			   struct wire_value **reply);
+hvd_proc_fn hvd_proc_handler(uint32_t procedure);
+
+/* Server (daemon/server.c). */
+struct hvd_config {
+	const char *socket_path;
+	const char *ro_socket_path;
+	const char *state_dir;
+	int ready_fd; /* >= 0: write one 0 byte there and close it once listening */
+};
+int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store);
+void hvd_server_stop(void);
+const struct hvd_peer *hvd_client_peer(const struct hvd_client *c);
+uint32_t hvd_client_serial(const struct hvd_client *c);
+/* Subscriptions. */
+int hvd_client_subscribe(struct hvd_client *c, uint32_t serial);
+void hvd_client_unsubscribe(struct hvd_client *c);
+/* Sends an event (consumed) to every subscriber. */
+void hvd_broadcast_event(struct hvd *d, struct wire_value *event);
+struct hvd_store *hvd_get_store(struct hvd *d);
+int64_t hvd_started_ns(const struct hvd *d);
+
+/* Audit log (daemon/audit.c): one JSON line per mutating call. */
+int hvd_audit_open(const char *state_dir);
+void hvd_audit_record(const struct hvd_peer *peer, uint32_t procedure, const struct wire_value *args,
+		      int status, const struct wire_value *reply);
+void hvd_audit_close(void);
+
+int64_t hvd_now_ns(void);
+
+#endif

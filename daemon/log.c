@@ -1,0 +1,53 @@
+/* hvd's log: stderr in the foreground, STATE/hvd.log otherwise. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/hvd.h"
+
+static FILE *log_file;
+static enum hvd_log_level log_level = HVD_LOG_INFO;
+
+int hvd_log_open(const char *path, enum hvd_log_level level, bool to_stderr)
+{
+	log_level = level;
+	if (to_stderr || !path) {
+		log_file = stderr;
+		return 0;
+	}
+	log_file = fopen(path, "ae");
+	if (!log_file) {
+		log_file = stderr;
+		return -errno;
+	}
+	setvbuf(log_file, NULL, _IOLBF, 0);
+	return 0;
+}
+
+void hvd_log(enum hvd_log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char stamp[32];
+	struct tm tm;
+	time_t t;
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	if (!log_file)
+		log_file = stderr;
+	t = time(NULL);
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(log_file, "%s hvd[%d]: %s: ", stamp, (int)getpid(), names[level]);
+	va_start(ap, fmt);
+	vfprintf(log_file, fmt, ap);
+	va_end(ap);
+	fputc('\n', log_file);
+	fflush(log_file);
+}

@@ -1,0 +1,518 @@
+/*
+ * hvd's event loop: the main and the read-only socket, every client's frames in and out,
+ * dispatch to procedures, subscriptions and keepalive.  One thread, non-blocking sockets,
+ * a bounded output queue per client: a slow or dead client can only lose its own
+ * connection, never hold up another.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/hvd.h"
+#include "wire-protocol/conn.h"
+
+/* A client whose unread output passes this is dropped: it is not reading. */
+#define OUT_LIMIT (64u << 20)
+#define MAX_CLIENTS 1024
+
+struct hvd_client {
+	int fd;
+	struct hvd_peer peer;
+	struct wire_buf in, out;
+	int64_t last_heard_ms;
+	bool ping_sent;
+	bool closing;       /* flush what is queued, then close */
+	bool subscribed;
+	uint32_t sub_serial;
+	uint32_t cur_serial; /* serial of the call being handled */
+};
+
+struct hvd {
+	const struct hvd_config *cfg;
+	struct hvd_store *store;
+	int lfd[2];
+	struct hvd_client *clients[MAX_CLIENTS];
+	size_t nclients;
+	int64_t started_ns;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+void hvd_server_stop(void)
+{
+	stop_requested = 1;
+}
+
+int64_t hvd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct hvd_store *hvd_get_store(struct hvd *d)
+{
+	return d->store;
+}
+
+int64_t hvd_started_ns(const struct hvd *d)
+{
+	return d->started_ns;
+}
+
+const struct hvd_peer *hvd_client_peer(const struct hvd_client *c)
+{
+	return &c->peer;
+}
+
+uint32_t hvd_client_serial(const struct hvd_client *c)
+{
+	return c->cur_serial;
+}
+
+int hvd_client_subscribe(struct hvd_client *c, uint32_t serial)
+{
+	c->subscribed = true;
+	c->sub_serial = serial;
+	return 0;
+}
+
+void hvd_client_unsubscribe(struct hvd_client *c)
+{
+	c->subscribed = false;
+}
+
+/* Binds a listening socket, replacing a stale socket file but never a live daemon's. */
+static int listen_on(const char *path, mode_t mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, probe, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		hvd_log(HVD_LOG_ERROR, "socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		hvd_log(HVD_LOG_ERROR, "another hvd is already listening on %s", path);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+		rc = -errno;
+		hvd_log(HVD_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void client_free(struct hvd_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	wire_buf_free(&c->in);
+	wire_buf_free(&c->out);
+	free(c);
+}
+
+static void accept_client(struct hvd *d, int lfd, bool read_only)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct hvd_client *c;
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[1024];
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (d->nclients == MAX_CLIENTS) {
+		hvd_log(HVD_LOG_WARNING, "too many clients (%d); refusing one", MAX_CLIENTS);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->fd = fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		hvd_log(HVD_LOG_WARNING, "no peer credentials on a new connection; refusing it");
+		client_free(c);
+		return;
+	}
+	c->peer.uid = cred.uid;
+	c->peer.gid = cred.gid;
+	c->peer.pid = cred.pid;
+	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp)
+		snprintf(c->peer.user, sizeof(c->peer.user), "%s", pw.pw_name);
+	else
+		snprintf(c->peer.user, sizeof(c->peer.user), "uid%u", (unsigned)cred.uid);
+	c->peer.read_only = read_only;
+	c->peer.socket_path = read_only ? d->cfg->ro_socket_path : d->cfg->socket_path;
+	c->last_heard_ms = mono_ms();
+	d->clients[d->nclients++] = c;
+	hvd_log(HVD_LOG_DEBUG, "client connected: %s (uid %u, pid %d) on %s", c->peer.user,
+		(unsigned)cred.uid, (int)cred.pid, c->peer.socket_path);
+}
+
+static void queue_frame(struct hvd_client *c, struct wire_frame *f)
+{
+	if (c->closing && f->kind != WIRE_KIND_ERROR)
+		return;
+	if (wire_frame_encode(f, &c->out) == -E2BIG) {
+		struct wire_frame e = { .kind = WIRE_KIND_ERROR, .serial = f->serial,
+					.procedure = f->procedure, .status = WIRE_E_RESOURCE };
+		int rc;
+
+		e.payload = wire_error_record(WIRE_E_RESOURCE, NULL,
+					      "the reply is larger than the frame limit of %u bytes; ask for less",
+					      WIRE_FRAME_MAX);
+		rc = wire_frame_encode(&e, &c->out);
+		(void)rc;
+		wire_value_unref(e.payload);
+	}
+	if (c->out.len > OUT_LIMIT) {
+		hvd_log(HVD_LOG_WARNING, "client %s (pid %d) is not reading its replies; dropping it",
+			c->peer.user, (int)c->peer.pid);
+		c->out.len = 0;
+		c->closing = true;
+		c->in.len = 0;
+		shutdown(c->fd, SHUT_RDWR);
+	}
+}
+
+static void send_error(struct hvd_client *c, uint32_t serial, uint32_t proc, enum wire_status st,
+		       struct wire_value *rec)
+{
+	struct wire_frame f = { .kind = WIRE_KIND_ERROR, .serial = serial, .procedure = proc,
+				.status = st, .payload = rec };
+
+	queue_frame(c, &f);
+	wire_value_unref(rec);
+}
+
+void hvd_broadcast_event(struct hvd *d, struct wire_value *event)
+{
+	size_t i;
+
+	for (i = 0; i < d->nclients; i++) {
+		struct hvd_client *c = d->clients[i];
+		struct wire_frame f = { .kind = WIRE_KIND_EVENT, .payload = event };
+
+		if (!c->subscribed || c->closing)
+			continue;
+		f.serial = c->sub_serial;
+		f.procedure = WIRE_PROC_EVENTS_SUBSCRIBE;
+		queue_frame(c, &f);
+	}
+	wire_value_unref(event);
+}
+
+static void handle_call(struct hvd *d, struct hvd_client *c, struct wire_frame *f)
+{
+	const struct wire_proc_info *info = wire_proc_lookup(f->procedure);
+	struct wire_value *reply = NULL;
+	hvd_proc_fn fn = hvd_proc_handler(f->procedure);
+	int st;
+
+	if (!info || !fn) {
+		send_error(c, f->serial, f->procedure, WIRE_E_UNKNOWN_PROCEDURE,
+			   wire_error_record(WIRE_E_UNKNOWN_PROCEDURE, NULL,
+					     "this hvd does not know procedure %u", f->procedure));
+		return;
+	}
+	if ((info->flags & WIRE_PROC_MUTATE) && c->peer.read_only) {
+		reply = wire_error_record(WIRE_E_PERMISSION_DENIED, NULL,
+					  "%s changes state and is refused on the read-only socket %s, which serves "
+					  "only Get-*, Measure-* and Watch-*; use %s",
+					  info->name, c->peer.socket_path, d->cfg->socket_path);
+		hvd_audit_record(&c->peer, f->procedure, f->payload, WIRE_E_PERMISSION_DENIED, reply);
+		send_error(c, f->serial, f->procedure, WIRE_E_PERMISSION_DENIED, reply);
+		return;
+	}
+	if (f->payload && f->payload->type != WIRE_OBJECT) {
+		send_error(c, f->serial, f->procedure, WIRE_E_PROTOCOL,
+			   wire_error_record(WIRE_E_PROTOCOL, NULL, "%s takes an object of arguments, not a %s",
+					     info->name, wire_type_name(f->payload->type)));
+		return;
+	}
+	c->cur_serial = f->serial;
+	st = fn(d, c, f->payload, &reply);
+	if (info->flags & WIRE_PROC_MUTATE)
+		hvd_audit_record(&c->peer, f->procedure, f->payload, st, reply);
+	if (st == WIRE_OK) {
+		struct wire_frame r = { .kind = WIRE_KIND_REPLY, .serial = f->serial,
+					.procedure = f->procedure, .payload = reply };
+
+		queue_frame(c, &r);
+		wire_value_unref(reply);
+	} else {
+		send_error(c, f->serial, f->procedure, (enum wire_status)st, reply);
+	}
+}
+
+/* Reports a broken stream to the client and closes it once the report is out: after a bad
+ * length the byte stream has no frame boundaries left to trust. */
+static void protocol_failure(struct hvd_client *c, const char *msg)
+{
+	hvd_log(HVD_LOG_WARNING, "client %s (pid %d): %s; closing it", c->peer.user, (int)c->peer.pid, msg);
+	send_error(c, 0, 0, WIRE_E_PROTOCOL, wire_error_record(WIRE_E_PROTOCOL, NULL, "%s", msg));
+	c->closing = true;
+	c->in.len = 0;
+}
+
+static void process_input(struct hvd *d, struct hvd_client *c)
+{
+	while (!c->closing) {
+		struct wire_frame f;
+		size_t n;
+		int rc = wire_frame_peek(c->in.data, c->in.len, &n);
+
+		if (rc) {
+			unsigned long len = (unsigned long)c->in.data[0] | (unsigned long)c->in.data[1] << 8 |
+					    (unsigned long)c->in.data[2] << 16 | (unsigned long)c->in.data[3] << 24;
+
+			char msg[128];
+
+			if (rc == -E2BIG)
+				snprintf(msg, sizeof(msg), "frame of %lu bytes is over the limit of %u bytes", len,
+					 WIRE_FRAME_MAX);
+			else
+				snprintf(msg, sizeof(msg), "frame length %lu is shorter than a frame header", len);
+			protocol_failure(c, msg);
+			return;
+		}
+		if (n == 0)
+			return;
+		rc = wire_frame_decode(c->in.data, n, &f);
+		wire_buf_consume(&c->in, n);
+		if (rc == -EPROTO) {
+			protocol_failure(c, "unknown protocol version or frame kind");
+			return;
+		}
+		if (rc) {
+			send_error(c, f.serial, f.procedure, WIRE_E_PROTOCOL,
+				   wire_error_record(WIRE_E_PROTOCOL, NULL, "malformed payload in frame %u: %s",
+						     f.serial, strerror(-rc)));
+			wire_frame_clear(&f);
+			continue;
+		}
+		switch (f.kind) {
+		case WIRE_KIND_CALL:
+			handle_call(d, c, &f);
+			break;
+		case WIRE_KIND_PING: {
+			struct wire_frame pong = { .kind = WIRE_KIND_PONG, .serial = f.serial };
+
+			queue_frame(c, &pong);
+			break;
+		}
+		case WIRE_KIND_PONG:
+			break;
+		default:
+			send_error(c, f.serial, f.procedure, WIRE_E_PROTOCOL,
+				   wire_error_record(WIRE_E_PROTOCOL, NULL,
+						     "a client may send calls and pings only, not frames of kind %u",
+						     f.kind));
+		}
+		wire_frame_clear(&f);
+	}
+}
+
+/* Reads what the socket has; false when the client is gone. */
+static bool client_read(struct hvd *d, struct hvd_client *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		wire_buf_reserve(&c->in, 65536);
+		n = read(c->fd, c->in.data + c->in.len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return false;
+		if (c->closing)
+			continue; /* discard: the stream is being shut */
+		c->in.len += (size_t)n;
+		c->last_heard_ms = mono_ms();
+		c->ping_sent = false;
+		process_input(d, c);
+		if (n < 65536)
+			break;
+	}
+	return true;
+}
+
+static bool client_write(struct hvd_client *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n < 0)
+			return false;
+		wire_buf_consume(&c->out, (size_t)n);
+	}
+	return !c->closing;
+}
+
+static void keepalive(struct hvd_client *c, int64_t now)
+{
+	int64_t idle = now - c->last_heard_ms;
+
+	if (idle >= 2 * WIRE_KEEPALIVE_MS) {
+		hvd_log(HVD_LOG_INFO, "client %s (pid %d) stopped answering; closing it", c->peer.user,
+			(int)c->peer.pid);
+		c->closing = true;
+		c->out.len = 0;
+	} else if (idle >= WIRE_KEEPALIVE_MS && !c->ping_sent) {
+		struct wire_frame ping = { .kind = WIRE_KIND_PING };
+
+		queue_frame(c, &ping);
+		c->ping_sent = true;
+	}
+}
+
+static void sweep(struct hvd *d)
+{
+	size_t i = 0;
+
+	while (i < d->nclients) {
+		struct hvd_client *c = d->clients[i];
+
+		if (c->fd < 0 || (c->closing && c->out.len == 0)) {
+			hvd_log(HVD_LOG_DEBUG, "client %s (pid %d) gone", c->peer.user, (int)c->peer.pid);
+			client_free(c);
+			d->clients[i] = d->clients[--d->nclients];
+			continue;
+		}
+		i++;
+	}
+}
+
+static void loop_once(struct hvd *d)
+{
+	struct pollfd pfd[MAX_CLIENTS + 2];
+	struct hvd_client *polled[MAX_CLIENTS];
+	size_t i, n = 2, np = d->nclients;
+	int64_t now;
+	int rc;
+
+	pfd[0] = (struct pollfd){ .fd = d->lfd[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = d->lfd[1], .events = POLLIN };
+	for (i = 0; i < np; i++) {
+		struct hvd_client *c = d->clients[i];
+
+		polled[i] = c;
+		pfd[n++] = (struct pollfd){ .fd = c->fd, .events = (short)(POLLIN | (c->out.len ? POLLOUT : 0)) };
+	}
+	rc = poll(pfd, n, 1000);
+	if (rc < 0)
+		return;
+	now = mono_ms();
+	for (i = 0; i < np; i++) {
+		struct hvd_client *c = polled[i];
+		short re = pfd[i + 2].revents;
+
+		if (re & (POLLIN | POLLHUP | POLLERR)) {
+			if (!client_read(d, c)) {
+				close(c->fd);
+				c->fd = -1;
+				continue;
+			}
+		}
+		if (c->out.len || c->closing) {
+			if (!client_write(c) && c->out.len == 0) {
+				close(c->fd);
+				c->fd = -1;
+				continue;
+			}
+		}
+		keepalive(c, now);
+	}
+	if (pfd[0].revents & POLLIN)
+		accept_client(d, d->lfd[0], false);
+	if (pfd[1].revents & POLLIN)
+		accept_client(d, d->lfd[1], true);
+	sweep(d);
+}
+
+int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store)
+{
+	struct hvd d = { .cfg = cfg, .store = store, .lfd = { -1, -1 } };
+	size_t i;
+	int rc = 0;
+
+	d.started_ns = hvd_now_ns();
+	d.lfd[0] = listen_on(cfg->socket_path, geteuid() == 0 ? 0660 : 0600);
+	if (d.lfd[0] < 0)
+		return d.lfd[0];
+	d.lfd[1] = listen_on(cfg->ro_socket_path, 0666);
+	if (d.lfd[1] < 0) {
+		rc = d.lfd[1];
+		goto out;
+	}
+	hvd_log(HVD_LOG_INFO, "listening on %s and %s (read-only), %zu VMs defined", cfg->socket_path,
+		cfg->ro_socket_path, store->n);
+	if (cfg->ready_fd >= 0) {
+		char ok = 0;
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (write(cfg->ready_fd, &ok, 1) != 1)
+			hvd_log(HVD_LOG_WARNING, "could not tell the starting process that hvd is ready");
+		close(cfg->ready_fd);
+		cfg->ready_fd = -1;
+		if (null >= 0) {
+			dup2(null, 2);
+			close(null);
+		}
+	}
+	while (!stop_requested)
+		loop_once(&d);
+	hvd_log(HVD_LOG_INFO, "stopping");
+out:
+	for (i = 0; i < d.nclients; i++)
+		client_free(d.clients[i]);
+	for (i = 0; i < 2; i++) {
+		if (d.lfd[i] >= 0) {
+			close(d.lfd[i]);
+			unlink(i ? cfg->ro_socket_path : cfg->socket_path);
+		}
+	}
+	return rc;
+}

@@ -1,0 +1,367 @@
+/*
+ * VM definitions: the model, and its vm.xml form (daemon/vm-schema.rng), read and written
+ * with libxml2.  Loading validates against the schema and then the relations the schema
+ * cannot say (memory sizes aligned, minimum <= startup <= maximum).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include <libxml/tree.h>
+#include <libxml/xmlwriter.h>
+
+#include "daemon/hvd.h"
+
+#define VM_NS "urn:hvkit:vm:1"
+
+extern const char hvd_vm_schema_text[];
+
+const char *hvd_vm_schema(void)
+{
+	return hvd_vm_schema_text;
+}
+
+static void make_uuid(char out[37])
+{
+	unsigned char b[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd >= 0) {
+		while (got < sizeof(b)) {
+			ssize_t n = read(fd, b + got, sizeof(b) - got);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		close(fd);
+	}
+	if (got < sizeof(b))
+		abort(); /* no randomness: refuse to make ids that could collide */
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = s ? strdup(s) : NULL;
+
+	if (s && !p)
+		abort();
+	return p;
+}
+
+struct hvd_vm *hvd_vm_new(const char *name)
+{
+	struct hvd_vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		abort();
+	make_uuid(vm->id);
+	vm->name = xstrdup(name);
+	vm->created_ns = hvd_now_ns();
+	vm->generation = 2;
+	vm->proc_count = 1;
+	vm->proc_reserve = 0;
+	vm->proc_maximum = 100;
+	vm->proc_weight = 100;
+	/* Hyper-V's defaults for a new VM. */
+	vm->mem_startup = 512ull << 20;
+	vm->mem_dynamic = false;
+	vm->mem_minimum = 512ull << 20;
+	vm->mem_maximum = 1ull << 40;
+	vm->mem_buffer = 20;
+	vm->mem_priority = 50;
+	return vm;
+}
+
+struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm)
+{
+	struct hvd_vm *c = malloc(sizeof(*c));
+
+	if (!c)
+		abort();
+	*c = *vm;
+	c->name = xstrdup(vm->name);
+	c->notes = xstrdup(vm->notes);
+	c->path = xstrdup(vm->path);
+	c->load_error = xstrdup(vm->load_error);
+	return c;
+}
+
+void hvd_vm_free(struct hvd_vm *vm)
+{
+	if (!vm)
+		return;
+	free(vm->name);
+	free(vm->notes);
+	free(vm->path);
+	free(vm->load_error);
+	free(vm);
+}
+
+/* Collects libxml2's first error with its line. */
+struct xml_errors {
+	char msg[512];
+};
+
+static void xml_error(void *data, xmlErrorPtr e)
+{
+	struct xml_errors *errs = data;
+	size_t n;
+
+	if (errs->msg[0] || !e || !e->message)
+		return;
+	snprintf(errs->msg, sizeof(errs->msg), "line %d: %s", e->line, e->message);
+	n = strlen(errs->msg);
+	while (n && (errs->msg[n - 1] == '\n' || errs->msg[n - 1] == ' '))
+		errs->msg[--n] = '\0';
+}
+
+static xmlRelaxNGPtr schema_get(void)
+{
+	static xmlRelaxNGPtr schema;
+	xmlRelaxNGParserCtxtPtr pc;
+
+	if (schema)
+		return schema;
+	pc = xmlRelaxNGNewMemParserCtxt(hvd_vm_schema_text, (int)strlen(hvd_vm_schema_text));
+	if (!pc)
+		return NULL;
+	schema = xmlRelaxNGParse(pc);
+	xmlRelaxNGFreeParserCtxt(pc);
+	return schema;
+}
+
+static xmlNodePtr child(xmlNodePtr n, const char *name)
+{
+	for (n = n->children; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+static char *text_of(xmlNodePtr n)
+{
+	xmlChar *s = n ? xmlNodeGetContent(n) : NULL;
+	char *r = xstrdup(s ? (const char *)s : "");
+
+	xmlFree(s);
+	return r;
+}
+
+static uint64_t attr_u64(xmlNodePtr n, const char *name)
+{
+	xmlChar *s = xmlGetProp(n, (const xmlChar *)name);
+	uint64_t v = s ? strtoull((const char *)s, NULL, 10) : 0;
+
+	xmlFree(s);
+	return v;
+}
+
+static bool attr_bool(xmlNodePtr n, const char *name)
+{
+	xmlChar *s = xmlGetProp(n, (const xmlChar *)name);
+	bool v = s && (strcmp((const char *)s, "true") == 0 || strcmp((const char *)s, "1") == 0);
+
+	xmlFree(s);
+	return v;
+}
+
+int hvd_vm_check_memory(const struct hvd_vm *vm, char *err, size_t errlen)
+{
+	const struct {
+		const char *what;
+		uint64_t v;
+	} sizes[] = {
+		{ "startup", vm->mem_startup },
+		{ "minimum", vm->mem_minimum },
+		{ "maximum", vm->mem_maximum },
+	};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (sizes[i].v % HVD_MEM_ALIGN) {
+			snprintf(err, errlen, "memory %s %" PRIu64 " is not a multiple of 2 MB", sizes[i].what,
+				 sizes[i].v);
+			return -EINVAL;
+		}
+		if (sizes[i].v < HVD_MEM_MIN || sizes[i].v > HVD_MEM_MAX) {
+			snprintf(err, errlen, "memory %s %" PRIu64 " is outside 32 MB to 12 TB", sizes[i].what,
+				 sizes[i].v);
+			return -EINVAL;
+		}
+	}
+	if (vm->mem_dynamic && (vm->mem_minimum > vm->mem_startup || vm->mem_startup > vm->mem_maximum)) {
+		snprintf(err, errlen,
+			 "dynamic memory needs minimum (%" PRIu64 ") <= startup (%" PRIu64 ") <= maximum (%" PRIu64 ")",
+			 vm->mem_minimum, vm->mem_startup, vm->mem_maximum);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct hvd_vm *vm_from_doc(xmlNodePtr root)
+{
+	struct hvd_vm *vm = calloc(1, sizeof(*vm));
+	xmlNodePtr n;
+	char *s;
+
+	if (!vm)
+		abort();
+	s = text_of(child(root, "id"));
+	snprintf(vm->id, sizeof(vm->id), "%s", s);
+	free(s);
+	vm->name = text_of(child(root, "name"));
+	n = child(root, "notes");
+	vm->notes = n ? text_of(n) : NULL;
+	vm->path = text_of(child(root, "path"));
+	s = text_of(child(root, "generation"));
+	vm->generation = atoi(s);
+	free(s);
+	s = text_of(child(root, "created"));
+	vm->created_ns = strtoll(s, NULL, 10);
+	free(s);
+	n = child(root, "processor");
+	vm->proc_count = (uint32_t)attr_u64(n, "count");
+	vm->proc_reserve = (uint32_t)attr_u64(n, "reserve");
+	vm->proc_maximum = (uint32_t)attr_u64(n, "maximum");
+	vm->proc_weight = (uint32_t)attr_u64(n, "relativeWeight");
+	n = child(root, "memory");
+	vm->mem_startup = attr_u64(n, "startup");
+	vm->mem_dynamic = attr_bool(n, "dynamic");
+	vm->mem_minimum = attr_u64(n, "minimum");
+	vm->mem_maximum = attr_u64(n, "maximum");
+	vm->mem_buffer = (uint32_t)attr_u64(n, "buffer");
+	vm->mem_priority = (uint32_t)attr_u64(n, "priority");
+	return vm;
+}
+
+int hvd_vm_from_xml(const char *buf, size_t len, struct hvd_vm **out, char **err)
+{
+	struct xml_errors errs = { { 0 } };
+	xmlParserCtxtPtr pc = NULL;
+	xmlRelaxNGValidCtxtPtr vc = NULL;
+	xmlRelaxNGPtr schema;
+	xmlDocPtr doc = NULL;
+	struct hvd_vm *vm = NULL;
+	char rel[256];
+	int rc = -EBADMSG;
+
+	*out = NULL;
+	*err = NULL;
+	if (len > (1u << 20)) {
+		*err = xstrdup("the definition is larger than 1 MiB");
+		return -E2BIG;
+	}
+	schema = schema_get();
+	if (!schema) {
+		*err = xstrdup("the built-in schema does not compile");
+		return -EINVAL;
+	}
+	pc = xmlNewParserCtxt();
+	if (!pc)
+		abort();
+	xmlSetStructuredErrorFunc(&errs, xml_error);
+	doc = xmlCtxtReadMemory(pc, buf, (int)len, "vm.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+	if (!doc) {
+		if (!errs.msg[0])
+			snprintf(errs.msg, sizeof(errs.msg), "not well-formed XML");
+		goto out;
+	}
+	vc = xmlRelaxNGNewValidCtxt(schema);
+	if (!vc)
+		abort();
+	xmlRelaxNGSetValidStructuredErrors(vc, xml_error, &errs);
+	if (xmlRelaxNGValidateDoc(vc, doc) != 0) {
+		if (!errs.msg[0])
+			snprintf(errs.msg, sizeof(errs.msg), "does not match the vm.xml schema");
+		goto out;
+	}
+	vm = vm_from_doc(xmlDocGetRootElement(doc));
+	if (hvd_vm_check_memory(vm, rel, sizeof(rel))) {
+		snprintf(errs.msg, sizeof(errs.msg), "%s", rel);
+		goto out;
+	}
+	*out = vm;
+	vm = NULL;
+	rc = 0;
+out:
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	if (rc)
+		*err = xstrdup(errs.msg);
+	hvd_vm_free(vm);
+	if (vc)
+		xmlRelaxNGFreeValidCtxt(vc);
+	xmlFreeDoc(doc);
+	xmlFreeParserCtxt(pc);
+	return rc;
+}
+
+int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len)
+{
+	xmlBufferPtr xb = xmlBufferCreate();
+	xmlTextWriterPtr w;
+	int ok = 0;
+
+	if (!xb)
+		return -ENOMEM;
+	w = xmlNewTextWriterMemory(xb, 0);
+	if (!w) {
+		xmlBufferFree(xb);
+		return -ENOMEM;
+	}
+	xmlTextWriterSetIndent(w, 1);
+	xmlTextWriterSetIndentString(w, (const xmlChar *)"  ");
+	ok |= xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0;
+	ok |= xmlTextWriterStartElementNS(w, NULL, (const xmlChar *)"vm", (const xmlChar *)VM_NS) < 0;
+	ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"version", (const xmlChar *)"1") < 0;
+	ok |= xmlTextWriterWriteElement(w, (const xmlChar *)"id", (const xmlChar *)vm->id) < 0;
+	ok |= xmlTextWriterWriteElement(w, (const xmlChar *)"name", (const xmlChar *)vm->name) < 0;
+	if (vm->notes)
+		ok |= xmlTextWriterWriteElement(w, (const xmlChar *)"notes", (const xmlChar *)vm->notes) < 0;
+	ok |= xmlTextWriterWriteElement(w, (const xmlChar *)"path", (const xmlChar *)vm->path) < 0;
+	ok |= xmlTextWriterWriteFormatElement(w, (const xmlChar *)"generation", "%d", vm->generation) < 0;
+	ok |= xmlTextWriterWriteFormatElement(w, (const xmlChar *)"created", "%" PRId64, vm->created_ns) < 0;
+	ok |= xmlTextWriterStartElement(w, (const xmlChar *)"processor") < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"count", "%u", vm->proc_count) < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"reserve", "%u", vm->proc_reserve) < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"maximum", "%u", vm->proc_maximum) < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"relativeWeight", "%u", vm->proc_weight) < 0;
+	ok |= xmlTextWriterEndElement(w) < 0;
+	ok |= xmlTextWriterStartElement(w, (const xmlChar *)"memory") < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"startup", "%" PRIu64, vm->mem_startup) < 0;
+	ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"dynamic",
+					  (const xmlChar *)(vm->mem_dynamic ? "true" : "false")) < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"minimum", "%" PRIu64, vm->mem_minimum) < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"maximum", "%" PRIu64, vm->mem_maximum) < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"buffer", "%u", vm->mem_buffer) < 0;
+	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"priority", "%u", vm->mem_priority) < 0;
+	ok |= xmlTextWriterEndElement(w) < 0;
+	ok |= xmlTextWriterEndDocument(w) < 0;
+	xmlFreeTextWriter(w);
+	if (ok) {
+		xmlBufferFree(xb);
+		return -EIO;
+	}
+	*len = (size_t)xmlBufferLength(xb);
+	*buf = malloc(*len + 1);
+	if (!*buf)
+		abort();
+	memcpy(*buf, xmlBufferContent(xb), *len);
+	(*buf)[*len] = '\0';
+	xmlBufferFree(xb);
+	return 0;
+}
