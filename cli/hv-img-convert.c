@@ -1,0 +1,342 @@
+/*
+ * hv-img convert and map.
+ *
+ *   hv-img convert [-p] [-f raw|vhdx] [-O raw|vhdx] [-o OPTIONS] SRC DST
+ *   hv-img map [--output human|json] FILE
+ *
+ * Convert copies only what holds data: zero extents of the source are skipped, and so are
+ * 64 KiB pieces that read as zeros, so raw outputs are sparse and dynamic outputs allocate
+ * only blocks with data.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/hv-img.h"
+
+#define CHUNK (4u << 20)
+#define PIECE (64u << 10)
+
+struct img {
+	struct vhdx *v; /* or a raw file: */
+	int fd;
+	uint64_t size;
+};
+
+static bool is_vhdx_file(int fd)
+{
+	char sig[8];
+
+	return pread(fd, sig, 8, 0) == 8 && memcmp(sig, "vhdxfile", 8) == 0;
+}
+
+static int src_open(const char *path, const char *fmt, struct img *s)
+{
+	struct stat st;
+	int fd;
+
+	s->v = NULL;
+	s->fd = -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return img_error(-errno, "%s", path);
+	if (fmt ? strcmp(fmt, "vhdx") == 0 : is_vhdx_file(fd)) {
+		close(fd);
+		if (img_open(path, 0, &s->v) < 0)
+			return IMG_ERR;
+		struct vhdx_info i;
+		if (vhdx_info_get(s->v, &i) < 0)
+			return IMG_ERR;
+		s->size = i.virtual_size;
+		return 0;
+	}
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return img_error(-errno, "%s", path);
+	}
+	s->fd = fd;
+	s->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static void img_release(struct img *s)
+{
+	vhdx_free(s->v);
+	s->v = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* Length of the extent at OFF (at most MAX) and whether it may hold data. */
+static int src_extent(struct img *s, uint64_t off, uint64_t max, uint64_t *len, bool *data)
+{
+	if (s->v) {
+		struct vhdx_extent e;
+		int r = vhdx_map(s->v, off, max, &e);
+		if (r < 0)
+			return r;
+		*len = e.length;
+		*data = e.kind == VHDX_EXTENT_DATA;
+		return 0;
+	}
+	off_t d = lseek(s->fd, (off_t)off, SEEK_DATA);
+	if (d < 0 && errno == ENXIO) {
+		*len = max, *data = false;
+		return 0;
+	}
+	if (d < 0 || (uint64_t)d == off) {
+		off_t h = d < 0 ? -1 : lseek(s->fd, (off_t)off, SEEK_HOLE);
+		uint64_t n = h < 0 ? max : (uint64_t)h - off;
+		*len = n < max && n ? n : max;
+		*data = true;
+		return 0;
+	}
+	*len = (uint64_t)d - off < max ? (uint64_t)d - off : max;
+	*data = false;
+	return 0;
+}
+
+static int src_read(struct img *s, void *buf, size_t len, uint64_t off)
+{
+	if (s->v)
+		return vhdx_read(s->v, buf, len, off);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(s->fd, (char *)buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			memset((char *)buf + got, 0, len - got);
+			break;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static int dst_write(struct img *d, const uint8_t *buf, size_t len, uint64_t off)
+{
+	if (d->v)
+		return vhdx_write(d->v, buf, len, off);
+	while (len) {
+		ssize_t n = pwrite(d->fd, buf, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write the non-zero 64 KiB pieces of BUF. */
+static int copy_pieces(struct img *d, const uint8_t *buf, size_t len, uint64_t off)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = len - i < PIECE ? len - i : PIECE;
+		if (all_zero(buf + i, n)) {
+			i += n;
+			continue;
+		}
+		size_t j = i + n;
+		while (j < len) {
+			size_t m = len - j < PIECE ? len - j : PIECE;
+			if (all_zero(buf + j, m))
+				break;
+			j += m;
+		}
+		int r = dst_write(d, buf + i, j - i, off + i);
+		if (r < 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}
+
+static int copy(struct img *s, struct img *d, bool progress)
+{
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t off = 0;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < s->size && r == 0) {
+		uint64_t len;
+		bool data;
+		r = src_extent(s, off, s->size - off < CHUNK ? s->size - off : CHUNK, &len, &data);
+		if (r < 0)
+			break;
+		if (data) {
+			r = src_read(s, buf, (size_t)len, off);
+			if (r == 0)
+				r = copy_pieces(d, buf, (size_t)len, off);
+		}
+		off += len;
+		img_progress(progress, off, s->size);
+	}
+	free(buf);
+	return r;
+}
+
+static int open_dst(const char *path, const char *fmt, const char *opts, struct img *s,
+		    struct img *d)
+{
+	d->v = NULL;
+	d->fd = -1;
+	d->size = s->size;
+	if (strcmp(fmt, "raw") == 0) {
+		d->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (d->fd < 0 || ftruncate(d->fd, (off_t)s->size) < 0)
+			return img_error(-errno, "%s", path);
+		return 0;
+	}
+	if (strcmp(fmt, "vhdx") != 0)
+		return img_error(0, "unknown output format '%s' (raw or vhdx)", fmt);
+	struct vhdx_create_opts o = { .type = VHDX_TYPE_DYNAMIC };
+	if (opts && img_parse_create_opts(opts, &o) < 0)
+		return IMG_ERR;
+	uint32_t lss = o.logical_sector_size ? o.logical_sector_size : 512;
+	o.size = (s->size + lss - 1) / lss * lss;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return img_error(-errno, "%s", path);
+	int r = vhdx_create(path, &o);
+	if (r < 0)
+		return img_error(r, "%s", path);
+	return img_open(path, VHDX_OPEN_RDWR, &d->v) < 0 ? IMG_ERR : 0;
+}
+
+int img_cmd_convert(int argc, char **argv)
+{
+	const char *ofmt = "raw", *ifmt = NULL, *opts = NULL;
+	struct img s, d;
+	bool progress = false;
+	int c, r;
+
+	while ((c = getopt(argc, argv, "f:O:o:pq")) != -1) {
+		switch (c) {
+		case 'f': ifmt = optarg; break;
+		case 'O': ofmt = optarg; break;
+		case 'o': opts = optarg; break;
+		case 'p': progress = true; break;
+		case 'q': break;
+		default:
+			return img_error(0, "usage: hv-img convert [-p] [-f FMT] [-O raw|vhdx] "
+					 "[-o OPTIONS] SRC DST");
+		}
+	}
+	if (optind != argc - 2)
+		return img_error(0, "usage: hv-img convert [-p] [-O raw|vhdx] [-o OPTIONS] SRC DST");
+	if (src_open(argv[optind], ifmt, &s))
+		return IMG_ERR;
+	if (open_dst(argv[optind + 1], ofmt, opts, &s, &d)) {
+		img_release(&s);
+		img_release(&d);
+		return IMG_ERR;
+	}
+	r = copy(&s, &d, progress);
+	if (r < 0)
+		img_error(r, "convert %s: %s", argv[optind], s.v ? vhdx_why(s.v) : "");
+	if (d.v) {
+		int rc = vhdx_close(d.v);
+		d.v = NULL;
+		if (r == 0 && rc < 0)
+			r = img_error(rc, "%s", argv[optind + 1]);
+	} else if (r == 0 && fsync(d.fd) < 0) {
+		r = img_error(-errno, "%s", argv[optind + 1]);
+	}
+	img_release(&s);
+	img_release(&d);
+	return r ? IMG_ERR : IMG_OK;
+}
+
+static const char *path_at_depth(const struct vhdx *v, const char *top, unsigned depth)
+{
+	const char *p = top;
+
+	for (unsigned i = 0; i < depth && v; i++) {
+		struct vhdx_info info;
+		if (vhdx_info_get(v, &info) < 0)
+			return "?";
+		p = info.parent_path;
+		v = vhdx_parent_get(v);
+	}
+	return p ? p : "?";
+}
+
+int img_cmd_map(int argc, char **argv)
+{
+	static const struct option lo[] = { { "output", required_argument, NULL, 'O' },
+					    { NULL, 0, NULL, 0 } };
+	struct vhdx_extent cur = { 0 }, e;
+	struct vhdx_info info;
+	struct vhdx *v;
+	bool json = false, first = true, have = false;
+	int c, r = 0;
+
+	while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1)
+		if (c == 'O')
+			json = strcmp(optarg, "json") == 0;
+	if (optind != argc - 1)
+		return img_error(0, "usage: hv-img map [--output human|json] FILE");
+	if (img_open(argv[optind], 0, &v) < 0 || vhdx_info_get(v, &info) < 0)
+		return IMG_ERR;
+	if (json)
+		printf("[");
+	else
+		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
+	for (uint64_t off = 0; off <= info.virtual_size; off += e.length) {
+		bool end = off == info.virtual_size;
+		if (!end && (r = vhdx_map(v, off, info.virtual_size - off, &e)) < 0)
+			break;
+		if (!end && have && e.kind == cur.kind && e.depth == cur.depth &&
+		    (e.kind == VHDX_EXTENT_ZERO || cur.file_offset + cur.length == e.file_offset)) {
+			cur.length += e.length;
+			continue;
+		}
+		if (have && json) {
+			printf("%s\n{ \"start\": %llu, \"length\": %llu, \"depth\": %u, "
+			       "\"present\": %s, \"zero\": %s, \"data\": %s",
+			       first ? "" : ",", (unsigned long long)cur.offset,
+			       (unsigned long long)cur.length, cur.depth,
+			       cur.kind == VHDX_EXTENT_DATA ? "true" : "false",
+			       cur.kind == VHDX_EXTENT_ZERO ? "true" : "false",
+			       cur.kind == VHDX_EXTENT_DATA ? "true" : "false");
+			if (cur.kind == VHDX_EXTENT_DATA)
+				printf(", \"offset\": %llu", (unsigned long long)cur.file_offset);
+			printf("}");
+			first = false;
+		} else if (have && cur.kind == VHDX_EXTENT_DATA) {
+			printf("0x%-14llx0x%-14llx0x%-14llx%s\n", (unsigned long long)cur.offset,
+			       (unsigned long long)cur.length, (unsigned long long)cur.file_offset,
+			       path_at_depth(v, argv[optind], cur.depth));
+		}
+		if (end)
+			break;
+		cur = e;
+		have = true;
+	}
+	if (json)
+		printf("\n]\n");
+	if (r < 0)
+		img_error(r, "%s: %s", argv[optind], vhdx_why(v));
+	vhdx_free(v);
+	return r < 0 ? IMG_ERR : IMG_OK;
+}
