@@ -104,7 +104,7 @@ static void newline(struct wire_buf *out, int indent, int level)
 	wire_buf_printf(out, "%*s", indent * level, "");
 }
 
-static void to_json(const struct wire_value *v, struct wire_buf *out, int indent, int depth, int level)
+static void to_json(const struct wire_value *v, struct wire_buf *out, int indent, int depth, int level, int pad)
 {
 	struct wire_buf tmp = { 0 };
 	size_t i;
@@ -144,23 +144,20 @@ static void to_json(const struct wire_value *v, struct wire_buf *out, int indent
 		wire_json_string(out, (const char *)tmp.data, tmp.len);
 		break;
 	case WIRE_LIST:
-		if (depth >= 0 && level >= depth) {
-			wire_json_string(out, "System.Object[]", 15);
-			return;
-		}
+		/* A list does not count as a level: its items sit at the list's own depth. */
 		wire_buf_put(out, "[", 1);
 		for (i = 0; i < v->list.n; i++) {
 			if (i)
 				wire_buf_put(out, ",", 1);
-			newline(out, indent, level + 1);
-			to_json(v->list.items[i], out, indent, depth, level + 1);
+			newline(out, indent, pad + 1);
+			to_json(v->list.items[i], out, indent, depth, level, pad + 1);
 		}
 		if (v->list.n)
-			newline(out, indent, level);
+			newline(out, indent, pad);
 		wire_buf_put(out, "]", 1);
 		return;
 	case WIRE_OBJECT:
-		if (depth >= 0 && level >= depth) {
+		if (depth >= 0 && level > depth) {
 			wire_json_string(out, v->obj.type_name, strlen(v->obj.type_name));
 			return;
 		}
@@ -168,13 +165,13 @@ static void to_json(const struct wire_value *v, struct wire_buf *out, int indent
 		for (i = 0; i < v->obj.n; i++) {
 			if (i)
 				wire_buf_put(out, ",", 1);
-			newline(out, indent, level + 1);
+			newline(out, indent, pad + 1);
 			wire_json_string(out, v->obj.props[i].name, strlen(v->obj.props[i].name));
 			wire_buf_put(out, indent ? ": " : ":", indent ? 2 : 1);
-			to_json(v->obj.props[i].value, out, indent, depth, level + 1);
+			to_json(v->obj.props[i].value, out, indent, depth, level + 1, pad + 1);
 		}
 		if (v->obj.n)
-			newline(out, indent, level);
+			newline(out, indent, pad);
 		wire_buf_put(out, "}", 1);
 		return;
 	}
@@ -183,5 +180,5 @@ static void to_json(const struct wire_value *v, struct wire_buf *out, int indent
 
 void wire_value_to_json(const struct wire_value *v, struct wire_buf *out, int indent, int depth)
 {
-	to_json(v, out, indent, depth, 0);
+	to_json(v, out, indent, depth, 0, 0);
 }

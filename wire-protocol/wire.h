@@ -125,9 +125,9 @@ int wire_value_decode(const uint8_t *p, size_t len, struct wire_value **out) WIR
 
 /* JSON text (RFC 8259).  Objects become JSON objects of their properties (the type name is
  * not written), timestamps ISO 8601 strings, durations strings like PowerShell's TimeSpan
- * ("1.02:03:04.5000000"), bytes base64.  depth < 0: no limit; at the limit an object or
- * list is written as its string form, as PowerShell's ConvertTo-Json does. indent 0: one
- * line. */
+ * ("1.02:03:04.5000000"), bytes base64.  depth < 0: no limit; otherwise objects nested
+ * more than depth levels below the top one (lists do not count) are written as their type
+ * name, as PowerShell's ConvertTo-Json writes them.  indent 0: one line. */
 void wire_value_to_json(const struct wire_value *v, struct wire_buf *out, int indent, int depth);
 void wire_json_string(struct wire_buf *out, const char *s, size_t len);
 /* PowerShell-like display forms, used by the shell and by JSON for durations. */

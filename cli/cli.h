@@ -1,0 +1,184 @@
+/* hvctl: the language (parse.c), its evaluation (exec.c), the cmdlet table (cmdlets.c,
+ * pipeline.c), output (format.c) and the connection to hvd (transport.c). */
+#ifndef HVKIT_CLI_H
+#define HVKIT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "wire-protocol/conn.h"
+#include "wire-protocol/wire.h"
+
+/* ---- syntax tree (parse.c) ---- */
+enum cli_node_kind {
+	N_SCRIPT,     /* kids: statements */
+	N_PIPELINE,   /* kids: elements (N_COMMAND or expressions) */
+	N_ASSIGN,     /* text: variable name; kids[0]: pipeline */
+	N_COMMAND,    /* text: command name; kids: N_PARAM and argument expressions */
+	N_PARAM,      /* text: parameter name as typed (without '-'); kids[0]: value after ':' */
+	N_LITERAL,    /* value */
+	N_STRING_EXPAND, /* text: "..." body with $variables to expand */
+	N_VARIABLE,   /* text: name */
+	N_MEMBER,     /* text: property name; kids[0]: object */
+	N_INDEX,      /* kids[0]: object, kids[1]: index */
+	N_ARRAY,      /* kids: items */
+	N_SUBEXPR,    /* kids[0]: pipeline or script; value of (...), $(...), @(...) */
+	N_BLOCK,      /* kids[0]: script; a script block { ... } */
+	N_HASH,       /* kids: key, value, key, value ... */
+	N_BINARY,     /* text: operator ("-eq", "+", ...); kids[0], kids[1] */
+	N_UNARY,      /* text: operator ("-not", "!", "-"); kids[0] */
+};
+
+struct cli_node {
+	enum cli_node_kind kind;
+	char *text;
+	struct wire_value *value;
+	struct cli_node **kids;
+	size_t nkids, capkids;
+	int line, col;
+};
+
+struct cli_parse_error {
+	int line, col;
+	bool incomplete; /* the input ended early: an interactive shell asks for more */
+	char msg[256];
+};
+
+/* Parses a whole script.  0 and *out, or -EINVAL with err filled in. */
+int cli_parse(const char *src, struct cli_node **out, struct cli_parse_error *err);
+void cli_node_free(struct cli_node *n);
+
+/* ---- the cmdlet table (cmdlets.c) ---- */
+enum cli_ptype {
+	P_STRING,  /* one string */
+	P_STRINGS, /* one or more strings (a list) */
+	P_INT,     /* a whole number; size literals allowed */
+	P_SWITCH,  /* present or not; -Switch:$false allowed */
+	P_BOOL,    /* $true or $false */
+	P_BLOCK,   /* a script block */
+	P_ANY,     /* any value, as given */
+};
+
+#define PF_MANDATORY 1u
+#define PF_NOPOS (-1)
+
+struct cli_param {
+	const char *name;
+	enum cli_ptype type;
+	int position; /* PF_NOPOS when named only */
+	unsigned flags;
+	const char *aliases; /* comma-separated, or NULL */
+	const char *help;
+};
+
+struct cli_ctx;
+struct cli_bound;
+
+/* A cmdlet consumes nothing: it reads its input list and appends to out. 0, or -1 after a
+ * terminating error it reported. */
+typedef int (*cli_run_fn)(struct cli_ctx *ctx, const struct cli_bound *args, struct wire_value *input,
+			  struct wire_value *out);
+
+struct cli_cmdlet {
+	const char *name;
+	const char *aliases; /* comma-separated, or NULL */
+	const char *synopsis;
+	const struct cli_param *params;
+	cli_run_fn run;
+	bool daemon; /* needs a connection to hvd */
+};
+
+#define CLI_MAX_PARAMS 24
+struct cli_bound {
+	const struct cli_cmdlet *cmdlet;
+	struct wire_value *values[CLI_MAX_PARAMS]; /* NULL when not given */
+};
+
+const struct cli_cmdlet *cli_cmdlet_find(const char *name);
+const struct cli_cmdlet *cli_cmdlet_at(size_t i); /* NULL past the end */
+/* The value bound to a parameter, or NULL. */
+struct wire_value *cli_arg(const struct cli_bound *b, const char *name);
+bool cli_switch(const struct cli_bound *b, const char *name);
+
+/* Cmdlets defined in pipeline.c (the object pipeline) and cmdlets.c (hvd's). */
+extern const struct cli_cmdlet cli_pipeline_cmdlets[];
+extern const struct cli_cmdlet cli_daemon_cmdlets[];
+
+/* ---- evaluation (exec.c) ---- */
+enum cli_output { OUT_TABLE, OUT_LIST, OUT_JSON, OUT_JSONL, OUT_CSV };
+
+struct cli_var {
+	char *name;
+	struct wire_value *value;
+};
+
+struct cli_ctx {
+	const char *uri;         /* -H, or NULL for the default socket */
+	struct wire_conn *conn;  /* opened on first use */
+	bool conn_failed;
+	enum cli_output output;
+	bool interactive;
+	int errors;              /* errors reported so far */
+	bool no_connection;      /* the last failure was a connection failure */
+	struct cli_var *vars;
+	size_t nvars, capvars;
+	const char *cmdlet_name; /* the cmdlet running, for error messages */
+	FILE *out;
+	/* Script blocks referred to by ScriptBlock values; the trees they sit in are kept in
+	 * scripts until the context ends. */
+	const struct cli_node **blocks;
+	size_t nblocks, capblocks;
+	struct cli_node **scripts;
+	size_t nscripts, capscripts;
+};
+
+void cli_ctx_init(struct cli_ctx *ctx);
+void cli_ctx_free(struct cli_ctx *ctx);
+/* Runs a parsed script, writing results through Out-Default.  0, or -1 if anything failed. */
+int cli_exec_script(struct cli_ctx *ctx, const struct cli_node *script);
+/* Evaluates a script block with $_ set to item; the result list is returned (owned). */
+int cli_exec_block(struct cli_ctx *ctx, const struct cli_node *block, struct wire_value *item,
+		   struct wire_value **result);
+/* The script block a ScriptBlock value stands for, or NULL. */
+const struct cli_node *cli_block_node(struct cli_ctx *ctx, const struct wire_value *v);
+/* Keeps a parsed script alive as long as the context (script blocks point into it). */
+void cli_ctx_keep(struct cli_ctx *ctx, struct cli_node *script);
+void cli_var_set(struct cli_ctx *ctx, const char *name, struct wire_value *value); /* consumes */
+struct wire_value *cli_var_get(struct cli_ctx *ctx, const char *name);            /* borrowed */
+/* Reports an error (PowerShell's concise form: "Cmdlet: message") and counts it. */
+void cli_error(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_error_record(struct cli_ctx *ctx, const struct wire_value *rec);
+/* PowerShell's truthiness, comparison and conversion rules, shared by the operators and by
+ * Where-Object / Sort-Object. */
+bool cli_truthy(const struct wire_value *v);
+int cli_compare(const struct wire_value *a, const struct wire_value *b, bool *comparable);
+bool cli_equal(const struct wire_value *a, const struct wire_value *b);
+int cli_to_int(const struct wire_value *v, int64_t *out);
+bool cli_to_double(const struct wire_value *v, double *out);
+/* The display string of a value (what Format-Table shows), appended to out. */
+void cli_display(const struct wire_value *v, struct wire_buf *out);
+/* Applies a binary operator ("-eq", "-like", "+", ...) to two values. */
+int cli_binary_op(struct cli_ctx *ctx, const char *op, const struct wire_value *a, const struct wire_value *b,
+		  struct wire_value **out);
+/* Parses a number with an optional size suffix (KB MB GB TB PB, binary) as PowerShell does. */
+bool cli_parse_number(const char *s, size_t len, struct wire_value **out);
+
+/* ---- the daemon (transport.c) ---- */
+int cli_connect(struct cli_ctx *ctx); /* 0, or -1 after reporting why */
+/* Calls hvd; on success *reply is the reply list (ErrorRecords already reported and
+ * removed).  -1 after reporting a failure. */
+int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, struct wire_value **reply);
+int cli_bridge(const char *socket_path);
+
+/* ---- output (format.c) ---- */
+void cli_out_default(struct cli_ctx *ctx, struct wire_value *items);
+void cli_format_table(const struct wire_value *items, const struct wire_value *props, struct wire_buf *out);
+void cli_format_list(const struct wire_value *items, const struct wire_value *props, struct wire_buf *out);
+void cli_format_csv(const struct wire_value *items, struct wire_buf *out);
+void cli_format_json(const struct wire_value *items, int depth, bool compress, struct wire_buf *out);
+
+/* ---- help and completion (help.c) ---- */
+void cli_help_cmdlet(const struct cli_cmdlet *c, FILE *f);
+void cli_complete_words(const char *line, FILE *f);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * hvctl's connection to hvd: the URI (-H, HVKIT_HOST, or the default socket), calls with
+ * their errors reported, and `hvctl --bridge`, which relays a byte stream (what SSH runs on
+ * the far host) to the local daemon.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "wire-protocol/paths.h"
+
+/* The socket path a URI names: unix:///path, or a plain absolute path. */
+static int socket_of(const char *uri, char *buf, size_t len)
+{
+	if (!uri || !*uri)
+		return wire_path_socket(buf, len);
+	if (!strncmp(uri, "unix://", 7))
+		uri += 7;
+	else if (uri[0] != '/')
+		return -EINVAL;
+	if (strlen(uri) >= len)
+		return -ENAMETOOLONG;
+	strcpy(buf, uri);
+	return 0;
+}
+
+int cli_connect(struct cli_ctx *ctx)
+{
+	const char *uri = ctx->uri ? ctx->uri : getenv("HVKIT_HOST");
+	char path[4096];
+	int rc;
+
+	if (ctx->conn)
+		return 0;
+	if (ctx->conn_failed)
+		return -1; /* already reported */
+	ctx->conn_failed = true;
+	ctx->no_connection = true;
+	if (uri && !strncmp(uri, "ssh://", 6)) {
+		fprintf(stderr, "hvctl: %s: this build of hvctl cannot reach hosts over SSH yet; "
+				"run hvctl on that host, or use a unix:// URI\n", uri);
+		return -1;
+	}
+	rc = socket_of(uri, path, sizeof(path));
+	if (rc) {
+		fprintf(stderr, "hvctl: '%s' is not a host URI: use unix:///path/to/hvd.sock or ssh://[user@]host[:port][/socket]\n",
+			uri);
+		return -1;
+	}
+	rc = wire_conn_open_unix(path, &ctx->conn);
+	if (rc) {
+		fprintf(stderr, "hvctl: cannot connect to hvd at %s: %s%s\n", path, strerror(-rc),
+			rc == -ENOENT || rc == -ECONNREFUSED ? " (is hvd running? start it with: hvd)" : "");
+		return -1;
+	}
+	ctx->conn_failed = false;
+	ctx->no_connection = false;
+	return 0;
+}
+
+static bool is_error_record(const struct wire_value *v)
+{
+	return v->type == WIRE_OBJECT && !strcmp(v->obj.type_name, "ErrorRecord");
+}
+
+int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, struct wire_value **reply)
+{
+	struct wire_value *payload = NULL, *list;
+	int32_t status;
+	size_t i;
+	int rc;
+
+	*reply = NULL;
+	if (cli_connect(ctx))
+		return -1;
+	rc = wire_conn_call(ctx->conn, proc, args, &status, &payload);
+	if (rc) {
+		fprintf(stderr, "hvctl: lost the connection to hvd: %s\n", strerror(-rc));
+		wire_conn_free(ctx->conn);
+		ctx->conn = NULL;
+		ctx->conn_failed = true;
+		ctx->no_connection = true;
+		return -1;
+	}
+	if (status != WIRE_OK) {
+		if (payload && is_error_record(payload))
+			cli_error_record(ctx, payload);
+		else
+			cli_error(ctx, "hvd refused the call: %s", wire_status_name((enum wire_status)status));
+		wire_value_unref(payload);
+		return -1;
+	}
+	list = wire_list();
+	if (payload && payload->type == WIRE_LIST) {
+		for (i = 0; i < payload->list.n; i++) {
+			if (is_error_record(payload->list.items[i]))
+				cli_error_record(ctx, payload->list.items[i]);
+			else
+				wire_list_append(list, wire_value_ref(payload->list.items[i]));
+		}
+	}
+	wire_value_unref(payload);
+	*reply = list;
+	return 0;
+}
+
+/* Copies what one descriptor has to another; false at end of input or on error. */
+static bool relay(int from, int to)
+{
+	char buf[65536];
+	ssize_t n = read(from, buf, sizeof(buf)), off = 0;
+
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n <= 0)
+		return false;
+	while (off < n) {
+		ssize_t w = write(to, buf + off, (size_t)(n - off));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		off += w;
+	}
+	return true;
+}
+
+int cli_bridge(const char *socket_path)
+{
+	struct wire_conn *conn = NULL;
+	char path[4096];
+	int rc, fd;
+
+	rc = socket_of(socket_path, path, sizeof(path));
+	if (rc == 0)
+		rc = wire_conn_open_unix(path, &conn);
+	if (rc) {
+		fprintf(stderr, "hvctl --bridge: cannot connect to hvd at %s: %s\n", socket_path ? socket_path : path,
+			strerror(-rc));
+		return 3;
+	}
+	fd = wire_conn_fd(conn);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !relay(0, fd))
+			break;
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !relay(fd, 1))
+			break;
+	}
+	wire_conn_free(conn);
+	return 0;
+}
