@@ -18,3 +18,13 @@ check_PROGRAMS += tests/vhdx/test-vhdx-testdata
 tests_vhdx_test_vhdx_testdata_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vhdx_test_vhdx_testdata_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 TESTS += tests/vhdx/test-vhdx-testdata
+
+check_PROGRAMS += tests/vhdx/test-vhdx
+tests_vhdx_test_vhdx_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vhdx_test_vhdx_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+TESTS += tests/vhdx/test-vhdx
+
+check_PROGRAMS += tests/vhdx/test-vhdx-qemu
+tests_vhdx_test_vhdx_qemu_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vhdx_test_vhdx_qemu_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+TESTS += tests/vhdx/test-vhdx-qemu
