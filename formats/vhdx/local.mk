@@ -5,7 +5,7 @@ formats_vhdx_libvhdx_a_SOURCES = \
 	formats/vhdx/util.c formats/vhdx/ident.c formats/vhdx/header.c \
 	formats/vhdx/region.c formats/vhdx/metadata.c formats/vhdx/locator.c \
 	formats/vhdx/bat.c formats/vhdx/log.c formats/vhdx/io.c formats/vhdx/open.c \
-	formats/vhdx/create.c
+	formats/vhdx/create.c formats/vhdx/check.c
 
 bin_PROGRAMS += cli/hv-img
 cli_hv_img_SOURCES = cli/hv-img.h cli/hv-img.c cli/hv-img-convert.c
@@ -28,3 +28,22 @@ check_PROGRAMS += tests/vhdx/test-vhdx-qemu
 tests_vhdx_test_vhdx_qemu_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vhdx_test_vhdx_qemu_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 TESTS += tests/vhdx/test-vhdx-qemu
+
+# fuzzing: tests/fuzz/fuzz-vhdx-corpus runs the corpus in `make check`; `make fuzz` builds
+# tests/fuzz/fuzz-vhdx with libFuzzer.  Corpus inputs are made by tests/vhdx/vhdx2corpus.py.
+check_PROGRAMS += tests/fuzz/fuzz-vhdx-corpus
+TESTS += tests/fuzz/fuzz-vhdx-corpus
+tests_fuzz_fuzz_vhdx_corpus_SOURCES = tests/fuzz/fuzz-vhdx.c tests/fuzz/standalone.c
+tests_fuzz_fuzz_vhdx_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"vhdx/corpus"'
+tests_fuzz_fuzz_vhdx_corpus_LDADD = formats/vhdx/libvhdx.a
+EXTRA_DIST += tests/vhdx/vhdx2corpus.py
+
+FUZZ_TARGETS += tests/fuzz/fuzz-vhdx
+CLEANFILES += tests/fuzz/fuzz-vhdx
+tests/fuzz/fuzz-vhdx: $(srcdir)/tests/fuzz/fuzz-vhdx.c $(formats_vhdx_libvhdx_a_SOURCES:%=$(srcdir)/%)
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
+check_PROGRAMS += tests/vhdx/test-vhdx-corrupt
+tests_vhdx_test_vhdx_corrupt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vhdx_test_vhdx_corrupt_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+TESTS += tests/vhdx/test-vhdx-corrupt
