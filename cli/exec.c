@@ -180,7 +180,9 @@ static struct wire_value *member(struct cli_ctx *ctx, const struct wire_value *o
 	switch (obj->type) {
 	case WIRE_OBJECT:
 		v = wire_object_get(obj, name);
-		return v ? wire_value_ref((struct wire_value *)v) : wire_null();
+		if (v)
+			return wire_value_ref((struct wire_value *)v);
+		break;
 	case WIRE_LIST:
 		if (!strcasecmp(name, "Count") || !strcasecmp(name, "Length"))
 			return wire_int((int64_t)obj->list.n);

@@ -332,6 +332,10 @@ static const struct {
 	{ "create", cmd_create, "create [-o type=dynamic|fixed,block_size=S,logical_sector_size=S,"
 				"physical_sector_size=S] FILE SIZE | create -b PARENT CHILD" },
 	{ "convert", img_cmd_convert, "convert [-p] [-O raw|vhdx] [-o OPTIONS] SRC DST" },
+	{ "check", img_cmd_check, "check [-r all] [--output human|json] FILE" },
+	{ "resize", img_cmd_resize, "resize FILE [+|-]SIZE" },
+	{ "merge", img_cmd_merge, "merge CHILD  (into its parent; CHILD is removed)" },
+	{ "compact", img_cmd_compact, "compact FILE" },
 	{ "map", img_cmd_map, "map [--output human|json] FILE" },
 };
 

@@ -532,6 +532,11 @@ static const struct cli_param measure_params[] = {
 
 static const struct cli_param no_params[] = { { NULL, 0, 0, 0, NULL, NULL } };
 
+static int run_out_null(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return 0;
+}
+
 static int run_get_member(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
 	size_t i, k, j;
@@ -635,6 +640,7 @@ const struct cli_cmdlet cli_pipeline_cmdlets[] = {
 	  run_to_json, false },
 	{ "ConvertTo-Csv", NULL, "Converts objects to CSV lines", to_csv_params, run_to_csv, false },
 	{ "Write-Output", "echo,write", "Writes objects to the pipeline", write_params, run_write, false },
+	{ "Out-Null", NULL, "Discards its input", no_params, run_out_null, false },
 	{ "Get-Member", "gm", "Lists the properties of the objects' types", no_params, run_get_member, false },
 	{ "Get-Help", "help", "Describes a cmdlet and its parameters", help_params, run_get_help, false },
 	{ "Get-Command", "gcm", "Lists the cmdlets", help_params, run_get_command, false },

@@ -117,14 +117,16 @@ struct xml_errors {
 	char msg[512];
 };
 
+/* Collects libxml2's errors, each with its line, joined by "; " (the schema validator's
+ * first message is often the vaguest, so all are kept as far as they fit). */
 static void xml_error(void *data, xmlErrorPtr e)
 {
 	struct xml_errors *errs = data;
-	size_t n;
+	size_t n = strlen(errs->msg);
 
-	if (errs->msg[0] || !e || !e->message)
+	if (!e || !e->message || n + 8 >= sizeof(errs->msg) || strstr(errs->msg, e->message))
 		return;
-	snprintf(errs->msg, sizeof(errs->msg), "line %d: %s", e->line, e->message);
+	snprintf(errs->msg + n, sizeof(errs->msg) - n, "%sline %d: %s", n ? "; " : "", e->line, e->message);
 	n = strlen(errs->msg);
 	while (n && (errs->msg[n - 1] == '\n' || errs->msg[n - 1] == ' '))
 		errs->msg[--n] = '\0';
@@ -213,6 +215,38 @@ int hvd_vm_check_memory(const struct hvd_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* libxml2's schema validator says "failed to validate attributes" without naming one: these
+ * checks, run after it failed, say which value is out of its range. */
+static void explain_ranges(xmlNodePtr root, struct xml_errors *errs)
+{
+	static const struct {
+		const char *elem, *attr;
+		unsigned long long min, max;
+	} ranges[] = {
+		{ "processor", "count", 1, 240 }, { "processor", "reserve", 0, 100 },
+		{ "processor", "maximum", 0, 100 }, { "processor", "relativeWeight", 1, 10000 },
+		{ "memory", "buffer", 5, 2000 }, { "memory", "priority", 0, 100 },
+	};
+	size_t i, n;
+
+	for (i = 0; root && i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		xmlNodePtr el = child(root, ranges[i].elem);
+		xmlChar *v = el ? xmlGetProp(el, (const xmlChar *)ranges[i].attr) : NULL;
+		char *end = NULL;
+		unsigned long long x;
+
+		if (!v)
+			continue;
+		x = strtoull((const char *)v, &end, 10);
+		n = strlen(errs->msg);
+		if ((*end || !*v || x < ranges[i].min || x > ranges[i].max) && n + 8 < sizeof(errs->msg))
+			snprintf(errs->msg + n, sizeof(errs->msg) - n, "; line %ld: %s %s='%s' is not a whole number from %llu to %llu",
+				 xmlGetLineNo(el), ranges[i].elem, ranges[i].attr, (const char *)v, ranges[i].min,
+				 ranges[i].max);
+		xmlFree(v);
+	}
+}
+
 static struct hvd_vm *vm_from_doc(xmlNodePtr root)
 {
 	struct hvd_vm *vm = calloc(1, sizeof(*vm));
@@ -288,6 +322,7 @@ int hvd_vm_from_xml(const char *buf, size_t len, struct hvd_vm **out, char **err
 	if (xmlRelaxNGValidateDoc(vc, doc) != 0) {
 		if (!errs.msg[0])
 			snprintf(errs.msg, sizeof(errs.msg), "does not match the vm.xml schema");
+		explain_ranges(xmlDocGetRootElement(doc), &errs);
 		goto out;
 	}
 	vm = vm_from_doc(xmlDocGetRootElement(doc));

@@ -1,0 +1,513 @@
+/* Integration: a real hvd on a private socket and state dir, driven by real hvctl runs and
+ * by raw, hostile clients. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/daemon/harness.h"
+#include "wire-protocol/conn.h"
+
+static int setup(void **state)
+{
+	struct hvd_instance *h = calloc(1, sizeof(*h));
+
+	hvd_start(h);
+	*state = h;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	hvd_cleanup(*state);
+	free(*state);
+	return 0;
+}
+
+#define assert_contains(hay, needle)                                                                 \
+	do {                                                                                         \
+		if (!strstr((hay), (needle)))                                                        \
+			fail_msg("expected to find [%s] in:\n%s", (needle), (hay));                  \
+	} while (0)
+
+static void hvctl_ok(const struct hvd_instance *h, const char *script, struct run_result *r)
+{
+	hvctl_run(h, NULL, script, r, NULL);
+	if (r->status != 0)
+		fail_msg("hvctl -c '%s' exited %d:\n%s%s", script, r->status, r->out, r->err);
+}
+
+/* The "must show": New-VM, Get-VM as JSON, and the VM survives a daemon restart. */
+static void test_new_vm_json_and_restart(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+
+	hvctl_ok(h, "New-VM -Name web1 -MemoryStartupBytes 512MB -ProcessorCount 2", &r);
+	assert_contains(r.out, "web1");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM web1", &r, "-o", "json", NULL);
+	assert_int_equal(r.status, 0);
+	assert_contains(r.out, "\"Name\": \"web1\"");
+	assert_contains(r.out, "\"ProcessorCount\": 2");
+	assert_contains(r.out, "\"MemoryStartup\": 536870912");
+	assert_contains(r.out, "\"State\": \"Off\"");
+	assert_true(r.out[0] == '{'); /* one object, not an array */
+	run_result_free(&r);
+
+	hvd_stop(h, true); /* killed, not asked */
+	hvd_start_again(h);
+	hvctl_run(h, NULL, "(Get-VM web1).MemoryStartup; (Get-VM web1).ProcessorCount", &r, NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "536870912\n2\n");
+	run_result_free(&r);
+}
+
+static void test_default_table(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+
+	hvctl_ok(h, "New-VM a1 | Out-Null; New-VM b2 -MemoryStartupBytes 1GB", &r);
+	run_result_free(&r);
+	hvctl_ok(h, "Get-VM", &r);
+	assert_contains(r.out, "Name State CPUUsage(%) MemoryAssigned(M) Uptime   Status             Version\n");
+	assert_contains(r.out, "a1   Off             0                 0 00:00:00 Operating normally 1.0\n");
+	run_result_free(&r);
+	hvctl_ok(h, "Get-VM | Where-Object State -eq Off | Sort-Object MemoryStartup -Descending | "
+		    "Select-Object -First 1 -ExpandProperty Name", &r);
+	assert_string_equal(r.out, "b2\n");
+	run_result_free(&r);
+	hvctl_ok(h, "Get-VM b* | Set-VMProcessor -Count 4; Get-VMProcessor b2 | ForEach-Object { $_.Count * 10 }", &r);
+	assert_string_equal(r.out, "40\n");
+	run_result_free(&r);
+	hvctl_ok(h, "Get-VM -Name a1 | Select-Object Name,@{Name='MemMB'; Expression={$_.MemoryStartup/1MB}} | ConvertTo-Json -Compress", &r);
+	assert_string_equal(r.out, "{\"Name\":\"a1\",\"MemMB\":512}\n");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM", &r, "-o", "csv", NULL);
+	assert_contains(r.out, "\"Name\",\"Id\",\"State\"");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM", &r, "-o", "jsonl", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strchr(r.out, '\n'));
+	assert_non_null(strchr(strchr(r.out, '\n') + 1, '\n'));
+	run_result_free(&r);
+}
+
+static void test_ranges_named(void **state)
+{
+	static const struct {
+		const char *script, *want;
+	} cases[] = {
+		{ "Set-VMProcessor a -Reserve 150", "Invalid value 150 for parameter -Reserve: it must be between 0 and 100" },
+		{ "Set-VMProcessor a -RelativeWeight 0", "-RelativeWeight: it must be between 1 and 10000" },
+		{ "Set-VMProcessor a -Count 241", "-Count: it must be between 1 and 240" },
+		{ "Set-VMMemory a -Buffer 3", "Invalid value 3 for parameter -Buffer: it must be between 5 and 2000" },
+		{ "Set-VMMemory a -Priority 101", "-Priority: it must be between 0 and 100" },
+		{ "Set-VMMemory a -StartupBytes 500000000", "-StartupBytes: memory must be a multiple of 2MB" },
+		{ "New-VM x -MemoryStartupBytes 16MB", "-MemoryStartupBytes: memory must be between 32MB" },
+		{ "New-VM x -ProcessorCount 0", "-ProcessorCount: it must be between 1 and 240" },
+		{ "New-VM 'bad*name'", "cannot contain" },
+		{ "New-VM a", "A virtual machine named \"a\" already exists" },
+		{ "Set-VMMemory a -DynamicMemoryEnabled $true -MinimumBytes 1GB", "minimum (1073741824) <= startup" },
+		{ "Set-VMProcessor a -Count lots", "Cannot bind parameter 'Count'" },
+		{ "Get-VM nope", "Hyper-V was unable to find a virtual machine with name \"nope\"" },
+		{ "Set-VMProcessor -Count 2", "Name the virtual machine with -VMName" },
+	};
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	size_t i;
+
+	hvctl_ok(h, "New-VM a", &r);
+	run_result_free(&r);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hvctl_run(h, NULL, cases[i].script, &r, NULL);
+		if (r.status != 1 || !strstr(r.err, cases[i].want))
+			fail_msg("%s: exit %d, stderr:\n%s\nwanted: %s", cases[i].script, r.status, r.err, cases[i].want);
+		run_result_free(&r);
+	}
+	/* Nothing was changed by the refused calls. */
+	hvctl_run(h, NULL, "Get-VMProcessor a | ConvertTo-Json -Compress", &r, NULL);
+	assert_contains(r.out, "\"Count\":1,\"Reserve\":0,\"Maximum\":100,\"RelativeWeight\":100");
+	run_result_free(&r);
+}
+
+static void test_exit_codes(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+
+	hvctl_run(NULL, "unix:///nonexistent/hvd.sock", "Get-VM", &r, NULL);
+	assert_int_equal(r.status, 3);
+	assert_contains(r.err, "cannot connect to hvd at /nonexistent/hvd.sock");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM | Where-Object { $_.Name -eq ", &r, NULL);
+	assert_int_equal(r.status, 2);
+	assert_contains(r.err, "-c:1:");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-Vmm", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "The term 'Get-Vmm' is not recognized");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM -Nmae x", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "A parameter cannot be found that matches parameter name 'Nmae'");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Set-VMMemory x -M 1GB", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "ambiguous. Possible matches include: -MinimumBytes -MaximumBytes");
+	run_result_free(&r);
+}
+
+static void test_read_only_socket(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char uri[400], path[400];
+	FILE *f;
+	char line[4096];
+	bool refused_audited = false;
+
+	hvctl_ok(h, "New-VM ro1", &r);
+	run_result_free(&r);
+	snprintf(uri, sizeof(uri), "unix://%s", h->ro_sock);
+	hvctl_run(h, uri, "Get-VM ro1 | Select-Object -ExpandProperty Name", &r, NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "ro1\n");
+	run_result_free(&r);
+	hvctl_run(h, uri, "New-VM ro2", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "refused on the read-only socket");
+	run_result_free(&r);
+	hvctl_run(h, uri, "Remove-VM ro1 -Force; Set-VMProcessor ro1 -Count 2", &r, NULL);
+	assert_int_equal(r.status, 1);
+	run_result_free(&r);
+	hvctl_ok(h, "(Get-VM).Count", &r);
+	assert_string_equal(r.out, "1\n");
+	run_result_free(&r);
+	/* The audit log records who did what, refusals included. */
+	snprintf(path, sizeof(path), "%s/audit.jsonl", h->state);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_contains(line, "\"Procedure\":\"VM.New\"");
+	assert_contains(line, "\"Result\":\"OK\"");
+	assert_contains(line, "\"Uid\":");
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "\"Result\":\"PermissionDenied\"") && strstr(line, "hvd-ro.sock"))
+			refused_audited = true;
+	fclose(f);
+	assert_true(refused_audited);
+}
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Reads until the daemon closes the connection (or 5 s pass); returns what came. */
+static size_t read_until_closed(int fd, char *buf, size_t cap)
+{
+	size_t have = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 5000) <= 0)
+			fail_msg("hvd neither answered nor closed the connection");
+		n = read(fd, buf + have, cap - have);
+		if (n <= 0)
+			return have;
+		have += (size_t)n;
+		assert_true(have < cap);
+	}
+}
+
+static void assert_daemon_answers(const struct hvd_instance *h)
+{
+	struct wire_conn *c;
+	struct wire_value *reply;
+	int32_t st;
+
+	assert_int_equal(wire_conn_open_unix(h->sock, &c), 0);
+	assert_int_equal(wire_conn_call(c, WIRE_PROC_HELLO, NULL, &st, &reply), 0);
+	assert_int_equal(st, WIRE_OK);
+	wire_value_unref(reply);
+	wire_conn_free(c);
+}
+
+static void test_hostile_clients(void **state)
+{
+	struct hvd_instance *h = *state;
+	char buf[65536];
+	size_t n;
+	int fd;
+
+	/* Garbage: a length shorter than a header. */
+	fd = raw_connect(h->sock);
+	assert_int_equal(write(fd, "\x05\x00\x00\x00garbage garbage", 19), 19);
+	n = read_until_closed(fd, buf, sizeof(buf));
+	buf[n] = '\0';
+	assert_true(n > WIRE_HEADER_SIZE);
+	assert_non_null(memmem(buf, n, "shorter than a frame header", 27));
+	close(fd);
+	assert_daemon_answers(h);
+
+	/* A frame longer than the limit: refused before anything is allocated. */
+	fd = raw_connect(h->sock);
+	assert_int_equal(write(fd, "\xff\xff\xff\x7f", 4), 4);
+	n = read_until_closed(fd, buf, sizeof(buf));
+	assert_non_null(memmem(buf, n, "over the limit", 14));
+	close(fd);
+	assert_daemon_answers(h);
+
+	/* A client that goes away in the middle of a frame. */
+	fd = raw_connect(h->sock);
+	assert_int_equal(write(fd, "\x40\x00\x00\x00\x01\x01\x00\x00", 8), 8);
+	close(fd);
+	assert_daemon_answers(h);
+
+	/* A well-framed call with a malformed payload gets an error, and the connection lives. */
+	{
+		struct wire_conn *c;
+		struct wire_value *reply;
+		int32_t st;
+		uint8_t frame[WIRE_HEADER_SIZE + 2] = { WIRE_HEADER_SIZE + 2, 0, 0, 0, WIRE_VERSION, WIRE_KIND_CALL, 0, 0,
+							9, 0, 0, 0, WIRE_PROC_VM_LIST, 0, 0, 0, 0, 0, 0, 0, 0x0b, 0x00 };
+
+		fd = raw_connect(h->sock);
+		assert_int_equal(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+		assert_int_equal(wire_conn_from_fds(fd, fd, &c), 0);
+		assert_int_equal(wire_conn_wait(c, 9, &st, &reply), 0);
+		assert_int_equal(st, WIRE_E_PROTOCOL);
+		assert_contains(wire_object_get(reply, "Message")->str.p, "malformed payload");
+		wire_value_unref(reply);
+		assert_int_equal(wire_conn_call(c, WIRE_PROC_HELLO, NULL, &st, &reply), 0);
+		assert_int_equal(st, WIRE_OK);
+		wire_value_unref(reply);
+		/* An unknown procedure, and arguments of the wrong shape. */
+		assert_int_equal(wire_conn_call(c, 4242, NULL, &st, &reply), 0);
+		assert_int_equal(st, WIRE_E_UNKNOWN_PROCEDURE);
+		wire_value_unref(reply);
+		{
+			struct wire_value *args = wire_string("oops");
+
+			assert_int_equal(wire_conn_call(c, WIRE_PROC_VM_NEW, args, &st, &reply), 0);
+			assert_int_equal(st, WIRE_E_PROTOCOL);
+			wire_value_unref(reply);
+			wire_value_unref(args);
+		}
+		wire_conn_free(c);
+	}
+	assert_daemon_answers(h);
+}
+
+/* A client that sends calls and never reads its replies cannot hold up anyone else. */
+static void test_slow_client(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct wire_buf calls = { 0 };
+	struct run_result r;
+	int fd, i, flags;
+	size_t off = 0;
+
+	hvctl_ok(h, "New-VM s1; New-VM s2; New-VM s3", &r);
+	run_result_free(&r);
+	fd = raw_connect(h->sock);
+	for (i = 0; i < 20000; i++) {
+		struct wire_frame f = { .kind = WIRE_KIND_CALL, .serial = (uint32_t)i + 1, .procedure = WIRE_PROC_VM_LIST };
+
+		assert_int_equal(wire_frame_encode(&f, &calls), 0);
+	}
+	flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	while (off < calls.len) {
+		ssize_t n = write(fd, calls.data + off, calls.len - off);
+
+		if (n <= 0)
+			break; /* the daemon stopped reading us: fine */
+		off += (size_t)n;
+	}
+	/* Everyone else is still served promptly. */
+	for (i = 0; i < 3; i++)
+		assert_daemon_answers(h);
+	hvctl_ok(h, "(Get-VM).Count", &r);
+	assert_string_equal(r.out, "3\n");
+	run_result_free(&r);
+	close(fd);
+	wire_buf_free(&calls);
+}
+
+static void test_many_clients_and_events(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct wire_conn *conns[64], *sub;
+	struct wire_value *reply;
+	struct wire_frame ev;
+	struct run_result r;
+	uint32_t serials[64];
+	int32_t st;
+	int i;
+
+	assert_int_equal(wire_conn_open_unix(h->ro_sock, &sub), 0);
+	assert_int_equal(wire_conn_call(sub, WIRE_PROC_EVENTS_SUBSCRIBE, NULL, &st, &reply), 0);
+	assert_int_equal(st, WIRE_OK);
+	wire_value_unref(reply);
+	for (i = 0; i < 64; i++) {
+		assert_int_equal(wire_conn_open_unix(h->sock, &conns[i]), 0);
+		assert_int_equal(wire_conn_send(conns[i], WIRE_PROC_HOST_GET, NULL, &serials[i]), 0);
+	}
+	for (i = 63; i >= 0; i--) {
+		assert_int_equal(wire_conn_wait(conns[i], serials[i], &st, &reply), 0);
+		assert_int_equal(st, WIRE_OK);
+		assert_string_equal(reply->list.items[0]->obj.type_name, "VMHost");
+		wire_value_unref(reply);
+		wire_conn_free(conns[i]);
+	}
+	hvctl_ok(h, "New-VM ev1 | Out-Null; Rename-VM ev1 ev2; Set-VM ev2 -Notes hello; Remove-VM ev2 -Force", &r);
+	run_result_free(&r);
+	{
+		static const char *const want[][2] = {
+			{ "Created", "ev1" }, { "Renamed", "ev2" }, { "Changed", "ev2" }, { "Removed", "ev2" },
+		};
+
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(wire_conn_next_event(sub, 5000, &ev), 0);
+			assert_int_equal(ev.kind, WIRE_KIND_EVENT);
+			assert_string_equal(wire_object_get(ev.payload, "EventType")->str.p, want[i][0]);
+			assert_string_equal(wire_object_get(ev.payload, "VMName")->str.p, want[i][1]);
+			wire_frame_clear(&ev);
+		}
+	}
+	wire_conn_free(sub);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void replace_in_file(const char *path, const char *from, const char *to)
+{
+	char text[8192], out[8300], *at;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	at = strstr(text, from);
+	assert_non_null(at);
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	write_file(path, out);
+}
+
+static char *vm_xml_path(const struct hvd_instance *h, const char *name)
+{
+	struct run_result r;
+	char script[128], *p;
+
+	snprintf(script, sizeof(script), "(Get-VM %s).Id", name);
+	hvctl_ok(h, script, &r);
+	r.out[strcspn(r.out, "\n")] = '\0';
+	assert_true(asprintf(&p, "%s/vms/%s/vm.xml", h->state, r.out) > 0);
+	run_result_free(&r);
+	return p;
+}
+
+static void test_damaged_definitions(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char *bad1, *bad2;
+
+	hvctl_ok(h, "New-VM good | Out-Null; New-VM broken1 | Out-Null; New-VM broken2 | Out-Null", &r);
+	run_result_free(&r);
+	bad1 = vm_xml_path(h, "broken1");
+	bad2 = vm_xml_path(h, "broken2");
+	hvd_stop(h, false);
+	write_file(bad1, "<?xml version=\"1.0\"?>\n<vm xmlns=\"urn:hvkit:vm:1\" version=\"1\">\n  <id>trunc");
+	replace_in_file(bad2, "count=\"1\"", "count=\"999\""); /* valid XML, against the schema */
+	hvd_start_again(h);
+	hvctl_ok(h, "Get-VM good | Select-Object -ExpandProperty State", &r);
+	assert_string_equal(r.out, "Off\n");
+	run_result_free(&r);
+	hvctl_ok(h, "Get-VM | Where-Object State -eq OffCritical | Select-Object -ExpandProperty Status", &r);
+	assert_contains(r.out, "vm.xml: line 3"); /* the truncated one */
+	assert_contains(r.out, "'999'");         /* the one against the schema */
+	run_result_free(&r);
+	/* Nothing but Remove-VM works on them, and it does. */
+	hvctl_run(h, NULL, "Get-VM | Where-Object State -eq OffCritical | Set-VMProcessor -Count 2", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "could not be loaded");
+	run_result_free(&r);
+	hvctl_ok(h, "Get-VM | Where-Object State -eq OffCritical | Remove-VM -Force; (Get-VM).Count", &r);
+	assert_string_equal(r.out, "1\n");
+	run_result_free(&r);
+	free(bad1);
+	free(bad2);
+}
+
+static void test_atomic_writes(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char *path, tmp[600];
+
+	hvctl_ok(h, "New-VM at1 | Out-Null; Set-VM at1 -Notes 'a <b> & \"c\"' -ProcessorCount 3", &r);
+	run_result_free(&r);
+	path = vm_xml_path(h, "at1");
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	strcpy(strrchr(tmp, '/'), "/.vm.xml.tmp");
+	assert_int_not_equal(access(path, F_OK), -1);
+	assert_int_equal(access(tmp, F_OK), -1);
+	hvd_stop(h, false);
+	hvd_start_again(h);
+	hvctl_ok(h, "(Get-VM at1).Notes; (Get-VM at1).ProcessorCount", &r);
+	assert_string_equal(r.out, "a <b> & \"c\"\n3\n");
+	run_result_free(&r);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_new_vm_json_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranges_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_clients_and_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_definitions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_writes, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
