@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -157,11 +158,13 @@ static size_t columns_for(const struct wire_value *first, const struct wire_valu
 
 			if (p->type != WIRE_STRING)
 				continue;
-			if (strchr(p->str.p, '*') && first->type == WIRE_OBJECT) {
+			if (strpbrk(p->str.p, "*?[") && first->type == WIRE_OBJECT) {
 				size_t k;
 
 				for (k = 0; k < first->obj.n && n < max; k++)
-					cols[n++] = (struct column){ first->obj.props[k].name, first->obj.props[k].name, T_NONE, 0, false };
+					if (fnmatch(p->str.p, first->obj.props[k].name, FNM_CASEFOLD) == 0)
+						cols[n++] = (struct column){ first->obj.props[k].name, first->obj.props[k].name,
+									     T_NONE, 0, false };
 				continue;
 			}
 			cols[n++] = (struct column){ p->str.p, p->str.p, T_NONE, 0, false };

@@ -259,6 +259,7 @@ static int interactive(struct cli_ctx *ctx)
 			cli_ctx_keep(ctx, script);
 			ctx->errors = 0;
 			ctx->no_connection = false;
+			ctx->conn_failed = false; /* each command may try to connect again */
 			last = status_of(ctx, cli_exec_script(ctx, script));
 		}
 		if (text[strspn(text, " \t\n")])

@@ -626,6 +626,11 @@ static int run_get_command(struct cli_ctx *ctx, const struct cli_bound *b, struc
 	return 0;
 }
 
+static const struct cli_param command_params[] = {
+	{ "Name", P_STRING, 0, 0, NULL, "Only the cmdlets whose names match (wildcards allowed)" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 const struct cli_cmdlet cli_pipeline_cmdlets[] = {
 	{ "Where-Object", "where,?", "Keeps the objects for which a condition holds", where_params, run_where, false },
 	{ "Select-Object", "select", "Picks properties, or the first or last objects", select_params, run_select, false },
@@ -643,6 +648,6 @@ const struct cli_cmdlet cli_pipeline_cmdlets[] = {
 	{ "Out-Null", NULL, "Discards its input", no_params, run_out_null, false },
 	{ "Get-Member", "gm", "Lists the properties of the objects' types", no_params, run_get_member, false },
 	{ "Get-Help", "help", "Describes a cmdlet and its parameters", help_params, run_get_help, false },
-	{ "Get-Command", "gcm", "Lists the cmdlets", help_params, run_get_command, false },
+	{ "Get-Command", "gcm", "Lists the cmdlets", command_params, run_get_command, false },
 	{ NULL, NULL, NULL, NULL, NULL, false },
 };

@@ -63,6 +63,17 @@ int cli_connect(struct cli_ctx *ctx)
 	return 0;
 }
 
+/* Handles what arrived while the connection sat idle (pings); false once it is closed. */
+static bool conn_alive(struct wire_conn *c)
+{
+	struct wire_frame f;
+	int rc;
+
+	while ((rc = wire_conn_next_event(c, 0, &f)) == 0)
+		wire_frame_clear(&f);
+	return rc == -EAGAIN;
+}
+
 static bool is_error_record(const struct wire_value *v)
 {
 	return v->type == WIRE_OBJECT && !strcmp(v->obj.type_name, "ErrorRecord");
@@ -76,6 +87,12 @@ int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, 
 	int rc;
 
 	*reply = NULL;
+	if (ctx->conn && !conn_alive(ctx->conn)) {
+		/* hvd closed an idle connection (a shell left at its prompt does not answer
+		 * keepalives): nothing was in flight, so connecting again is safe. */
+		wire_conn_free(ctx->conn);
+		ctx->conn = NULL;
+	}
 	if (cli_connect(ctx))
 		return -1;
 	rc = wire_conn_call(ctx->conn, proc, args, &status, &payload);

@@ -41,16 +41,32 @@ static void usage(FILE *f)
 		"  --help, --version\n");
 }
 
-static int make_parent(const char *path)
+/*
+ * Makes the folder a socket goes in.  The default folders (/run/hvkit, or one under
+ * $XDG_RUNTIME_DIR or /tmp for other users) are hvd's own: one that someone else owns, or
+ * that others may write to, could hand our socket to them, so it is refused.
+ */
+static int make_parent(const char *path, bool ours)
 {
 	char *copy = strdup(path), *dir;
-	int rc = 0;
+	struct stat st;
+	int rc;
 
 	if (!copy)
 		return -ENOMEM;
 	dir = dirname(copy);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		rc = -errno;
+	rc = hvd_mkdir_p(dir, ours && geteuid() != 0 ? 0700 : 0755);
+	if (rc == 0 && ours) {
+		if (lstat(dir, &st) < 0)
+			rc = -errno;
+		else if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+			fprintf(stderr, "hvd: %s is not a folder owned by this user and closed to others; "
+					"remove it or give --socket\n", dir);
+			rc = -EPERM;
+		}
+	}
+	if (rc && rc != -EPERM)
+		fprintf(stderr, "hvd: cannot create the folder %s: %s\n", dir, strerror(-rc));
 	free(copy);
 	return rc;
 }
@@ -153,7 +169,7 @@ int main(int argc, char **argv)
 	struct hvd_config cfg = { 0 };
 	struct hvd_store *store = NULL;
 	enum hvd_log_level level = HVD_LOG_INFO;
-	bool foreground = false, have_ro = false;
+	bool foreground = false, have_ro = false, have_sock = false;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int c, rc, lock_fd, ready_fd = -1;
 	char status = 1;
@@ -166,6 +182,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's':
 			snprintf(sock, sizeof(sock), "%s", optarg);
+			have_sock = true;
 			break;
 		case 'r':
 			snprintf(ro, sizeof(ro), "%s", optarg);
@@ -203,12 +220,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvd: socket path too long: %s\n", sock);
 		return 2;
 	}
-	if (make_parent(sock) || make_parent(ro)) {
-		fprintf(stderr, "hvd: cannot create the folder of %s: %s\n", sock, strerror(errno));
+	if (make_parent(sock, !have_sock) || make_parent(ro, !have_sock && !have_ro))
 		return 1;
-	}
-	if (mkdir(state, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "hvd: cannot create the state directory %s: %s\n", state, strerror(errno));
+	if ((rc = hvd_mkdir_p(state, 0700)) != 0) {
+		fprintf(stderr, "hvd: cannot create the state directory %s: %s\n", state, strerror(-rc));
 		return 1;
 	}
 	lock_fd = lock_state_dir(state);

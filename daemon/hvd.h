@@ -50,6 +50,8 @@ struct hvd_store {
 };
 
 int hvd_store_open(const char *state_dir, struct hvd_store **out);
+/* mkdir -p: 0 when the folder is there at the end. */
+int hvd_mkdir_p(const char *path, mode_t mode);
 void hvd_store_free(struct hvd_store *s);
 struct hvd_vm *hvd_store_find_id(struct hvd_store *s, const char *id);
 struct hvd_vm *hvd_store_find_name(struct hvd_store *s, const char *name);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,10 +21,16 @@ int hvd_log_open(const char *path, enum hvd_log_level level, bool to_stderr)
 		log_file = stderr;
 		return 0;
 	}
-	log_file = fopen(path, "ae");
-	if (!log_file) {
-		log_file = stderr;
-		return -errno;
+	{
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+		log_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+		if (!log_file) {
+			if (fd >= 0)
+				close(fd);
+			log_file = stderr;
+			return -errno;
+		}
 	}
 	setvbuf(log_file, NULL, _IOLBF, 0);
 	return 0;

@@ -268,6 +268,16 @@ static int arg_memory(const struct wire_value *args, const char *name, bool *pre
 	return 0;
 }
 
+/* Length in characters (code points) of UTF-8 text, which the decoder has validated. */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 static int arg_string(const struct wire_value *args, const char *name, size_t maxlen, const char **out,
 		      struct wire_value **reply)
 {
@@ -279,10 +289,10 @@ static int arg_string(const struct wire_value *args, const char *name, size_t ma
 	}
 	if (rc)
 		return ERR(WIRE_E_INVALID_ARGUMENT, name, "Invalid value for parameter -%s: it must be a string.", name);
-	if (strlen(*out) > maxlen)
+	if (utf8_chars(*out) > maxlen)
 		return ERR(WIRE_E_INVALID_ARGUMENT, name,
 			   "Invalid value for parameter -%s: it is %zu characters long; the limit is %zu.", name,
-			   strlen(*out), maxlen);
+			   utf8_chars(*out), maxlen);
 	return 0;
 }
 
@@ -293,7 +303,7 @@ static int check_name(const char *param, const char *name, struct wire_value **r
 
 	if (!name || !*name)
 		return ERR(WIRE_E_INVALID_ARGUMENT, param, "Invalid value for parameter -%s: a VM needs a name.", param);
-	if (strlen(name) > HVD_MAX_NAME)
+	if (utf8_chars(name) > HVD_MAX_NAME)
 		return ERR(WIRE_E_INVALID_ARGUMENT, name,
 			   "Invalid value for parameter -%s: a VM name can have at most %d characters.", param,
 			   HVD_MAX_NAME);
@@ -391,15 +401,27 @@ static int proc_vm_new(struct hvd *d, struct hvd_client *c, const struct wire_va
  */
 typedef int (*change_fn)(struct hvd_store *s, struct hvd_vm *vm, const void *arg, struct wire_value **reply);
 
+/* A call that changes VMs must name them: "all" is never implied. */
+static int require_selector(const struct wire_value *args, struct wire_value **reply)
+{
+	if (wire_object_get(args, "Id") || wire_object_get(args, "Name"))
+		return 0;
+	return ERR(WIRE_E_INVALID_ARGUMENT, NULL, "Name the virtual machines to change (Name or Id).");
+}
+
 static int change_each(struct hvd *d, struct hvd_client *c, const struct wire_value *args, change_fn change,
 		       const void *arg, view_fn view, struct wire_value **reply)
 {
 	struct hvd_store *s = hvd_get_store(d);
-	struct wire_value *out = wire_list();
+	struct wire_value *out;
 	struct hvd_vm **vms;
 	size_t n, i, k;
-	int st = select_vms(s, args, &vms, &n, out, reply);
+	int st = require_selector(args, reply);
 
+	if (st)
+		return st;
+	out = wire_list();
+	st = select_vms(s, args, &vms, &n, out, reply);
 	if (st) {
 		wire_value_unref(out);
 		return st;
@@ -592,11 +614,15 @@ static int proc_vm_remove(struct hvd *d, struct hvd_client *c, const struct wire
 			  struct wire_value **reply)
 {
 	struct hvd_store *s = hvd_get_store(d);
-	struct wire_value *out = wire_list();
+	struct wire_value *out;
 	struct hvd_vm **vms;
 	size_t n, i;
-	int st = select_vms(s, args, &vms, &n, out, reply);
+	int st = require_selector(args, reply);
 
+	if (st)
+		return st;
+	out = wire_list();
+	st = select_vms(s, args, &vms, &n, out, reply);
 	if (st) {
 		wire_value_unref(out);
 		return st;

@@ -323,7 +323,8 @@ static void process_input(struct hvd *d, struct hvd_client *c)
 		if (rc) {
 			send_error(c, f.serial, f.procedure, WIRE_E_PROTOCOL,
 				   wire_error_record(WIRE_E_PROTOCOL, NULL, "malformed payload in frame %u: %s",
-						     f.serial, strerror(-rc)));
+						     f.serial, rc == -E2BIG ? "values nested more than 64 levels deep"
+									    : "not a valid value encoding"));
 			wire_frame_clear(&f);
 			continue;
 		}

@@ -27,8 +27,7 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
-/* mkdir -p, for the state dir the user named. */
-static int mkdir_p(const char *path, mode_t mode)
+int hvd_mkdir_p(const char *path, mode_t mode)
 {
 	char *p = strdup(path), *s;
 	int rc = 0;
@@ -180,7 +179,7 @@ int hvd_store_open(const char *state_dir, struct hvd_store **out)
 		return -ENOMEM;
 	s->state_dir = strdup(state_dir);
 	s->vms_dir = path_join(state_dir, "vms");
-	rc = mkdir_p(s->vms_dir, 0700);
+	rc = hvd_mkdir_p(s->vms_dir, 0700);
 	if (rc)
 		goto fail;
 	n = scandir(s->vms_dir, &names, NULL, alphasort);

@@ -253,9 +253,12 @@ static bool unhold(struct wire_conn *c, bool (*match)(const struct wire_frame *,
 	return false;
 }
 
+/* An error with serial 0 is about the connection itself (PROTOCOL.md, Errors): it answers
+ * whatever call is waiting. */
 static bool is_reply_to(const struct wire_frame *f, uint32_t serial)
 {
-	return (f->kind == WIRE_KIND_REPLY || f->kind == WIRE_KIND_ERROR) && f->serial == serial;
+	return (f->kind == WIRE_KIND_REPLY && f->serial == serial) ||
+	       (f->kind == WIRE_KIND_ERROR && (f->serial == serial || f->serial == 0));
 }
 
 static bool is_event(const struct wire_frame *f, uint32_t serial)

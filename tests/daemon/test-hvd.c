@@ -305,6 +305,11 @@ static void test_hostile_clients(void **state)
 		assert_int_equal(wire_conn_call(c, WIRE_PROC_HELLO, NULL, &st, &reply), 0);
 		assert_int_equal(st, WIRE_OK);
 		wire_value_unref(reply);
+		/* A change that names no VM is refused: "all" is never implied. */
+		assert_int_equal(wire_conn_call(c, WIRE_PROC_VM_REMOVE, NULL, &st, &reply), 0);
+		assert_int_equal(st, WIRE_E_INVALID_ARGUMENT);
+		assert_contains(wire_object_get(reply, "Message")->str.p, "Name the virtual machines");
+		wire_value_unref(reply);
 		/* An unknown procedure, and arguments of the wrong shape. */
 		assert_int_equal(wire_conn_call(c, 4242, NULL, &st, &reply), 0);
 		assert_int_equal(st, WIRE_E_UNKNOWN_PROCEDURE);
