@@ -499,13 +499,17 @@ static struct cli_node *parse_primary(struct parser *p)
 		fail(p, true, "an expression was expected");
 		n = node(p, N_LITERAL);
 	} else {
+		int line = p->line, col = p->col;
+
 		start = p->pos;
 		while (!ends_bareword(peek(p)))
 			next(p);
 		if (p->pos == start)
 			next(p);
-		fail(p, false, "unexpected token '%.*s' in an expression", (int)(p->pos - start), p->s + start);
 		n = node(p, N_LITERAL);
+		p->line = line; /* point at the token, not past it */
+		p->col = col;
+		fail(p, false, "unexpected token '%.*s' in an expression", (int)(p->pos - start), p->s + start);
 	}
 	p->depth--;
 	return postfix(p, n);
@@ -741,8 +745,10 @@ static struct cli_node *parse_pipeline(struct parser *p)
 		}
 		if (starts_command(p))
 			add(pl, parse_command(p));
+		else if (!peek(p))
+			fail(p, true, "the input ended where a command or an expression was expected");
 		else if (at_end_of_command(p))
-			fail(p, !peek(p) && pl->nkids > 0, "an empty pipe element is not allowed");
+			fail(p, false, "an empty pipe element is not allowed");
 		else
 			add(pl, parse_expr(p));
 		skip_space(p, false);
@@ -750,8 +756,10 @@ static struct cli_node *parse_pipeline(struct parser *p)
 			return pl;
 		next(p);
 		skip_space(p, true);
-		if (!peek(p))
+		if (!peek(p)) {
 			fail(p, true, "a command must follow the pipe |");
+			return pl;
+		}
 	}
 }
 

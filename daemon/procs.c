@@ -278,6 +278,21 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
+/* Whether text can live in vm.xml: XML 1.0 has no C0 controls but tab, CR and LF, and no
+ * U+FFFE or U+FFFF. */
+static bool xml_text(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+			return false;
+		if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
+			return false;
+	}
+	return true;
+}
+
 static int arg_string(const struct wire_value *args, const char *name, size_t maxlen, const char **out,
 		      struct wire_value **reply)
 {
@@ -289,6 +304,10 @@ static int arg_string(const struct wire_value *args, const char *name, size_t ma
 	}
 	if (rc)
 		return ERR(WIRE_E_INVALID_ARGUMENT, name, "Invalid value for parameter -%s: it must be a string.", name);
+	if (!xml_text(*out))
+		return ERR(WIRE_E_INVALID_ARGUMENT, name,
+			   "Invalid value for parameter -%s: it contains control characters (only tab and line breaks are allowed).",
+			   name);
 	if (utf8_chars(*out) > maxlen)
 		return ERR(WIRE_E_INVALID_ARGUMENT, name,
 			   "Invalid value for parameter -%s: it is %zu characters long; the limit is %zu.", name,

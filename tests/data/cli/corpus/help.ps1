@@ -1,0 +1,2 @@
+Get-Help Set-VMProcessor
+Get-Command *-VMMemory | Select-Object Name, Source

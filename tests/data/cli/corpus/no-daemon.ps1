@@ -1,0 +1,2 @@
+Write-Output 'pipeline cmdlets run without hvd'
+Get-VM

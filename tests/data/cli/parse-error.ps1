@@ -1,0 +1,2 @@
+Write-Output fine
+Write-Output @{a=1; b=
