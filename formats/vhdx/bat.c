@@ -130,13 +130,19 @@ int vhdx_bat_commit(struct vhdx *v)
 	size_t n = 0;
 	int r = -ENOMEM;
 
-	if (!v->ndirty)
+	if (!v->ndirty && !v->npending)
 		return 0;
-	offs = calloc(v->ndirty, sizeof(*offs));
-	data = malloc(v->ndirty * 4096);
+	offs = calloc(v->ndirty + v->npending, sizeof(*offs));
+	data = malloc((v->ndirty + v->npending) * 4096);
 	if (!offs || !data)
 		goto out;
-	for (uint64_t s = 0; s < nsec && n < v->ndirty; s++) {
+	/* metadata and region changes first, so one entry carries them with the BAT */
+	for (size_t i = 0; i < v->npending; i++) {
+		offs[n] = v->pending[i].offset;
+		memcpy(data + n * 4096, v->pending[i].data, 4096);
+		n++;
+	}
+	for (uint64_t s = 0; s < nsec && n < v->ndirty + v->npending; s++) {
 		if (!(v->dirty[s / 8] & (1u << (s % 8))))
 			continue;
 		offs[n] = v->bat_region->offset + s * 4096;
@@ -149,6 +155,9 @@ int vhdx_bat_commit(struct vhdx *v)
 		goto out;
 	memset(v->dirty, 0, (size_t)(nsec + 7) / 8);
 	v->ndirty = 0;
+	free(v->pending);
+	v->pending = NULL;
+	v->npending = 0;
 out:
 	free(offs);
 	free(data);
@@ -176,4 +185,41 @@ int vhdx_bitmap_read(struct vhdx *v, uint64_t block, uint32_t first, uint32_t co
 	if (r < 0)
 		return r;
 	return (int)(pos % 8);
+}
+
+static struct vhdx_pending *pending_sector(struct vhdx *v, uint64_t sector_off)
+{
+	struct vhdx_pending *p;
+
+	for (size_t i = 0; i < v->npending; i++)
+		if (v->pending[i].offset == sector_off)
+			return &v->pending[i];
+	p = realloc(v->pending, (v->npending + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	v->pending = p;
+	p = &v->pending[v->npending];
+	p->offset = sector_off;
+	if (vhdx_pread(v, p->data, 4096, sector_off) < 0)
+		return NULL;
+	v->npending++;
+	return p;
+}
+
+int vhdx_pending_patch(struct vhdx *v, uint64_t off, const void *data, size_t len)
+{
+	const uint8_t *d = data;
+
+	while (len) {
+		uint64_t sec = off & ~4095ull;
+		size_t n = 4096 - (size_t)(off - sec) < len ? 4096 - (size_t)(off - sec) : len;
+		struct vhdx_pending *p = pending_sector(v, sec);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p->data + (off - sec), d, n);
+		off += n;
+		d += n;
+		len -= n;
+	}
+	return 0;
 }

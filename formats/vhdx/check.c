@@ -178,9 +178,10 @@ int vhdx_check(struct vhdx *v, int repair, vhdx_report_fn report, void *opaque,
 	memset(out, 0, sizeof(*out));
 	if (real < 0)
 		return -errno;
-	if (v->log_replayed && !(v->flags & VHDX_OPEN_RDWR))
-		problem(&c, false, "the log holds changes not yet written (replayed in memory; "
-				   "repair writes them)");
+	/* normal after a crash, not a corruption: any read-write open writes them home */
+	if (v->log_replayed && !(v->flags & VHDX_OPEN_RDWR) && report)
+		report(opaque, "note: the log holds changes not yet written home (replayed in "
+			       "memory; a read-write open or check -r writes them)");
 	r = check_blocks(&c);
 	if (r == 0)
 		r = check_spans(&c, (uint64_t)real);

@@ -54,7 +54,7 @@ static char *relative_path(const char *from_dir, const char *to)
 }
 
 static int locator_for(const char *child, const char *parent_path, const struct vhdx *p,
-		       struct vhdx_kv kv[3])
+		       struct vhdx_kv kv[4])
 {
 	char guid[39], *pabs, *cdir = NULL, *tmp;
 
@@ -78,8 +78,11 @@ static int locator_for(const char *child, const char *parent_path, const struct 
 	kv[1].value = relative_path(cdir, pabs);
 	kv[2].key = strdup("absolute_win32_path");
 	kv[2].value = pabs;
+	/* present from the start so that a merge can set it in place (MS-VHDX 2.6.2.6 <12>) */
+	kv[3].key = strdup("parent_linkage2");
+	kv[3].value = strdup("{00000000-0000-0000-0000-000000000000}");
 	free(cdir);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (!kv[i].key || !kv[i].value)
 			return -ENOMEM;
 	return 0;
@@ -137,7 +140,7 @@ static int preallocate(int fd, uint64_t size)
 
 struct plan {
 	struct vhdx_meta_new m;
-	struct vhdx_kv kv[3];
+	struct vhdx_kv kv[4];
 	uint64_t nblocks, cr, entries, bat_len, data_off;
 };
 
@@ -210,7 +213,7 @@ static int plan_parent(const char *path, const struct vhdx_create_opts *o, struc
 		r = locator_for(path, o->parent, par, p->kv);
 	vhdx_free(par);
 	p->m.locator = p->kv;
-	p->m.nlocator = 3;
+	p->m.nlocator = 4;
 	return r;
 }
 
@@ -264,7 +267,7 @@ int vhdx_create(const char *path, const struct vhdx_create_opts *o)
 	if (r < 0)
 		unlink(path);
 out:
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		free(p.kv[i].key);
 		free(p.kv[i].value);
 	}

@@ -5,10 +5,11 @@ formats_vhdx_libvhdx_a_SOURCES = \
 	formats/vhdx/util.c formats/vhdx/ident.c formats/vhdx/header.c \
 	formats/vhdx/region.c formats/vhdx/metadata.c formats/vhdx/locator.c \
 	formats/vhdx/bat.c formats/vhdx/log.c formats/vhdx/io.c formats/vhdx/open.c \
-	formats/vhdx/create.c formats/vhdx/check.c
+	formats/vhdx/create.c formats/vhdx/check.c \
+	formats/vhdx/resize.c formats/vhdx/merge.c formats/vhdx/compact.c
 
 bin_PROGRAMS += cli/hv-img
-cli_hv_img_SOURCES = cli/hv-img.h cli/hv-img.c cli/hv-img-convert.c
+cli_hv_img_SOURCES = cli/hv-img.h cli/hv-img.c cli/hv-img-convert.c cli/hv-img-ops.c
 cli_hv_img_LDADD = formats/vhdx/libvhdx.a
 
 noinst_LIBRARIES += tests/vhdx/libvhdxtest.a
@@ -47,3 +48,13 @@ check_PROGRAMS += tests/vhdx/test-vhdx-corrupt
 tests_vhdx_test_vhdx_corrupt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vhdx_test_vhdx_corrupt_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 TESTS += tests/vhdx/test-vhdx-corrupt
+
+check_PROGRAMS += tests/vhdx/test-vhdx-crash
+tests_vhdx_test_vhdx_crash_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vhdx_test_vhdx_crash_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+TESTS += tests/vhdx/test-vhdx-crash
+
+check_PROGRAMS += tests/vhdx/test-vhdx-ops
+tests_vhdx_test_vhdx_ops_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vhdx_test_vhdx_ops_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+TESTS += tests/vhdx/test-vhdx-ops

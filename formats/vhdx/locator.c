@@ -54,6 +54,8 @@ int vhdx_locator_parse(struct vhdx *v, const uint8_t *p, size_t len)
 		if (!ko || !vo || !kl || !vl || ko > len || kl > len - ko || vo > len ||
 		    vl > len - vo || (kl | vl) & 1)
 			return vhdx_fail(v, -EBADMSG, "parent locator entry %u is out of range", i);
+		v->locator[i].voff = vo;
+		v->locator[i].vlen = vl;
 		r = vhdx_utf16_to_utf8(p + ko, kl, &v->locator[i].key);
 		if (r == 0)
 			r = vhdx_utf16_to_utf8(p + vo, vl, &v->locator[i].value);

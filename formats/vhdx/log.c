@@ -346,3 +346,16 @@ int vhdx_log_write(struct vhdx *v, const uint64_t *offsets, const uint8_t *data,
 	}
 	return 0;
 }
+
+/*
+ * Start a log under a new LogGuid: one empty entry, written before the headers name the
+ * GUID, so a crash at any later point leaves a log with a valid (possibly empty) sequence.
+ */
+int vhdx_log_begin(struct vhdx *v)
+{
+	if (v->hdr.log_length / SECTOR < 2)
+		return vhdx_fail(v, -ENOTSUP, "image has no usable log");
+	v->log_pos = 0;
+	v->log_seq = 0;
+	return write_one(v, NULL, NULL, 0);
+}

@@ -14,8 +14,6 @@
 #define F_IS_VIRTUAL_DISK 2u
 #define F_IS_REQUIRED 4u
 
-enum { ITEM_FILE_PARAMS, ITEM_DISK_SIZE, ITEM_DISK_ID, ITEM_LSS, ITEM_PSS, ITEM_LOCATOR, NITEMS };
-
 static const struct {
 	struct vhdx_guid guid;
 	uint32_t min_len;
@@ -129,6 +127,7 @@ static int parse_table(struct vhdx *v, const uint8_t *tab, const uint8_t *region
 			return vhdx_fail(v, -EBADMSG, "metadata item %s listed twice",
 					 item_name[which]);
 		seen |= 1u << which;
+		v->item_off[which] = off;
 		if (which == ITEM_LOCATOR) {
 			loc = region + off, loc_len = len;
 			continue;

@@ -29,6 +29,7 @@ void vhdx_free(struct vhdx *v)
 	free(v->bat);
 	free(v->dirty);
 	free(v->scratch);
+	free(v->pending);
 	free(v->parent_path);
 	free(v->path);
 	free(v);
@@ -129,18 +130,17 @@ int vhdx_session_begin(struct vhdx *v, bool data_change)
 	if (v->hdr.log_length < 2 * 4096)
 		return vhdx_fail(v, -ENOTSUP, "image has no log to write through");
 	r = vhdx_guid_generate(&v->hdr.file_write);
-	if (r == 0 && !v->session)
+	if (r == 0 && !v->session) {
 		r = vhdx_guid_generate(&v->hdr.log_guid);
+		if (r == 0)
+			r = vhdx_log_begin(v);
+	}
 	if (r == 0 && data_change)
 		r = vhdx_guid_generate(&v->hdr.data_write);
 	if (r == 0)
 		r = vhdx_header_update(v);
 	if (r < 0)
 		return r;
-	if (!v->session) {
-		v->log_pos = 0;
-		v->log_seq = 0;
-	}
 	v->session = true;
 	v->data_changed = v->data_changed || data_change;
 	return 0;

@@ -99,7 +99,17 @@ struct vhdx_region {
 };
 
 struct vhdx_kv {
-	char *key, *value; /* UTF-8 */
+	char *key, *value;   /* UTF-8 */
+	uint32_t voff, vlen; /* the value's place in the locator item, as read */
+};
+
+/* Metadata items this library knows (metadata.c). */
+enum { ITEM_FILE_PARAMS, ITEM_DISK_SIZE, ITEM_DISK_ID, ITEM_LSS, ITEM_PSS, ITEM_LOCATOR, NITEMS };
+
+/* A 4 KiB sector to change in the next log entry, besides the BAT. */
+struct vhdx_pending {
+	uint64_t offset;
+	uint8_t data[4096];
 };
 
 /* Sectors replayed from a dirty log, kept in memory for a read-only open (2.3.3, note <5>). */
@@ -130,6 +140,7 @@ struct vhdx {
 	uint32_t lss, pss;
 	struct vhdx_kv *locator;
 	size_t nlocator;
+	uint32_t item_off[NITEMS]; /* offsets in the metadata region, 0 if absent */
 
 	uint64_t *bat;
 	uint64_t bat_entries;
@@ -154,6 +165,8 @@ struct vhdx {
 	uint64_t log_seq;
 	uint64_t alloc_end;       /* next free 1 MiB-aligned offset for new blocks */
 	uint8_t *scratch;         /* one block, for copy-on-write */
+	struct vhdx_pending *pending;
+	size_t npending;
 };
 
 /* util.c */
@@ -203,6 +216,10 @@ struct vhdx_meta_new {
 /* Encode a metadata region (BUF of LEN bytes, zeroed by the caller). */
 MUST_CHECK int vhdx_metadata_encode(const struct vhdx_meta_new *m, uint8_t *buf, size_t len);
 
+/* Queue a change of LEN bytes at file offset OFF (inside one or two sectors) for the next
+ * commit; the bytes around come from the file. */
+MUST_CHECK int vhdx_pending_patch(struct vhdx *v, uint64_t off, const void *data, size_t len);
+
 /* locator.c */
 MUST_CHECK int vhdx_locator_parse(struct vhdx *v, const uint8_t *p, size_t len);
 MUST_CHECK long vhdx_locator_encode(const struct vhdx_kv *kv, size_t n, uint8_t *buf, size_t cap);
@@ -233,6 +250,8 @@ MUST_CHECK int vhdx_log_replay(struct vhdx *v);
 /* Write one log entry holding the 4 KiB sectors listed (file offsets), then flush. */
 MUST_CHECK int vhdx_log_write(struct vhdx *v, const uint64_t *offsets, const uint8_t *data,
 			      size_t count);
+
+MUST_CHECK int vhdx_log_begin(struct vhdx *v);
 
 /* open.c */
 MUST_CHECK int vhdx_open_depth(const char *path, unsigned flags, unsigned depth,

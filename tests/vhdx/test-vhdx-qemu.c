@@ -67,6 +67,7 @@ static void fill_both(const char *name, uint64_t size, unsigned n, uint32_t seed
 	}
 	assert_int_equal(vhdx_close(v), 0);
 	close(fd);
+	free(buf);
 }
 
 static void need_qemu(void)

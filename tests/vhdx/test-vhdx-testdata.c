@@ -144,6 +144,29 @@ static void test_differencing_locator(void **state)
 	assert_int_equal(th_sh("cd '%s/chain' && mv p.bak '%s'", dir, parent_name), 0);
 }
 
+/* Merging the real checkpoint disk into its parent gives a parent that reads as the chain. */
+static void test_differencing_merge(void **state)
+{
+	char child[4096], parent[4096], hex[65];
+	struct vhdx *v;
+
+	(void)state;
+	make_chain();
+	assert_int_equal(th_sh("rm -rf '%s/merge' && cp -r '%s/chain' '%s/merge'", dir, dir, dir), 0);
+	snprintf(child, sizeof(child), "%s/merge/child.avhdx", dir);
+	snprintf(parent, sizeof(parent), "%s/merge/%s", dir, parent_name);
+	assert_int_equal(vhdx_merge_into_parent(child), 0);
+	assert_int_equal(access(child, F_OK), -1);
+	assert_int_equal(vhdx_open(parent, 0, &v), 0);
+	assert_int_equal(th_hash_vhdx(v, hex), 0);
+	assert_string_equal(hex, "728f0c1db1a605fa5014cda0ffaac3b0bed0632daf60f7684cd93382295bf220");
+	struct vhdx_check_result res;
+	assert_int_equal(vhdx_check(v, 0, NULL, NULL, &res), 0);
+	assert_int_equal(res.errors, 0);
+	vhdx_free(v);
+	assert_int_equal(th_sh("qemu-img check -q '%s'", parent), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_coreos),
 		cmocka_unit_test(test_differencing_chain),
 		cmocka_unit_test(test_differencing_locator),
+		cmocka_unit_test(test_differencing_merge),
 	};
 
 	if (!th_testdata()) {
