@@ -1,1 +1,59 @@
-# hvcore
+# hvcore: libhvcore (partitions on KVM) and hvguest, the built-in guest.
+
+noinst_LIBRARIES += hvcore/libhvcore.a
+hvcore_libhvcore_a_SOURCES = \
+	hvcore/hvcore.h hvcore/hv-priv.h \
+	hvcore/partition.c hvcore/vcpu.c hvcore/ioport.c hvcore/serial.c hvcore/pm.c \
+	hvcore/x86/cpuid.c hvcore/x86/boot.c hvcore/x86/acpi.c hvcore/x86/elf.c \
+	hvcore/x86/bzimage.c
+
+# hvguest is a freestanding x86-64 kernel, not a host program: its own flags, never
+# AM_CFLAGS (sanitizers, host warnings) nor the user's CFLAGS. Code must stay inside what
+# KVM's instruction emulator can run (DESIGN.md, Guests on these machines).
+HVGUEST_CCOPTS = -std=gnu11 -O2 -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
+	-march=x86-64 -mtune=generic -mgeneral-regs-only -mno-red-zone -mcmodel=small \
+	-fno-stack-protector -fcf-protection=none -fno-asynchronous-unwind-tables \
+	-fno-tree-loop-distribute-patterns -Wall -Wextra -Wmissing-prototypes \
+	-Wstrict-prototypes -Werror -I$(top_srcdir)
+HVGUEST_LDOPTS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
+	-Wl,-z,noexecstack -Wl,-T,$(top_srcdir)/hvcore/guest/hvguest.ld
+HVGUEST_HDRS = hvcore/guest/hvguest.h hvcore/guest/lib.h
+HVGUEST_OBJS = hvcore/guest/hvguest-entry.o hvcore/guest/hvguest-main.o \
+	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o
+# Where the build leaves hvguest; installed as $(pkgdatadir)/hvguest (HVKIT_PKGDATADIR).
+HVGUEST_BUILD = $(abs_top_builddir)/hvcore/guest/hvguest
+
+hvguestdir = $(pkgdatadir)
+hvguest_DATA = hvcore/guest/hvguest
+
+hvcore/guest/hvguest-entry.o: hvcore/guest/entry.S $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/entry.S
+hvcore/guest/hvguest-main.o: hvcore/guest/main.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/main.c
+hvcore/guest/hvguest-acpi.o: hvcore/guest/acpi.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/acpi.c
+hvcore/guest/hvguest-smp.o: hvcore/guest/smp.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/smp.c
+hvcore/guest/hvguest: $(HVGUEST_OBJS) hvcore/guest/hvguest.ld
+	$(AM_V_CCLD)$(CC) $(HVGUEST_LDOPTS) -o $@ $(HVGUEST_OBJS)
+
+EXTRA_DIST += hvcore/guest/entry.S hvcore/guest/main.c hvcore/guest/acpi.c \
+	hvcore/guest/smp.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
+CLEANFILES += $(HVGUEST_OBJS) hvcore/guest/hvguest
+
+AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;
+
+# A small driver to boot a partition from the command line (tests, bench).
+noinst_PROGRAMS += tests/hvcore/hv-boot
+tests_hvcore_hv_boot_SOURCES = tests/hvcore/hv-boot.c
+tests_hvcore_hv_boot_LDADD = hvcore/libhvcore.a
+
+check_PROGRAMS += tests/hvcore/test-hvcore
+TESTS += tests/hvcore/test-hvcore
+tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
+tests_hvcore_test_hvcore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)

@@ -1,0 +1,177 @@
+/* hvguest entry points.
+ *
+ *  _start64     ELF e_entry: libhvcore enters here already in 64-bit mode with
+ *               RBX = hvm_start_info and RSI = boot_params (either may be 0).
+ *  pvh_start32  the PVH entry (XEN_ELFNOTE_PHYS32_ENTRY) QEMU uses: 32-bit protected mode,
+ *               paging off, EBX = hvm_start_info. It switches to long mode on tables built
+ *               at assembly time, so no loop runs in the instruction emulator.
+ *  ap_tramp_*   16-bit code the BSP copies below 1 MiB for the SIPI; it goes through 32-bit
+ *               protected mode to long mode and calls hvguest_ap_main().
+ */
+#include "hvcore/guest/hvguest.h"
+
+#define CODE32 0x08
+#define CODE64 0x10
+#define DATA 0x18
+#define MSR_EFER 0xc0000080
+#define EFER_LME 0x100
+#define CR4_PAE 0x20
+#define CR0_PE 0x1
+#define CR0_PG 0x80000000
+
+	.section .note.Xen, "a", @note
+	.balign 4
+	.long 4
+	.long 4
+	.long 18 /* XEN_ELFNOTE_PHYS32_ENTRY */
+	.asciz "Xen"
+	.long pvh_start32
+	.balign 4
+
+	.section .text.entry, "ax"
+	.code32
+	.globl pvh_start32
+pvh_start32:
+	cli
+	cld
+	mov %ebx, %esi
+	lgdt gdt_ptr
+	mov $DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov $boot_pml4, %eax
+	mov %eax, %cr3
+	mov $CR4_PAE, %eax
+	mov %eax, %cr4
+	mov $MSR_EFER, %ecx
+	rdmsr
+	or $EFER_LME, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $(CR0_PG | CR0_PE), %eax
+	mov %eax, %cr0
+	ljmp $CODE64, $from32
+
+	.code64
+from32:
+	mov %esi, %ebx
+	xor %esi, %esi
+	jmp common
+
+	.globl _start64
+_start64:
+	cli
+	cld
+common:
+	mov $DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	lea bsp_stack_top(%rip), %rsp
+	mov %rbx, %rdi
+	call hvguest_main
+halt:
+	cli
+	hlt
+	jmp halt
+
+ap_start64:
+	mov $DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov $1, %eax
+	lock xadd %eax, ap_next(%rip)
+	cmp $HVGUEST_MAX_CPUS, %eax
+	jae halt
+	inc %eax
+	shl $HVGUEST_AP_STACK_SHIFT, %rax
+	lea ap_stacks(%rip), %rsp
+	add %rax, %rsp
+	call hvguest_ap_main
+	jmp halt
+
+	.code16
+	.globl ap_tramp_start, ap_tramp_end, ap_tramp_cr3
+ap_tramp_start:
+	cli
+	cld
+	mov %cs, %ax
+	mov %ax, %ds
+	lgdtl (tramp_gdt_ptr - ap_tramp_start)
+	mov %cr0, %eax
+	or $CR0_PE, %eax
+	mov %eax, %cr0
+	ljmpl $CODE32, $(HVGUEST_TRAMP_GPA + tramp32 - ap_tramp_start)
+	.code32
+tramp32:
+	mov $DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov $CR4_PAE, %eax
+	mov %eax, %cr4
+	mov (HVGUEST_TRAMP_GPA + ap_tramp_cr3 - ap_tramp_start), %eax
+	mov %eax, %cr3
+	mov $MSR_EFER, %ecx
+	rdmsr
+	or $EFER_LME, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $CR0_PG, %eax
+	mov %eax, %cr0
+	ljmp $CODE64, $ap_start64
+	.balign 8
+tramp_gdt_ptr:
+	.word gdt_end - gdt - 1
+	.long gdt
+ap_tramp_cr3:
+	.long 0
+ap_tramp_end:
+
+	.section .rodata
+	.balign 16
+gdt:
+	.quad 0
+	.quad 0x00cf9b000000ffff /* 0x08: 32-bit code */
+	.quad 0x00af9b000000ffff /* 0x10: 64-bit code */
+	.quad 0x00cf93000000ffff /* 0x18: data */
+gdt_end:
+gdt_ptr:
+	.word gdt_end - gdt - 1
+	.quad gdt
+
+/* Identity map of the first 4 GiB with 2 MiB pages, filled in by the assembler. */
+	.section .data.pagetables, "aw"
+	.balign 4096
+	.globl boot_pml4
+boot_pml4:
+	.quad boot_pdpt + 0x3
+	.fill 511, 8, 0
+boot_pdpt:
+	.quad boot_pd + 0x3
+	.quad boot_pd + 0x1000 + 0x3
+	.quad boot_pd + 0x2000 + 0x3
+	.quad boot_pd + 0x3000 + 0x3
+	.fill 508, 8, 0
+boot_pd:
+	.set i, 0
+	.rept 2048
+	.quad (i << 21) | 0x83
+	.set i, i + 1
+	.endr
+
+	.section .bss
+	.balign 16
+ap_next:
+	.long 0
+	.balign 4096
+bsp_stack:
+	.skip 16384
+bsp_stack_top:
+ap_stacks:
+	.skip HVGUEST_MAX_CPUS << HVGUEST_AP_STACK_SHIFT
+	.skip 1 << HVGUEST_AP_STACK_SHIFT
+
+	.section .note.GNU-stack, "", @progbits

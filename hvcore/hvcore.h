@@ -1,0 +1,133 @@
+/* libhvcore: partitions on KVM.
+ *
+ * A partition is one KVM virtual machine: guest RAM, the in-kernel LAPIC/IOAPIC/PIT, one
+ * thread per vCPU, a 16550 UART on COM1, ACPI tables, ACPI power-off and reset. Every
+ * function returns 0 or a negative errno; the library never prints and never exits.
+ *
+ * Life cycle: hv_partition_new() -> hv_partition_load_*() -> hv_partition_run() (blocks until
+ * the guest powers off, resets, crashes, or hv_partition_stop() is called from another
+ * thread) -> hv_partition_free(). hv_partition_pause/resume/stop/console_input/vcpu_stats
+ * may be called from any thread while hv_partition_run() blocks.
+ *
+ * Signals: vCPU threads are kicked out of KVM_RUN with HV_KICK_SIGNAL; hv_partition_new()
+ * installs a do-nothing handler for it (without SA_RESTART) if the process has none.
+ */
+#ifndef HVCORE_HVCORE_H
+#define HVCORE_HVCORE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HV_WUR __attribute__((warn_unused_result))
+
+#define HV_KICK_SIGNAL (SIGRTMIN + 3)
+
+/* Largest partition the library builds (ACPI MADT size, APIC ids below 255). */
+#define HV_MAX_VCPUS 64
+#define HV_MIN_MEM (16ULL << 20)
+#define HV_MAX_CMDLINE 4096
+
+/* Serial console output: called from vCPU threads with the UART lock held, so it must not
+ * call back into the partition. */
+typedef void hv_console_fn(void *opaque, const void *buf, size_t len);
+
+struct hv_partition_config {
+	unsigned vcpus;         /* 1..min(HV_MAX_VCPUS, KVM's limit) */
+	uint64_t mem_bytes;     /* guest RAM, >= HV_MIN_MEM, multiple of 2 MiB */
+	hv_console_fn *console; /* COM1 output; NULL: write to console_fd */
+	void *console_opaque;
+	int console_fd;         /* used when console is NULL; < 0: output dropped */
+	const char *kvm_path;   /* NULL: /dev/kvm */
+};
+
+enum hv_stop_reason {
+	HV_STOP_NONE = 0,
+	HV_STOP_POWEROFF,     /* ACPI S5 through the FADT PM1a control port */
+	HV_STOP_RESET,        /* port 0xcf9 or keyboard controller 0x64 */
+	HV_STOP_REQUESTED,    /* hv_partition_stop() (Stop-VM -TurnOff) */
+	HV_STOP_TRIPLE_FAULT, /* KVM_EXIT_SHUTDOWN */
+	HV_STOP_INTERNAL_ERROR, /* KVM_EXIT_INTERNAL_ERROR: often an instruction KVM cannot emulate */
+	HV_STOP_FAIL_ENTRY,   /* KVM_EXIT_FAIL_ENTRY */
+	HV_STOP_UNHANDLED_EXIT, /* an exit reason the VMM does not handle */
+	HV_STOP_HOST_ERROR,   /* KVM_RUN or another host call failed: see error */
+};
+
+struct hv_stop_info {
+	enum hv_stop_reason reason;
+	int vcpu;             /* vCPU that caused it, -1 when none */
+	uint64_t rip;         /* guest RIP at the time, when vcpu >= 0 */
+	uint32_t exit_reason; /* raw KVM exit reason */
+	uint32_t suberror;    /* KVM internal error suberror */
+	uint8_t insn[15];     /* instruction bytes KVM reported, if any */
+	unsigned insn_len;
+	int error;            /* negative errno for HV_STOP_HOST_ERROR */
+};
+
+struct hv_vcpu_stats {
+	uint64_t exits;       /* every return from KVM_RUN */
+	uint64_t io_exits;
+	uint64_t mmio_exits;
+	uint64_t intr_exits;  /* returns caused by a signal (pause, stop) */
+	uint64_t other_exits;
+	uint64_t run_ns;      /* wall time spent inside KVM_RUN */
+	uint64_t cpu_ns;      /* CPU time of the vCPU thread (user + system) */
+};
+
+struct hv_partition;
+
+/* Creates the KVM VM, its memory, irqchip, PIT and vCPUs (not running yet). *out is owned by
+ * the caller. -EINVAL bad config, -E2BIG vcpus over KVM's limit, -ENOMEM no memory,
+ * -ENOENT/-EACCES /dev/kvm cannot be opened, -ENOTSUP KVM lacks a needed capability. */
+HV_WUR int hv_partition_new(const struct hv_partition_config *cfg, struct hv_partition **out);
+
+/* Loads a kernel image from memory: a 64-bit ELF (PVH note optional) or a Linux bzImage
+ * (boot protocol 2.12+ with a 64-bit entry). Builds e820, ACPI tables, page tables and
+ * the boot registers; cmdline may be NULL; initrd may be NULL. The buffers are copied.
+ * -ENOEXEC not a known format, -EBADMSG corrupt image, -ENOTSUP valid but unsupported,
+ * -E2BIG image, initrd or command line does not fit, -EALREADY already loaded.
+ *
+ * Entry state for an ELF: 64-bit mode at e_entry, the first 4 GiB identity-mapped with 2 MiB
+ * pages, CS 0x10 DS/SS 0x18, interrupts off, RBX = PVH hvm_start_info (memmap, cmdline,
+ * rsdp, initrd as module 0), RSI = Linux boot_params (e820, cmdline). For a bzImage: the
+ * Linux 64-bit boot protocol, same mode, RIP = 0x100000 + 0x200, RSI = boot_params. */
+HV_WUR int hv_partition_load_kernel(struct hv_partition *p, const void *kernel, size_t kernel_len,
+				    const void *initrd, size_t initrd_len, const char *cmdline);
+
+/* Same, reading kernel_path and (if not NULL) initrd_path. -ENOENT etc. from open(). */
+HV_WUR int hv_partition_load_kernel_file(struct hv_partition *p, const char *kernel_path,
+					 const char *initrd_path, const char *cmdline);
+
+/* Runs every vCPU in its own thread and blocks until the partition stops; *info (may be NULL)
+ * says why. Returns 0 when the run ended (whatever the reason), -errno if it could not start.
+ * A partition runs once: a second call returns -EALREADY. */
+HV_WUR int hv_partition_run(struct hv_partition *p, struct hv_stop_info *info);
+
+/* Ends a run from another thread: hv_partition_run returns with HV_STOP_REQUESTED. */
+int hv_partition_stop(struct hv_partition *p);
+
+/* Takes every vCPU out of the guest and holds it until resume. Returns once all are held.
+ * -EINVAL if not running, -EALREADY if already paused. */
+HV_WUR int hv_partition_pause(struct hv_partition *p);
+HV_WUR int hv_partition_resume(struct hv_partition *p);
+
+/* Queues bytes to COM1's receiver (the console's keyboard). Returns bytes taken (the FIFO
+ * may be full), never blocks. */
+HV_WUR int hv_partition_console_input(struct hv_partition *p, const void *buf, size_t len);
+
+HV_WUR int hv_partition_vcpu_stats(struct hv_partition *p, unsigned vcpu,
+				   struct hv_vcpu_stats *out);
+
+unsigned hv_partition_vcpu_count(const struct hv_partition *p);
+
+/* Sum of the usable (type 1) e820 ranges the partition gives its guest. */
+uint64_t hv_partition_usable_ram(const struct hv_partition *p);
+
+/* Host address of guest physical gpa..gpa+len, or NULL when not all in RAM. */
+void *hv_partition_gpa(struct hv_partition *p, uint64_t gpa, uint64_t len);
+
+const char *hv_stop_reason_name(enum hv_stop_reason r);
+
+void hv_partition_free(struct hv_partition *p);
+
+#endif

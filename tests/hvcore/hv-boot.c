@@ -1,0 +1,110 @@
+/* hv-boot: boots one partition from the command line, console on stdout.
+ *   hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-r] KERNEL
+ * Prints the stop reason on stderr; with -r also the per-vCPU statistics and the time from
+ * start to the first console line. Exit 0 on power-off, 1 otherwise, 2 on usage. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hvcore/hvcore.h"
+
+struct console {
+	struct timespec t0;
+	double first_line_ms;
+};
+
+static double since_ms(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void on_console(void *opaque, const void *buf, size_t len)
+{
+	struct console *c = opaque;
+
+	if (c->first_line_ms < 0 && memchr(buf, '\n', len))
+		c->first_line_ms = since_ms(&c->t0);
+	fwrite(buf, 1, len, stdout);
+	fflush(stdout);
+}
+
+static void report(struct hv_partition *p, const struct hv_stop_info *info,
+		   const struct console *c, int verbose)
+{
+	struct hv_vcpu_stats s;
+	unsigned i;
+
+	fprintf(stderr, "hv-boot: stopped: %s", hv_stop_reason_name(info->reason));
+	if (info->vcpu >= 0)
+		fprintf(stderr, " (vcpu %d, rip 0x%llx, exit %u)", info->vcpu,
+			(unsigned long long)info->rip, info->exit_reason);
+	fprintf(stderr, "\n");
+	if (!verbose)
+		return;
+	fprintf(stderr, "hv-boot: first console line after %.3f ms\n", c->first_line_ms);
+	for (i = 0; i < hv_partition_vcpu_count(p); i++) {
+		if (hv_partition_vcpu_stats(p, i, &s) == 0)
+			fprintf(stderr,
+				"hv-boot: vcpu %u: exits %llu (io %llu mmio %llu intr %llu other %llu) run %.3f ms cpu %.3f ms\n",
+				i, (unsigned long long)s.exits, (unsigned long long)s.io_exits,
+				(unsigned long long)s.mmio_exits, (unsigned long long)s.intr_exits,
+				(unsigned long long)s.other_exits, (double)s.run_ns / 1e6,
+				(double)s.cpu_ns / 1e6);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct hv_partition_config cfg = { .vcpus = 1, .mem_bytes = 256ULL << 20, .console_fd = -1 };
+	struct console con = { .first_line_ms = -1 };
+	struct hv_stop_info info;
+	struct hv_partition *p = NULL;
+	const char *cmdline = NULL, *initrd = NULL;
+	int opt, r, verbose = 0;
+
+	while ((opt = getopt(argc, argv, "c:m:a:i:r")) != -1) {
+		switch (opt) {
+		case 'c': cfg.vcpus = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'm': cfg.mem_bytes = strtoull(optarg, NULL, 0) << 20; break;
+		case 'a': cmdline = optarg; break;
+		case 'i': initrd = optarg; break;
+		case 'r': verbose = 1; break;
+		default: return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-r] KERNEL\n");
+		return 2;
+	}
+	cfg.console = on_console;
+	cfg.console_opaque = &con;
+	clock_gettime(CLOCK_MONOTONIC, &con.t0);
+	r = hv_partition_new(&cfg, &p);
+	if (r) {
+		fprintf(stderr, "hv-boot: cannot create partition: %s\n", strerror(-r));
+		return 1;
+	}
+	r = hv_partition_load_kernel_file(p, argv[optind], initrd, cmdline);
+	if (r) {
+		fprintf(stderr, "hv-boot: cannot load %s: %s\n", argv[optind], strerror(-r));
+		hv_partition_free(p);
+		return 1;
+	}
+	r = hv_partition_run(p, &info);
+	if (r) {
+		fprintf(stderr, "hv-boot: cannot run: %s\n", strerror(-r));
+		hv_partition_free(p);
+		return 1;
+	}
+	report(p, &info, &con, verbose);
+	hv_partition_free(p);
+	return info.reason == HV_STOP_POWEROFF ? 0 : 1;
+}
