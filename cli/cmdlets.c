@@ -20,7 +20,7 @@ static struct wire_value *vm_args(struct cli_ctx *ctx, const struct cli_bound *b
 {
 	struct wire_value *args = wire_object("Arguments"), *names = param ? cli_arg(b, param) : NULL;
 	struct wire_value *ids, *pnames;
-	size_t i;
+	size_t i, found;
 
 	if (names) {
 		wire_object_set(args, "Name", wire_value_ref(names));
@@ -39,13 +39,14 @@ static struct wire_value *vm_args(struct cli_ctx *ctx, const struct cli_bound *b
 		else if (it->type == WIRE_STRING)
 			wire_list_append(pnames, wire_value_ref((struct wire_value *)it));
 	}
+	found = ids->list.n + pnames->list.n;
 	if (ids->list.n)
 		wire_object_set(args, "Id", wire_value_ref(ids));
 	else if (pnames->list.n)
 		wire_object_set(args, "Name", wire_value_ref(pnames));
 	wire_value_unref(ids);
 	wire_value_unref(pnames);
-	if (ids->list.n || pnames->list.n || all_by_default)
+	if (found || all_by_default)
 		return args;
 	wire_value_unref(args);
 	if (in->list.n)

@@ -240,6 +240,7 @@ static int compare_op(struct cli_ctx *ctx, const char *op, const struct wire_val
 	char *sa, *sb;
 	int c, rc = 0;
 
+	*out = false;
 	if (!strcmp(op, "-like") || !strcmp(op, "-notlike") || !strcmp(op, "-match") || !strcmp(op, "-notmatch")) {
 		sa = display_str(a);
 		sb = display_str(b);
