@@ -1,1 +1,7 @@
-# bench
+EXTRA_DIST += bench/get-vm-1000.sh
+
+# Benchmarks print medians and ratios; they are not part of `make check` (timings do not
+# belong in tests on a noisy machine).
+bench: all
+	$(SHELL) $(srcdir)/bench/get-vm-1000.sh $(top_builddir)
+.PHONY: bench

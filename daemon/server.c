@@ -267,6 +267,8 @@ static void handle_call(struct hvd *d, struct hvd_client *c, struct wire_frame *
 		return;
 	}
 	c->cur_serial = f->serial;
+	hvd_log(HVD_LOG_DEBUG, "call %s (serial %u) from %s (pid %d)", info->name, f->serial, c->peer.user,
+		(int)c->peer.pid);
 	st = fn(d, c, f->payload, &reply);
 	if (info->flags & WIRE_PROC_MUTATE)
 		hvd_audit_record(&c->peer, f->procedure, f->payload, st, reply);
