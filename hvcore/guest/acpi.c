@@ -144,6 +144,27 @@ static int s5_type(uint64_t dsdt)
 	return -1;
 }
 
+/* Hardware-reduced ACPI (QEMU's microvm): SLP_TYPx << 2 | SLP_EN into the FADT's sleep
+ * control register, a GAS in memory or I/O space. ACPI 6.4 4.8.3.7. */
+static int sleep_control(const uint8_t *f, int typ)
+{
+	uint8_t v = (uint8_t)(((unsigned)typ << 2) | 0x20);
+	uint64_t addr;
+
+	if (rd32(f + 4) < 256 || !(rd32(f + 112) & (1u << 20)))
+		return -1;
+	addr = rd64(f + 248);
+	if (!addr)
+		return -1;
+	if (f[244] == 0)
+		*(volatile uint8_t *)(uintptr_t)addr = v;
+	else if (f[244] == 1)
+		outb((uint16_t)addr, v);
+	else
+		return -1;
+	return 0;
+}
+
 int acpi_poweroff(uint64_t rsdp)
 {
 	uint64_t fadt = find_table(find_rsdp(rsdp), "FACP");
@@ -159,8 +180,10 @@ int acpi_poweroff(uint64_t rsdp)
 	if (!port && rd32(f + 4) >= 184 && f[172] == 1)
 		port = (uint32_t)rd64(f + 176);
 	typ = dsdt ? s5_type(dsdt) : -1;
-	if (!port || typ < 0)
+	if (typ < 0)
 		return -1;
+	if (!port)
+		return sleep_control(f, typ);
 	outw((uint16_t)port, (uint16_t)(((unsigned)typ << 10) | SLP_EN));
 	return 0;
 }
