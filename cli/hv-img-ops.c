@@ -33,14 +33,18 @@ int img_cmd_check(int argc, char **argv)
 	bool repair = false, json = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "r:f:q", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rf:q", lo, NULL)) != -1) {
 		if (c == 'r')
-			repair = true; /* qemu-img's -r leaks|all: both repair everything here */
+			repair = true;
 		else if (c == 'O')
 			json = strcmp(optarg, "json") == 0;
 	}
+	/* qemu-img's "-r leaks|all": both repair everything here */
+	if (repair && optind == argc - 2 &&
+	    (strcmp(argv[optind], "all") == 0 || strcmp(argv[optind], "leaks") == 0))
+		optind++;
 	if (optind != argc - 1)
-		return img_error(0, "usage: hv-img check [-r all] [--output human|json] FILE");
+		return img_error(0, "usage: hv-img check [-r] [--output human|json] FILE");
 	if (img_open(argv[optind], repair ? VHDX_OPEN_RDWR : 0, &v) < 0)
 		return 2;
 	r = vhdx_check(v, repair, print_problem, &json, &res);
@@ -53,7 +57,9 @@ int img_cmd_check(int argc, char **argv)
 	if (r < 0)
 		return img_error(r, "%s", argv[optind]);
 	if (json) {
-		printf("{\n    \"filename\": \"%s\",\n    \"format\": \"vhdx\",\n", argv[optind]);
+		printf("{\n    \"filename\": ");
+		img_json_str(argv[optind]);
+		printf(",\n    \"format\": \"vhdx\",\n");
 		printf("    \"check-errors\": 0,\n    \"corruptions\": %u,\n    \"leaks\": %u,\n",
 		       res.errors - res.fixed, res.leaks);
 		printf("    \"corruptions-fixed\": %u,\n    \"allocated-clusters\": %llu\n}\n",

@@ -145,7 +145,7 @@ static const char *type_name(enum vhdx_type t)
 	return t == VHDX_TYPE_FIXED ? "fixed" : t == VHDX_TYPE_DYNAMIC ? "dynamic" : "differencing";
 }
 
-static void json_str(const char *s)
+void img_json_str(const char *s)
 {
 	putchar('"');
 	for (; s && *s; s++) {
@@ -177,7 +177,7 @@ static void info_json(const char *path, const struct vhdx *v, const struct vhdx_
 	vhdx_guid_format(&i->log_guid, lg);
 	vhdx_guid_format(&i->disk_id, id);
 	printf("{\n    \"filename\": ");
-	json_str(path);
+	img_json_str(path);
 	printf(",\n    \"format\": \"vhdx\",\n    \"virtual-size\": %llu,\n",
 	       (unsigned long long)i->virtual_size);
 	printf("    \"actual-size\": %llu,\n    \"file-size\": %llu,\n",
@@ -186,7 +186,7 @@ static void info_json(const char *path, const struct vhdx *v, const struct vhdx_
 	       i->log_replayed ? "true" : "false");
 	if (i->parent_path) {
 		printf("    \"backing-filename\": ");
-		json_str(i->parent_path);
+		img_json_str(i->parent_path);
 		printf(",\n");
 	}
 	printf("    \"format-specific\": {\n        \"type\": \"vhdx\",\n        \"data\": {\n");
@@ -204,13 +204,13 @@ static void info_json(const char *path, const struct vhdx *v, const struct vhdx_
 	printf("            \"blocks-allocated\": %llu,\n",
 	       (unsigned long long)i->blocks_allocated);
 	printf("            \"creator\": ");
-	json_str(i->creator);
+	img_json_str(i->creator);
 	printf(",\n            \"parent-locator\": {");
 	for (size_t n = 0; vhdx_locator_entry(v, n, &k, &val) == 0; n++) {
 		printf("%s\n                ", n ? "," : "");
-		json_str(k);
+		img_json_str(k);
 		printf(": ");
-		json_str(val);
+		img_json_str(val);
 	}
 	printf("%s}\n        }\n    }\n}\n", vhdx_locator_entry(v, 0, &k, &val) == 0
 						 ? "\n            " : "");
@@ -332,7 +332,7 @@ static const struct {
 	{ "create", cmd_create, "create [-o type=dynamic|fixed,block_size=S,logical_sector_size=S,"
 				"physical_sector_size=S] FILE SIZE | create -b PARENT CHILD" },
 	{ "convert", img_cmd_convert, "convert [-p] [-O raw|vhdx] [-o OPTIONS] SRC DST" },
-	{ "check", img_cmd_check, "check [-r all] [--output human|json] FILE" },
+	{ "check", img_cmd_check, "check [-r] [--output human|json] FILE" },
 	{ "resize", img_cmd_resize, "resize FILE [+|-]SIZE" },
 	{ "merge", img_cmd_merge, "merge CHILD  (into its parent; CHILD is removed)" },
 	{ "compact", img_cmd_compact, "compact FILE" },

@@ -27,6 +27,8 @@ int img_open(const char *path, unsigned flags, struct vhdx **out);
 int img_parse_create_opts(const char *s, struct vhdx_create_opts *o);
 /* Progress on a terminal: call with done <= total; prints only when stdout is a tty. */
 void img_progress(bool enabled, uint64_t done, uint64_t total);
+/* S as a JSON string literal on stdout. */
+void img_json_str(const char *s);
 
 int img_cmd_convert(int argc, char **argv);
 int img_cmd_check(int argc, char **argv);

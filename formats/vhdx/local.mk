@@ -58,3 +58,8 @@ check_PROGRAMS += tests/vhdx/test-vhdx-ops
 tests_vhdx_test_vhdx_ops_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vhdx_test_vhdx_ops_LDADD = tests/vhdx/libvhdxtest.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 TESTS += tests/vhdx/test-vhdx-ops
+
+dist_man_MANS += man/hv-img.1
+
+TESTS += tests/vhdx/test-hv-img.sh
+EXTRA_DIST += tests/vhdx/test-hv-img.sh
