@@ -58,6 +58,13 @@ struct hv_serial {
 	bool irq_level;
 };
 
+/* ACPI PM1a event (status, enable) and control registers. */
+struct hv_pm {
+	pthread_mutex_t lock;
+	uint8_t regs[HV_PM_LEN]; /* 0-1 PM1_STS, 2-3 PM1_EN, 4-5 PM1_CNT */
+	bool sci_level;
+};
+
 struct hv_vcpu {
 	struct hv_partition *p;
 	unsigned id;
@@ -86,6 +93,7 @@ struct hv_partition {
 	void *console_opaque;
 	int console_fd;
 	struct hv_serial serial;
+	struct hv_pm pm;
 
 	bool loaded;
 	uint64_t entry_rip, entry_rsi, entry_rbx;
@@ -123,6 +131,8 @@ void hv_serial_flush(struct hv_partition *p);
 int hv_serial_input(struct hv_partition *p, const uint8_t *buf, size_t len);
 
 /* pm.c: ACPI PM1 block, reset port 0xcf9, keyboard controller reset. */
+void hv_pm_init(struct hv_pm *pm);
+void hv_pm_destroy(struct hv_pm *pm);
 void hv_pm_io(struct hv_vcpu *v, uint16_t port, bool is_write, uint8_t *data, unsigned size);
 void hv_reset_io(struct hv_vcpu *v, uint16_t port, bool is_write, uint8_t *data, unsigned size);
 void hv_kbd_io(struct hv_vcpu *v, uint16_t port, bool is_write, uint8_t *data, unsigned size);

@@ -28,6 +28,9 @@
 #define HV_MIN_MEM (16ULL << 20)
 #define HV_MAX_CMDLINE 4096
 
+/* File name of the built-in guest, installed in $(pkgdatadir) (HVKIT_PKGDATADIR). */
+#define HV_GUEST_NAME "hvguest"
+
 /* Serial console output: called from vCPU threads with the UART lock held, so it must not
  * call back into the partition. */
 typedef void hv_console_fn(void *opaque, const void *buf, size_t len);
@@ -110,6 +113,11 @@ int hv_partition_stop(struct hv_partition *p);
  * -EINVAL if not running, -EALREADY if already paused. */
 HV_WUR int hv_partition_pause(struct hv_partition *p);
 HV_WUR int hv_partition_resume(struct hv_partition *p);
+
+/* Presses the ACPI fixed-feature power button (PM1 PWRBTN_STS, then an SCI if the guest
+ * enabled it): the polite way to ask a guest to shut down. The run ends only if the guest
+ * powers off in answer. */
+HV_WUR int hv_partition_power_button(struct hv_partition *p);
 
 /* Queues bytes to COM1's receiver (the console's keyboard). Returns bytes taken (the FIFO
  * may be full), never blocks. */

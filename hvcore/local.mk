@@ -19,7 +19,7 @@ HVGUEST_LDOPTS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-s
 	-Wl,-z,noexecstack -Wl,-T,$(top_srcdir)/hvcore/guest/hvguest.ld
 HVGUEST_HDRS = hvcore/guest/hvguest.h hvcore/guest/lib.h
 HVGUEST_OBJS = hvcore/guest/hvguest-entry.o hvcore/guest/hvguest-main.o \
-	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o
+	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o hvcore/guest/hvguest-irq.o
 # Where the build leaves hvguest; installed as $(pkgdatadir)/hvguest (HVKIT_PKGDATADIR).
 HVGUEST_BUILD = $(abs_top_builddir)/hvcore/guest/hvguest
 
@@ -38,11 +38,14 @@ hvcore/guest/hvguest-acpi.o: hvcore/guest/acpi.c $(HVGUEST_HDRS)
 hvcore/guest/hvguest-smp.o: hvcore/guest/smp.c $(HVGUEST_HDRS)
 	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
 	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/smp.c
+hvcore/guest/hvguest-irq.o: hvcore/guest/irq.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/irq.c
 hvcore/guest/hvguest: $(HVGUEST_OBJS) hvcore/guest/hvguest.ld
 	$(AM_V_CCLD)$(CC) $(HVGUEST_LDOPTS) -o $@ $(HVGUEST_OBJS)
 
 EXTRA_DIST += hvcore/guest/entry.S hvcore/guest/main.c hvcore/guest/acpi.c \
-	hvcore/guest/smp.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
+	hvcore/guest/smp.c hvcore/guest/irq.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
 CLEANFILES += $(HVGUEST_OBJS) hvcore/guest/hvguest
 
 AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;

@@ -152,6 +152,7 @@ int hv_partition_new(const struct hv_partition_config *cfg, struct hv_partition 
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	hv_serial_init(&p->serial);
+	hv_pm_init(&p->pm);
 	p->vcpus = calloc(p->nvcpus, sizeof(*p->vcpus));
 	if (!p->vcpus) {
 		r = -ENOMEM;
@@ -201,6 +202,7 @@ void hv_partition_free(struct hv_partition *p)
 	if (p->ram)
 		munmap(p->ram, p->mem_bytes);
 	hv_serial_destroy(&p->serial);
+	hv_pm_destroy(&p->pm);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

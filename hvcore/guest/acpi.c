@@ -187,3 +187,15 @@ int acpi_poweroff(uint64_t rsdp)
 	outw((uint16_t)port, (uint16_t)(((unsigned)typ << 10) | SLP_EN));
 	return 0;
 }
+
+int acpi_pm1(uint64_t rsdp, uint16_t *evt_port, unsigned *sci)
+{
+	uint64_t fadt = find_table(find_rsdp(rsdp), "FACP");
+	const uint8_t *f = phys(fadt);
+
+	if (!fadt || !rd32(f + 56) || (rd32(f + 112) & (1u << 4)))
+		return -1; /* no PM1 block, or PWR_BUTTON says the button is not fixed-feature */
+	*evt_port = (uint16_t)rd32(f + 56);
+	*sci = rd16(f + 46);
+	return 0;
+}

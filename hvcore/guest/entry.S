@@ -92,6 +92,32 @@ ap_start64:
 	call hvguest_ap_main
 	jmp halt
 
+/* Interrupt entries: save the registers the C ABI lets a callee clobber. On entry the CPU
+ * has pushed 5 quadwords on a 16-byte aligned stack; 9 more keep the call aligned. */
+	.globl sci_entry, spurious_entry
+sci_entry:
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	call hvguest_sci
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
+spurious_entry:
+	iretq
+
 	.code16
 	.globl ap_tramp_start, ap_tramp_end, ap_tramp_cr3
 ap_tramp_start:

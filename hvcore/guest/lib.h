@@ -25,6 +25,22 @@ static inline void outw(uint16_t port, uint16_t v)
 	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
 }
 
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -81,6 +97,11 @@ int cmdline_has(const char *cmdline, const char *word);
 /* acpi.c: processors from the MADT (or an MP table), the PM1a control port and S5 type */
 unsigned acpi_cpus(uint64_t rsdp, uint32_t *apic_ids, unsigned max);
 int acpi_poweroff(uint64_t rsdp);
+/* FADT PM1a event block port and SCI interrupt; -1 when there is no PM1 block. */
+int acpi_pm1(uint64_t rsdp, uint16_t *evt_port, unsigned *sci);
+
+/* irq.c: wait, interrupts on, for the ACPI power button. 0 pressed, -1 no button. */
+int irq_wait_power_button(uint64_t rsdp);
 
 /* smp.c */
 unsigned smp_start(const uint32_t *apic_ids, unsigned n);

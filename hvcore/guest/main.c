@@ -1,6 +1,7 @@
 /* hvguest: the built-in guest. Reads its memory map, starts every processor the firmware
- * tables list, prints one ready line on COM1, then halts or powers off as its command line
- * says (hvguest.poweroff=1, hvguest.reboot=1; hvguest.crash=triple|int3 for tests). */
+ * tables list, prints one ready line on COM1, then waits for the ACPI power button and
+ * powers off. Command line: hvguest.poweroff=1 powers off at once, hvguest.reboot=1 resets,
+ * hvguest.crash=triple|int3 crashes (for tests). */
 #include "hvcore/guest/lib.h"
 
 #define COM1 0x3f8
@@ -154,13 +155,16 @@ void hvguest_main(uint64_t start_info, uint64_t boot_params)
 	con_puts(" mem=");
 	con_putu(bi.mem_usable);
 	con_puts("\n");
-	if (cmdline_has(bi.cmdline, "hvguest.poweroff=1")) {
-		if (acpi_poweroff(bi.rsdp) < 0)
-			con_puts("hvguest: error no ACPI power-off\n");
-	}
 	if (cmdline_has(bi.cmdline, "hvguest.reboot=1")) {
 		outb(0xcf9, 0x06);
 		outb(0x64, 0xfe);
 	}
+	if (!cmdline_has(bi.cmdline, "hvguest.poweroff=1")) {
+		if (irq_wait_power_button(bi.rsdp) < 0)
+			halt_forever();
+		con_puts("hvguest: power button\n");
+	}
+	if (acpi_poweroff(bi.rsdp) < 0)
+		con_puts("hvguest: error no ACPI power-off\n");
 	halt_forever();
 }

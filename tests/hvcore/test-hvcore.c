@@ -229,6 +229,7 @@ struct run_arg {
 	struct hv_partition *p;
 	struct hv_stop_info *info;
 	int r;
+	int done;
 };
 
 static void *run_thread(void *opaque)
@@ -236,6 +237,7 @@ static void *run_thread(void *opaque)
 	struct run_arg *a = opaque;
 
 	a->r = hv_partition_run(a->p, a->info);
+	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -253,6 +255,7 @@ static void test_pause_resume_stop(void **state)
 	assert_int_equal(new_partition(2, 64 * MIB, &o, &p), 0);
 	assert_int_equal(hv_partition_pause(p), -EINVAL);
 	assert_int_equal(hv_partition_load_kernel(p, guest_img, guest_len, NULL, 0, NULL), 0);
+	memset(&arg, 0, sizeof(arg));
 	arg.p = p;
 	arg.info = &info;
 	assert_int_equal(pthread_create(&t, NULL, run_thread, &arg), 0);
@@ -270,6 +273,42 @@ static void test_pause_resume_stop(void **state)
 	assert_int_equal(info.reason, HV_STOP_REQUESTED);
 	assert_int_equal(info.vcpu, -1);
 	assert_int_equal(hv_partition_run(p, &info), -EALREADY);
+	hv_partition_free(p);
+}
+
+/* Stop-VM without -TurnOff: the guest hears the ACPI power button and powers off. */
+static void test_power_button(void **state)
+{
+	struct hv_partition *p = NULL;
+	struct hv_stop_info info;
+	struct output o;
+	struct run_arg arg;
+	pthread_t t;
+	char want[128];
+	int i;
+
+	(void)state;
+	assert_int_equal(new_partition(2, 64 * MIB, &o, &p), 0);
+	assert_int_equal(hv_partition_load_kernel(p, guest_img, guest_len, NULL, 0, NULL), 0);
+	memset(&arg, 0, sizeof(arg));
+	arg.p = p;
+	arg.info = &info;
+	assert_int_equal(pthread_create(&t, NULL, run_thread, &arg), 0);
+	for (i = 0; i < RUN_TIMEOUT_S * 100 && !output_has_line(&o); i++)
+		usleep(10000);
+	assert_true(output_has_line(&o));
+	/* Pressed maybe before the guest enables the button: the status bit waits for it. */
+	assert_int_equal(hv_partition_power_button(p), 0);
+	for (i = 0; i < RUN_TIMEOUT_S * 100 && !__atomic_load_n(&arg.done, __ATOMIC_SEQ_CST); i++)
+		usleep(10000);
+	if (!__atomic_load_n(&arg.done, __ATOMIC_SEQ_CST))
+		(void)hv_partition_stop(p);
+	pthread_join(t, NULL);
+	assert_int_equal(arg.r, 0);
+	snprintf(want, sizeof(want), "hvguest: ready cpus=2 mem=%llu\nhvguest: power button\n",
+		 (unsigned long long)expected_mem(64 * MIB));
+	assert_string_equal(o.buf, want);
+	assert_int_equal(info.reason, HV_STOP_POWEROFF);
 	hv_partition_free(p);
 }
 
@@ -514,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_emulation_failure),
 		cmocka_unit_test(test_pause_resume_stop),
+		cmocka_unit_test(test_power_button),
 	};
 	const char *env = getenv("HVGUEST");
 	char path[4096];

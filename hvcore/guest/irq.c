@@ -1,0 +1,87 @@
+/* hvguest: interrupts, just enough for the ACPI power button: an IDT with the SCI and a
+ * spurious vector, the 8259s masked, the SCI routed through the I/O APIC to this CPU.
+ * Intel SDM vol. 3 6.14.1 (64-bit gates); 82093AA I/O APIC datasheet 3.2.4. */
+#include "hvcore/guest/lib.h"
+
+#define LAPIC 0xfee00000ULL
+#define LAPIC_ID 0x20
+#define LAPIC_EOI 0xb0
+#define LAPIC_LVT0 0x350
+#define IOAPIC 0xfec00000ULL
+#define SCI_VECTOR 0x30
+#define SPURIOUS_VECTOR 0xff
+#define PWRBTN (1u << 8)
+#define CODE64 0x10
+
+void hvguest_sci(void);
+extern const char sci_entry[], spurious_entry[];
+
+static uint8_t idt[256 * 16] __attribute__((aligned(16)));
+static volatile int pressed;
+static uint16_t pm1_evt;
+
+void hvguest_sci(void)
+{
+	uint16_t sts = inw(pm1_evt);
+
+	if (sts & PWRBTN) {
+		outw(pm1_evt, PWRBTN); /* write 1 to clear */
+		pressed = 1;
+	}
+	mmio_write32(LAPIC + LAPIC_EOI, 0);
+}
+
+static void set_gate(unsigned vec, const void *handler)
+{
+	uint64_t a = (uint64_t)(uintptr_t)handler;
+	uint8_t *g = &idt[vec * 16];
+
+	memset(g, 0, 16);
+	g[0] = (uint8_t)a;
+	g[1] = (uint8_t)(a >> 8);
+	g[2] = CODE64;
+	g[5] = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
+	g[6] = (uint8_t)(a >> 16);
+	g[7] = (uint8_t)(a >> 24);
+	g[8] = (uint8_t)(a >> 32);
+	g[9] = (uint8_t)(a >> 40);
+	g[10] = (uint8_t)(a >> 48);
+	g[11] = (uint8_t)(a >> 56);
+}
+
+static void ioapic_write(uint32_t reg, uint32_t val)
+{
+	mmio_write32(IOAPIC, reg);
+	mmio_write32(IOAPIC + 0x10, val);
+}
+
+int irq_wait_power_button(uint64_t rsdp)
+{
+	struct __attribute__((packed)) {
+		uint16_t limit;
+		uint64_t base;
+	} idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+	uint32_t self = mmio_read32(LAPIC + LAPIC_ID) >> 24;
+	unsigned sci;
+
+	if (acpi_pm1(rsdp, &pm1_evt, &sci) < 0 || sci > 23)
+		return -1;
+	set_gate(SCI_VECTOR, sci_entry);
+	set_gate(SPURIOUS_VECTOR, spurious_entry);
+	__asm__ volatile("lidt %0" : : "m"(idtr));
+	outb(0x21, 0xff); /* mask both 8259s: everything comes through the I/O APIC */
+	outb(0xa1, 0xff);
+	mmio_write32(LAPIC + LAPIC_LVT0, 1u << 16);
+	/* Edge, active high: this KVM's local APIC never holds a level interrupt in service,
+	 * so a level entry could fire again before the handler clears the status bit. */
+	ioapic_write(0x11 + 2 * sci, self << 24);
+	ioapic_write(0x10 + 2 * sci, SCI_VECTOR);
+	outw((uint16_t)(pm1_evt + 2), PWRBTN); /* PM1_EN.PWRBTN_EN */
+	for (;;) {
+		__asm__ volatile("cli");
+		if (pressed)
+			break;
+		__asm__ volatile("sti; hlt"); /* sti's shadow makes the pair atomic */
+	}
+	return 0;
+}
