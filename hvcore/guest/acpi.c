@@ -13,14 +13,22 @@ static uint8_t sum8(const uint8_t *p, uint32_t n)
 	return s;
 }
 
-static uint64_t scan(uint64_t from, uint64_t to, const char *sig, uint32_t len)
+/* Legacy scans walk up to 128 KiB in 16-byte steps inside the instruction emulator: keep
+ * the loop to one 32-bit compare per step and check the rest only on a hit. */
+static uint64_t scan(uint64_t from, uint64_t to, const char *sig, uint32_t siglen,
+		     uint32_t sumlen)
 {
+	uint32_t want = rd32(sig);
+	const volatile uint32_t *w;
 	uint64_t a;
 
-	for (a = from; a + len <= to; a += 16)
-		if (memcmp(phys(a), sig, 4) == 0 && (len < 8 || memcmp(phys(a), sig, 8) == 0) &&
-		    sum8(phys(a), len == 8 ? 20 : 16) == 0)
+	for (a = from; a + sumlen <= to; a += 16) {
+		w = phys(a);
+		if (*w != want)
+			continue;
+		if (memcmp(phys(a), sig, siglen) == 0 && sum8(phys(a), sumlen) == 0)
 			return a;
+	}
 	return 0;
 }
 
@@ -32,8 +40,8 @@ static uint64_t find_rsdp(uint64_t given)
 	if (given)
 		return given;
 	if (ebda >= 0x80000 && ebda < 0xa0000)
-		r = scan(ebda, ebda + 1024, "RSD PTR ", 8);
-	return r ? r : scan(0xe0000, 0x100000, "RSD PTR ", 8);
+		r = scan(ebda, ebda + 1024, "RSD PTR ", 8, 20);
+	return r ? r : scan(0xe0000, 0x100000, "RSD PTR ", 8, 20);
 }
 
 /* The table with this signature from the XSDT (or RSDT), or 0. */
@@ -90,11 +98,11 @@ static unsigned mptable_cpus(uint32_t *ids, unsigned max)
 	unsigned i, n = 0, count, off = 44;
 
 	if (ebda >= 0x80000 && ebda < 0xa0000)
-		fp = scan(ebda, ebda + 1024, "_MP_", 16);
+		fp = scan(ebda, ebda + 1024, "_MP_", 4, 16);
 	if (!fp)
-		fp = scan(0x9fc00, 0xa0000, "_MP_", 16);
+		fp = scan(0x9fc00, 0xa0000, "_MP_", 4, 16);
 	if (!fp)
-		fp = scan(0xf0000, 0x100000, "_MP_", 16);
+		fp = scan(0xf0000, 0x100000, "_MP_", 4, 16);
 	if (!fp || !rd32(phys(fp + 4)))
 		return 0;
 	c = phys(rd32(phys(fp + 4)));
