@@ -65,10 +65,14 @@ struct hv_pm {
 	bool sci_level;
 };
 
+#define HV_KVM_STATS 3 /* exits, halt_exits, insn_emulation */
+
 struct hv_vcpu {
 	struct hv_partition *p;
 	unsigned id;
 	int fd;
+	int stats_fd;                    /* KVM_GET_STATS_FD, -1 when the host has none */
+	int64_t kstat_off[HV_KVM_STATS]; /* offsets in stats_fd, -1 when missing */
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
@@ -115,6 +119,10 @@ int hv_vcpu_create(struct hv_partition *p, unsigned id);
 void *hv_vcpu_thread(void *arg);
 void hv_vcpu_kick(struct hv_vcpu *v);
 void hv_vcpu_destroy(struct hv_vcpu *v);
+
+/* kvm-stats.c */
+int hv_kvm_stats_open(struct hv_vcpu *v);
+void hv_kvm_stats_read(const struct hv_vcpu *v, uint64_t out[HV_KVM_STATS]);
 
 /* partition.c: first stop reason wins; kicks every vCPU out. */
 void hv_partition_request_stop(struct hv_partition *p, const struct hv_stop_info *info);

@@ -75,6 +75,11 @@ struct hv_vcpu_stats {
 	uint64_t other_exits;
 	uint64_t run_ns;      /* wall time spent inside KVM_RUN */
 	uint64_t cpu_ns;      /* CPU time of the vCPU thread (user + system) */
+	/* KVM's own counters (binary stats), 0 where the host has none. They include exits KVM
+	 * handles in the kernel; on nested, emulating KVMs insn_emulation is the big one. */
+	uint64_t kvm_exits;
+	uint64_t kvm_halt_exits;
+	uint64_t kvm_insn_emulation;
 };
 
 struct hv_partition;

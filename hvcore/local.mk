@@ -3,7 +3,7 @@
 noinst_LIBRARIES += hvcore/libhvcore.a
 hvcore_libhvcore_a_SOURCES = \
 	hvcore/hvcore.h hvcore/hv-priv.h \
-	hvcore/partition.c hvcore/vcpu.c hvcore/ioport.c hvcore/serial.c hvcore/pm.c \
+	hvcore/partition.c hvcore/vcpu.c hvcore/kvm-stats.c hvcore/ioport.c hvcore/serial.c hvcore/pm.c \
 	hvcore/x86/cpuid.c hvcore/x86/boot.c hvcore/x86/acpi.c hvcore/x86/elf.c \
 	hvcore/x86/bzimage.c
 

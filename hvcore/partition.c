@@ -159,7 +159,7 @@ int hv_partition_new(const struct hv_partition_config *cfg, struct hv_partition 
 		goto out;
 	}
 	for (i = 0; i < p->nvcpus; i++)
-		p->vcpus[i].fd = -1;
+		p->vcpus[i].fd = p->vcpus[i].stats_fd = -1;
 	r = open_kvm(p, cfg->kvm_path);
 	if (r)
 		goto out;
@@ -363,9 +363,14 @@ int hv_partition_console_input(struct hv_partition *p, const void *buf, size_t l
 int hv_partition_vcpu_stats(struct hv_partition *p, unsigned vcpu, struct hv_vcpu_stats *out)
 {
 	const struct hv_vcpu_stats *s;
+	uint64_t k[HV_KVM_STATS];
 
 	if (vcpu >= p->nvcpus)
 		return -EINVAL;
+	hv_kvm_stats_read(&p->vcpus[vcpu], k);
+	out->kvm_exits = k[0];
+	out->kvm_halt_exits = k[1];
+	out->kvm_insn_emulation = k[2];
 	s = &p->vcpus[vcpu].stats;
 	out->exits = __atomic_load_n(&s->exits, __ATOMIC_RELAXED);
 	out->io_exits = __atomic_load_n(&s->io_exits, __ATOMIC_RELAXED);

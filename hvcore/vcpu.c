@@ -19,6 +19,7 @@ int hv_vcpu_create(struct hv_partition *p, unsigned id)
 
 	v->p = p;
 	v->id = id;
+	v->stats_fd = -1;
 	v->fd = ioctl(p->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		r = -errno;
@@ -28,11 +29,18 @@ int hv_vcpu_create(struct hv_partition *p, unsigned id)
 	if (run == MAP_FAILED)
 		return -errno;
 	v->run = run;
+	r = hv_kvm_stats_open(v);
+	if (r)
+		return r;
 	return hv_cpuid_set(v);
 }
 
 void hv_vcpu_destroy(struct hv_vcpu *v)
 {
+	if (v->stats_fd >= 0) {
+		close(v->stats_fd);
+		v->stats_fd = -1;
+	}
 	if (v->run) {
 		munmap(v->run, v->p->run_size);
 		v->run = NULL;
@@ -89,14 +97,14 @@ static void crash(struct hv_vcpu *v, enum hv_stop_reason reason, int error)
 	info.rip = guest_rip(v);
 	if (v->run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
 		info.suberror = v->run->internal.suberror;
-		/* KVM_INTERNAL_ERROR_EMULATION with instruction bytes: data[] then holds
-		 * (flags, insn_size, bytes...) since Linux 5.16 when flags bit 0 is set. */
+		/* Linux 5.16+: the bytes KVM failed on, in the emulation_failure overlay. */
 		if (info.suberror == KVM_INTERNAL_ERROR_EMULATION && v->run->internal.ndata >= 3 &&
-		    (v->run->internal.data[0] & 1)) {
-			n = (unsigned)v->run->internal.data[1];
+		    (v->run->emulation_failure.flags &
+		     KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+			n = v->run->emulation_failure.insn_size;
 			if (n > sizeof(info.insn))
 				n = sizeof(info.insn);
-			memcpy(info.insn, &v->run->internal.data[2], n);
+			memcpy(info.insn, v->run->emulation_failure.insn_bytes, n);
 			info.insn_len = n;
 		}
 	}

@@ -46,6 +46,13 @@ static void report(struct hv_partition *p, const struct hv_stop_info *info,
 	if (info->vcpu >= 0)
 		fprintf(stderr, " (vcpu %d, rip 0x%llx, exit %u)", info->vcpu,
 			(unsigned long long)info->rip, info->exit_reason);
+	if (info->reason == HV_STOP_INTERNAL_ERROR) {
+		fprintf(stderr, " suberror %u", info->suberror);
+		for (i = 0; i < info->insn_len; i++)
+			fprintf(stderr, "%s%02x", i ? " " : " insn ", info->insn[i]);
+	}
+	if (info->reason == HV_STOP_HOST_ERROR)
+		fprintf(stderr, ": %s", strerror(-info->error));
 	fprintf(stderr, "\n");
 	if (!verbose)
 		return;
@@ -53,11 +60,13 @@ static void report(struct hv_partition *p, const struct hv_stop_info *info,
 	for (i = 0; i < hv_partition_vcpu_count(p); i++) {
 		if (hv_partition_vcpu_stats(p, i, &s) == 0)
 			fprintf(stderr,
-				"hv-boot: vcpu %u: exits %llu (io %llu mmio %llu intr %llu other %llu) run %.3f ms cpu %.3f ms\n",
+				"hv-boot: vcpu %u: exits %llu (io %llu mmio %llu intr %llu other %llu) run %.3f ms cpu %.3f ms; kvm: exits %llu halts %llu emulated %llu\n",
 				i, (unsigned long long)s.exits, (unsigned long long)s.io_exits,
 				(unsigned long long)s.mmio_exits, (unsigned long long)s.intr_exits,
 				(unsigned long long)s.other_exits, (double)s.run_ns / 1e6,
-				(double)s.cpu_ns / 1e6);
+				(double)s.cpu_ns / 1e6, (unsigned long long)s.kvm_exits,
+				(unsigned long long)s.kvm_halt_exits,
+				(unsigned long long)s.kvm_insn_emulation);
 	}
 }
 

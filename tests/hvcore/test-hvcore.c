@@ -222,6 +222,8 @@ static void test_emulation_failure(void **state)
 	boot_expect("hvguest.crash=int3", 1, HV_STOP_NONE, &info);
 	assert_true(info.reason == HV_STOP_INTERNAL_ERROR || info.reason == HV_STOP_TRIPLE_FAULT);
 	assert_int_equal(info.vcpu, 0);
+	if (info.reason == HV_STOP_INTERNAL_ERROR && info.insn_len)
+		assert_int_equal(info.insn[0], 0xcc);
 	assert_true(info.rip >= 0x100000);
 }
 
