@@ -135,6 +135,22 @@ static int run_file(struct cli_ctx *ctx, const char *path)
 
 /* ---- interactive ---- */
 
+/* mkdir -p for the history's folder; failures show up when the history is written. */
+static void make_dirs(char *path)
+{
+	char *s;
+
+	for (s = path + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(path, 0700);
+			*s = '/';
+		}
+	}
+	mkdir(path, 0700);
+}
+
+/* $XDG_STATE_HOME/hvkit/hvctl_history, else ~/.local/state/hvkit/hvctl_history. */
 static char *history_path(void)
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -144,18 +160,12 @@ static char *history_path(void)
 		if (asprintf(&dir, "%s/hvkit", state) < 0)
 			return NULL;
 	} else if (home && home[0] == '/') {
-		char *st;
-
-		if (asprintf(&st, "%s/.local/state", home) < 0)
+		if (asprintf(&dir, "%s/.local/state/hvkit", home) < 0)
 			return NULL;
-		mkdir(st, 0700);
-		if (asprintf(&dir, "%s/hvkit", st) < 0)
-			dir = NULL;
-		free(st);
 	}
 	if (!dir)
 		return NULL;
-	mkdir(dir, 0700);
+	make_dirs(dir);
 	if (asprintf(&path, "%s/hvctl_history", dir) < 0)
 		path = NULL;
 	free(dir);
