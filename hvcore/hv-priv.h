@@ -75,7 +75,8 @@ struct hv_vcpu {
 	int64_t kstat_off[HV_KVM_STATS]; /* offsets in stats_fd, -1 when missing */
 	struct kvm_run *run;
 	pthread_t thread;
-	bool started;
+	bool started;  /* atomic: the thread handle may be signalled */
+	bool joinable; /* run's own: still to be joined */
 	struct hv_vcpu_stats stats; /* updated with relaxed atomics */
 };
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -58,7 +59,7 @@ void hv_vcpu_kick(struct hv_vcpu *v)
 	if (!v->run)
 		return;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (v->started)
+	if (__atomic_load_n(&v->started, __ATOMIC_SEQ_CST))
 		pthread_kill(v->thread, HV_KICK_SIGNAL);
 }
 
@@ -217,6 +218,24 @@ static void thread_done(struct hv_vcpu *v)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* vCPU threads take only the kick: the program's own signals go to its other threads,
+ * and a program that blocks the kick signal everywhere still gets working pause/stop. */
+static void thread_setup(struct hv_vcpu *v)
+{
+	char name[16];
+	sigset_t set;
+
+	sigfillset(&set);
+	sigdelset(&set, HV_KICK_SIGNAL);
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGILL);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+}
+
 void *hv_vcpu_thread(void *arg)
 {
 	struct hv_vcpu *v = arg;
@@ -224,6 +243,7 @@ void *hv_vcpu_thread(void *arg)
 	uint64_t t0;
 	int r, err;
 
+	thread_setup(v);
 	for (;;) {
 		if (__atomic_load_n(&p->stopping, __ATOMIC_SEQ_CST) || !wait_if_paused(v))
 			break;
