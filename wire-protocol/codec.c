@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wire-protocol/wire.h"
 #include "wire-protocol/wire-internal.h"
@@ -306,6 +307,32 @@ static int decode_object(struct reader *r, int depth, struct wire_value *v)
 	return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Property names are compared case-insensitively (wire_object_get): two that differ only
+ * in case would make one of them unreachable, so an object with such a pair is refused. */
+static int check_unique_names(const struct wire_value *v)
+{
+	char **names;
+	size_t i;
+	int rc = 0;
+
+	if (v->obj.n < 2)
+		return 0;
+	names = wire_xmalloc(v->obj.n * sizeof(*names));
+	for (i = 0; i < v->obj.n; i++)
+		names[i] = v->obj.props[i].name;
+	qsort(names, v->obj.n, sizeof(*names), cmp_name);
+	for (i = 1; i < v->obj.n && !rc; i++)
+		if (strcasecmp(names[i - 1], names[i]) == 0)
+			rc = -EBADMSG;
+	free(names);
+	return rc;
+}
+
 static int decode(struct reader *r, int depth, struct wire_value **out)
 {
 	struct wire_value *v = NULL;
@@ -358,6 +385,8 @@ static int decode(struct reader *r, int depth, struct wire_value **out)
 	case WIRE_OBJECT:
 		v = wire_object("");
 		rc = decode_object(r, depth, v);
+		if (rc == 0)
+			rc = check_unique_names(v);
 		break;
 	default:
 		return -EBADMSG;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -499,6 +500,55 @@ static void test_atomic_writes(void **state)
 	free(path);
 }
 
+/* `hvctl --bridge` (what SSH runs on the far host) carries the protocol over a pipe pair. */
+static void test_bridge(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct wire_conn *c;
+	struct wire_value *reply;
+	struct run_result r;
+	int to_child[2], from_child[2], st;
+	int32_t status;
+	pid_t pid;
+
+	hvctl_ok(h, "New-VM br1", &r);
+	run_result_free(&r);
+	assert_int_equal(pipe(to_child), 0);
+	assert_int_equal(pipe(from_child), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
+		close(to_child[0]);
+		close(to_child[1]);
+		close(from_child[0]);
+		close(from_child[1]);
+		execl(build_path("cli/hvctl"), "hvctl", "--bridge", "--socket", h->sock, (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	assert_int_equal(wire_conn_from_fds(from_child[0], to_child[1], &c), 0);
+	assert_int_equal(wire_conn_call(c, WIRE_PROC_VM_LIST, NULL, &status, &reply), 0);
+	assert_int_equal(status, WIRE_OK);
+	assert_int_equal(reply->list.n, 1);
+	assert_string_equal(wire_object_get(reply->list.items[0], "Name")->str.p, "br1");
+	wire_value_unref(reply);
+	wire_conn_free(c); /* closes both pipes: the bridge sees the end and exits */
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	{
+		char *argv[] = { (char *)build_path("cli/hvctl"), "--bridge", "--socket", "/nonexistent/hvd.sock", NULL };
+
+		run_program(argv, NULL, &r);
+		assert_int_equal(r.status, 3);
+		assert_contains(r.err, "cannot connect to hvd at /nonexistent/hvd.sock");
+		run_result_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +562,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_clients_and_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_definitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bridge, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

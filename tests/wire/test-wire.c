@@ -213,6 +213,10 @@ static void test_bad_values(void **state)
 	assert_int_equal(decode_bytes("\x05\xff\xff\xff\xff", 5), -EBADMSG);    /* length past the end */
 	assert_int_equal(decode_bytes("\x09\xff\xff\xff\x7f\x00", 6), -EBADMSG); /* huge list count */
 	assert_int_equal(decode_bytes("\x0a\x00\x00\x00\x00\xff\xff\xff\xff", 9), -EBADMSG); /* huge object */
+	/* Two properties whose names differ only in case. */
+	assert_int_equal(decode_bytes("\x0a\x00\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00" "a" "\x00\x01\x00\x00\x00" "A" "\x00", 21),
+			 -EBADMSG);
+	assert_int_equal(decode_bytes("\x0a\x00\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00" "a" "\x00\x01\x00\x00\x00" "b" "\x00", 21), 0);
 	/* A property with an empty name. */
 	assert_int_equal(decode_bytes("\x0a\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00", 14), -EBADMSG);
 }
