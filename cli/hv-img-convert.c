@@ -28,7 +28,12 @@ struct img {
 	struct vhdx *v; /* or a raw file: */
 	int fd;
 	uint64_t size;
+	const char *path;
+	int level_fd[VHDX_MAX_CHAIN]; /* each file of a chain, for copy_file_range; 0 = unopened */
+	bool no_direct;                /* a log replayed in memory: file bytes are not the data */
 };
+
+static const char *path_at_depth(const struct vhdx *v, const char *top, unsigned depth);
 
 static bool is_vhdx_file(int fd)
 {
@@ -42,8 +47,9 @@ static int src_open(const char *path, const char *fmt, struct img *s)
 	struct stat st;
 	int fd;
 
-	s->v = NULL;
+	memset(s, 0, sizeof(*s));
 	s->fd = -1;
+	s->path = path;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return img_error(-errno, "%s", path);
@@ -55,6 +61,9 @@ static int src_open(const char *path, const char *fmt, struct img *s)
 		if (vhdx_info_get(s->v, &i) < 0)
 			return IMG_ERR;
 		s->size = i.virtual_size;
+		for (const struct vhdx *l = s->v; l; l = vhdx_parent_get(l))
+			if (vhdx_info_get(l, &i) < 0 || i.log_replayed)
+				s->no_direct = true;
 		return 0;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -68,6 +77,9 @@ static int src_open(const char *path, const char *fmt, struct img *s)
 
 static void img_release(struct img *s)
 {
+	for (int i = 0; i < VHDX_MAX_CHAIN; i++)
+		if (s->level_fd[i] > 0)
+			close(s->level_fd[i]);
 	vhdx_free(s->v);
 	s->v = NULL;
 	if (s->fd >= 0)
@@ -75,9 +87,14 @@ static void img_release(struct img *s)
 	s->fd = -1;
 }
 
-/* Length of the extent at OFF (at most MAX) and whether it may hold data. */
-static int src_extent(struct img *s, uint64_t off, uint64_t max, uint64_t *len, bool *data)
+/*
+ * Length of the extent at OFF (at most MAX) and whether it may hold data; *fd and *foff name
+ * the file bytes that hold it when they can be copied as they are (else *fd is -1).
+ */
+static int src_extent(struct img *s, uint64_t off, uint64_t max, uint64_t *len, bool *data,
+		      int *fd, uint64_t *foff)
 {
+	*fd = -1;
 	if (s->v) {
 		struct vhdx_extent e;
 		int r = vhdx_map(s->v, off, max, &e);
@@ -85,6 +102,14 @@ static int src_extent(struct img *s, uint64_t off, uint64_t max, uint64_t *len, 
 			return r;
 		*len = e.length;
 		*data = e.kind == VHDX_EXTENT_DATA;
+		if (*data && !s->no_direct && e.file_offset != UINT64_MAX &&
+		    e.depth < VHDX_MAX_CHAIN) {
+			if (!s->level_fd[e.depth])
+				s->level_fd[e.depth] = open(path_at_depth(s->v, s->path, e.depth),
+							    O_RDONLY | O_CLOEXEC);
+			*fd = s->level_fd[e.depth] > 0 ? s->level_fd[e.depth] : -1;
+			*foff = e.file_offset;
+		}
 		return 0;
 	}
 	off_t d = lseek(s->fd, (off_t)off, SEEK_DATA);
@@ -170,6 +195,36 @@ static int copy_pieces(struct img *d, const uint8_t *buf, size_t len, uint64_t o
 	return 0;
 }
 
+/*
+ * In-kernel copy of file bytes (no trip through user space), skipping the holes of the
+ * source so that the output stays sparse; -1 to fall back to reads.
+ */
+static int copy_direct(int in, uint64_t in_off, int out, uint64_t out_off, uint64_t len)
+{
+	uint64_t end = in_off + len, pos = in_off;
+
+	while (pos < end) {
+		off_t d = lseek(in, (off_t)pos, SEEK_DATA);
+		if (d < 0 && errno == ENXIO)
+			return 0;
+		if (d < 0)
+			return -1;
+		if ((uint64_t)d >= end)
+			return 0;
+		off_t h = lseek(in, d, SEEK_HOLE);
+		uint64_t stop = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+		loff_t io = d, oo = (loff_t)(out_off + ((uint64_t)d - in_off));
+		for (uint64_t left = stop - (uint64_t)d; left;) {
+			ssize_t n = copy_file_range(in, &io, out, &oo, left, 0);
+			if (n <= 0)
+				return -1;
+			left -= (uint64_t)n;
+		}
+		pos = stop;
+	}
+	return 0;
+}
+
 static int copy(struct img *s, struct img *d, bool progress)
 {
 	uint8_t *buf = malloc(CHUNK);
@@ -179,11 +234,18 @@ static int copy(struct img *s, struct img *d, bool progress)
 	if (!buf)
 		return -ENOMEM;
 	while (off < s->size && r == 0) {
-		uint64_t len;
+		uint64_t len, foff = 0;
 		bool data;
-		r = src_extent(s, off, s->size - off < CHUNK ? s->size - off : CHUNK, &len, &data);
+		int fd;
+		r = src_extent(s, off, s->size - off < CHUNK ? s->size - off : CHUNK, &len, &data,
+			       &fd, &foff);
 		if (r < 0)
 			break;
+		if (data && fd >= 0 && !d->v && copy_direct(fd, foff, d->fd, off, len) == 0) {
+			off += len;
+			img_progress(progress, off, s->size);
+			continue;
+		}
 		if (data) {
 			r = src_read(s, buf, (size_t)len, off);
 			if (r == 0)
@@ -199,7 +261,7 @@ static int copy(struct img *s, struct img *d, bool progress)
 static int open_dst(const char *path, const char *fmt, const char *opts, struct img *s,
 		    struct img *d)
 {
-	d->v = NULL;
+	memset(d, 0, sizeof(*d));
 	d->fd = -1;
 	d->size = s->size;
 	if (strcmp(fmt, "raw") == 0) {
@@ -269,6 +331,7 @@ int img_cmd_convert(int argc, char **argv)
 
 static const char *path_at_depth(const struct vhdx *v, const char *top, unsigned depth)
 {
+	/* the paths a chain resolved to are relative to the working directory, like TOP */
 	const char *p = top;
 
 	for (unsigned i = 0; i < depth && v; i++) {

@@ -192,6 +192,7 @@ int vhdx_check(struct vhdx *v, int repair, vhdx_report_fn report, void *opaque,
 		if (ftruncate(v->fd, (off_t)c.used_end) < 0)
 			return -errno;
 		v->alloc_end = (c.used_end + VHDX_MIB - 1) & ~(VHDX_MIB - 1);
+		v->file_size = c.used_end;
 		out->fixed++;
 	}
 	return r;

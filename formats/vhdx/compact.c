@@ -69,8 +69,10 @@ int vhdx_compact(struct vhdx *v, uint64_t *released)
 	if (r == 0 && nfreed) {
 		uint64_t end = (used_end(v) + VHDX_MIB - 1) & ~(VHDX_MIB - 1);
 		off_t cur = lseek(v->fd, 0, SEEK_END);
-		if (cur > 0 && (uint64_t)cur > end && ftruncate(v->fd, (off_t)end) == 0)
+		if (cur > 0 && (uint64_t)cur > end && ftruncate(v->fd, (off_t)end) == 0) {
 			v->alloc_end = end;
+			v->file_size = end;
+		}
 	}
 	*released = nfreed;
 	free(freed);

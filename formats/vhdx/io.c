@@ -182,7 +182,31 @@ static int allocate(struct vhdx *v, uint64_t *where)
 	return 0;
 }
 
-/* Write N bytes at WITHIN of a block that is not (fully) in this file: materialise it. */
+/* Does BLOCK (not present in this file) read as zeros everywhere? */
+static bool reads_as_zeros(struct vhdx *v, uint64_t block, uint64_t e)
+{
+	uint64_t start = block * v->block_size, end = start + v->block_size;
+	struct vhdx_extent x;
+
+	if (BAT_STATE(e) == PAYLOAD_PARTIALLY_PRESENT)
+		return false;
+	if (BAT_STATE(e) != PAYLOAD_NOT_PRESENT || !v->has_parent)
+		return true;
+	if (!v->parent)
+		return false;
+	if (end > v->parent->virtual_size)
+		end = v->parent->virtual_size;
+	for (uint64_t off = start; off < end; off += x.length)
+		if (vhdx_map(v->parent, off, end - off, &x) < 0 || x.kind != VHDX_EXTENT_ZERO)
+			return false;
+	return true;
+}
+
+/*
+ * Write N bytes at WITHIN of a block that is not (fully) in this file: materialise it.  A
+ * block whose old content is all zeros is allocated sparse (the file is extended, which
+ * reads as zeros) and only the new bytes are written.
+ */
 static int write_new_block(struct vhdx *v, uint64_t block, const uint8_t *src, uint32_t within,
 			   size_t n)
 {
@@ -191,6 +215,16 @@ static int write_new_block(struct vhdx *v, uint64_t block, const uint8_t *src, u
 	const uint8_t *data = src;
 	int r;
 
+	if (reads_as_zeros(v, block, e)) {
+		r = allocate(v, &at);
+		if (r == 0 && ftruncate(v->fd, (off_t)(at + v->block_size)) < 0)
+			r = -errno;
+		if (r == 0 && at + v->block_size > v->file_size)
+			v->file_size = at + v->block_size;
+		if (r == 0)
+			r = vhdx_pwrite(v, src, n, at + within);
+		return r < 0 ? r : vhdx_bat_set(v, idx, at | PAYLOAD_FULLY_PRESENT);
+	}
 	if (n != v->block_size) {
 		uint64_t vis = v->virtual_size - start < v->block_size ? v->virtual_size - start
 									 : v->block_size;

@@ -85,6 +85,8 @@ static int move_bat(struct vhdx *v, uint64_t entries)
 	if (r < 0)
 		goto out;
 	v->alloc_end = at + len;
+	if (v->alloc_end > v->file_size)
+		v->file_size = v->alloc_end;
 	rg->offset = at;
 	rg->length = (uint32_t)len;
 	vhdx_region_encode(v->regions, v->nregions, tab);
@@ -117,6 +119,8 @@ static int allocate_fixed(struct vhdx *v, uint64_t from, uint64_t to)
 			return r;
 	}
 	v->alloc_end = at + (to - from) * v->block_size;
+	if (v->alloc_end > v->file_size)
+		v->file_size = v->alloc_end;
 	return 0;
 }
 
