@@ -1,10 +1,12 @@
 /* hv-boot: boots one partition from the command line, console on stdout.
- *   hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-r] KERNEL
+ *   hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] KERNEL
  * Prints the stop reason on stderr; with -r also the per-vCPU statistics and the time from
- * start to the first console line. Exit 0 on power-off, 1 otherwise, 2 on usage. */
+ * start to the first console line; -t turns the partition off after SECONDS. Exit 0 on
+ * power-off, 1 otherwise, 2 on usage. */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +72,24 @@ static void report(struct hv_partition *p, const struct hv_stop_info *info,
 	}
 }
 
+struct turnoff {
+	struct hv_partition *p;
+	unsigned seconds;
+};
+
+static void *turnoff_main(void *arg)
+{
+	struct turnoff *t = arg;
+
+	sleep(t->seconds);
+	(void)hv_partition_stop(t->p);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	struct turnoff turnoff = { .seconds = 0 };
+	pthread_t timer;
 	struct hv_partition_config cfg = { .vcpus = 1, .mem_bytes = 256ULL << 20, .console_fd = -1 };
 	struct console con = { .first_line_ms = -1 };
 	struct hv_stop_info info;
@@ -79,18 +97,19 @@ int main(int argc, char **argv)
 	const char *cmdline = NULL, *initrd = NULL;
 	int opt, r, verbose = 0;
 
-	while ((opt = getopt(argc, argv, "c:m:a:i:r")) != -1) {
+	while ((opt = getopt(argc, argv, "c:m:a:i:t:r")) != -1) {
 		switch (opt) {
 		case 'c': cfg.vcpus = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'm': cfg.mem_bytes = strtoull(optarg, NULL, 0) << 20; break;
 		case 'a': cmdline = optarg; break;
 		case 'i': initrd = optarg; break;
 		case 'r': verbose = 1; break;
+		case 't': turnoff.seconds = (unsigned)strtoul(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-r] KERNEL\n");
+		fprintf(stderr, "usage: hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] KERNEL\n");
 		return 2;
 	}
 	cfg.console = on_console;
@@ -107,6 +126,9 @@ int main(int argc, char **argv)
 		hv_partition_free(p);
 		return 1;
 	}
+	turnoff.p = p;
+	if (turnoff.seconds && pthread_create(&timer, NULL, turnoff_main, &turnoff) == 0)
+		pthread_detach(timer);
 	r = hv_partition_run(p, &info);
 	if (r) {
 		fprintf(stderr, "hv-boot: cannot run: %s\n", strerror(-r));
