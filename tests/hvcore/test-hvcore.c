@@ -314,6 +314,73 @@ static void test_power_button(void **state)
 	hv_partition_free(p);
 }
 
+/* Eight partitions at once in one process: no shared state between them. */
+struct par {
+	pthread_t t;
+	unsigned vcpus;
+	struct output o;
+	struct hv_stop_info info;
+	int r;
+};
+
+static void *par_main(void *arg)
+{
+	struct par *a = arg;
+	struct hv_partition *p = NULL;
+
+	a->r = new_partition(a->vcpus, 64 * MIB, &a->o, &p);
+	if (a->r == 0)
+		a->r = hv_partition_load_kernel(p, guest_img, guest_len, NULL, 0, "hvguest.poweroff=1");
+	if (a->r == 0)
+		a->r = hv_partition_run(p, &a->info);
+	hv_partition_free(p);
+	return NULL;
+}
+
+static void test_parallel(void **state)
+{
+	struct par *a = calloc(8, sizeof(*a));
+	char want[128];
+	unsigned i;
+
+	(void)state;
+	assert_non_null(a);
+	for (i = 0; i < 8; i++) {
+		a[i].vcpus = 1 + i % 4;
+		assert_int_equal(pthread_create(&a[i].t, NULL, par_main, &a[i]), 0);
+	}
+	for (i = 0; i < 8; i++)
+		pthread_join(a[i].t, NULL);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(a[i].r, 0);
+		assert_int_equal(a[i].info.reason, HV_STOP_POWEROFF);
+		snprintf(want, sizeof(want), "hvguest: ready cpus=%u mem=%llu\n", a[i].vcpus,
+			 (unsigned long long)expected_mem(64 * MIB));
+		assert_string_equal(a[i].o.buf, want);
+	}
+	free(a);
+}
+
+/* More memory than the host has: refused at creation (heuristic overcommit, the default). */
+static void test_too_much_memory(void **state)
+{
+	struct hv_partition *p = NULL;
+	char mode = '?';
+	int fd, r;
+
+	(void)state;
+	fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, &mode, 1) != 1)
+			mode = '?';
+		close(fd);
+	}
+	r = new_partition(1, 1ULL << 40, NULL, &p);
+	if (mode == '0' || mode == '2')
+		assert_int_equal(r, -ENOMEM);
+	hv_partition_free(p);
+}
+
 /* Loads img and expects err; the partition must stay usable for a good image after. */
 static void load_expect(const void *img, size_t len, int err)
 {
@@ -556,6 +623,8 @@ int main(void)
 		cmocka_unit_test(test_emulation_failure),
 		cmocka_unit_test(test_pause_resume_stop),
 		cmocka_unit_test(test_power_button),
+		cmocka_unit_test(test_parallel),
+		cmocka_unit_test(test_too_much_memory),
 	};
 	const char *env = getenv("HVGUEST");
 	char path[4096];
