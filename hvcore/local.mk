@@ -61,4 +61,4 @@ tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
 tests_hvcore_test_hvcore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
 
-EXTRA_DIST += bench/hvguest-bench.sh
+EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md
