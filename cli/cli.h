@@ -27,6 +27,12 @@ enum cli_node_kind {
 	N_HASH,       /* kids: key, value, key, value ... */
 	N_BINARY,     /* text: operator ("-eq", "+", ...); kids[0], kids[1] */
 	N_UNARY,      /* text: operator ("-not", "!", "-"); kids[0] */
+	N_IF,         /* kids: condition, block, [condition, block]... [else block] */
+	N_FOREACH,    /* text: loop variable; kids[0]: collection, kids[1]: block */
+	N_FUNCTION,   /* text: name; kids[0]: N_ARRAY of N_PARAM (name, [default]), kids[1]: block */
+	N_RETURN,     /* kids[0]: pipeline (optional) */
+	N_BREAK,
+	N_CONTINUE,
 };
 
 struct cli_node {
@@ -73,26 +79,72 @@ struct cli_param {
 
 struct cli_ctx;
 struct cli_bound;
+struct cli_stage;
 
-/* A cmdlet consumes nothing: it reads its input list and appends to out. 0, or -1 after a
- * terminating error it reported. */
+/* A batch cmdlet gets all its input at once (borrowed) and appends what it outputs to out.
+ * 0, or -1 after a terminating error it reported. */
 typedef int (*cli_run_fn)(struct cli_ctx *ctx, const struct cli_bound *args, struct wire_value *input,
 			  struct wire_value *out);
+/* A streaming cmdlet: begin once, process each input item (borrowed) as it comes, end once;
+ * it outputs with cli_emit.  0, or -1 after a terminating error it reported. */
+typedef int (*cli_stage_fn)(struct cli_ctx *ctx, struct cli_stage *st);
+typedef int (*cli_process_fn)(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item);
+
+enum cli_cmdlet_flags {
+	CLI_DAEMON = 1,  /* needs hvd */
+	CLI_CHANGES = 2, /* changes something: takes -WhatIf and -Confirm */
+	CLI_CONFIRM = 4, /* asks before it acts, as Hyper-V does (Remove-VM) */
+};
 
 struct cli_cmdlet {
 	const char *name;
 	const char *aliases; /* comma-separated, or NULL */
 	const char *synopsis;
 	const struct cli_param *params;
-	cli_run_fn run;
-	bool daemon; /* needs a connection to hvd */
+	cli_run_fn run;          /* batch, or NULL */
+	cli_stage_fn begin;      /* streaming, each may be NULL */
+	cli_process_fn process;
+	cli_stage_fn end;
+	unsigned flags;
+	const char *example;     /* shown by Get-Help; "command -> what it does" lines */
 };
+
+enum cli_error_action { EA_CONTINUE, EA_STOP, EA_SILENTLY_CONTINUE, EA_IGNORE };
 
 #define CLI_MAX_PARAMS 24
 struct cli_bound {
 	const struct cli_cmdlet *cmdlet;
 	struct wire_value *values[CLI_MAX_PARAMS]; /* NULL when not given */
+	/* Common parameters. */
+	bool whatif;
+	int confirm; /* -1 not given, 0 -Confirm:$false, 1 -Confirm */
+	int error_action; /* -1 not given, else an enum cli_error_action */
+	struct wire_value *filter; /* a Where-Object filter pushed down to this cmdlet, or NULL */
 };
+
+/* One running stage of a pipeline. */
+struct cli_stage {
+	const struct cli_cmdlet *cmdlet;
+	const struct cli_node *function; /* a user function instead of a cmdlet */
+	struct cli_bound args;
+	struct cli_pipe *pipe;
+	size_t index;
+	struct wire_value *acc; /* input collected for a batch cmdlet, or for a streaming one's own use */
+	int64_t count;          /* a streaming cmdlet's own counter */
+};
+
+struct cli_pipe;
+
+/* Outputs item (consumed) from a stage.  0, CLI_STOP once nothing downstream wants more from
+ * this stage (stop producing), or -1 after a terminating error downstream. */
+#define CLI_STOP 1
+int cli_emit(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item);
+/* Tells the stages before st to stop (Select-Object -First). */
+void cli_stop_upstream(struct cli_ctx *ctx, struct cli_stage *st);
+/* -WhatIf and -Confirm: whether to go ahead with action on target.  Prints "What if: ..."
+ * for -WhatIf; asks on a terminal; without one, refuses (and reports) a cmdlet that must
+ * ask unless -Force or -Confirm:$false. */
+bool cli_should_process(struct cli_ctx *ctx, const struct cli_bound *b, const char *action, const char *target);
 
 const struct cli_cmdlet *cli_cmdlet_find(const char *name);
 const struct cli_cmdlet *cli_cmdlet_at(size_t i); /* NULL past the end */
@@ -102,6 +154,7 @@ bool cli_switch(const struct cli_bound *b, const char *name);
 
 /* Cmdlets defined in pipeline.c (the object pipeline) and cmdlets.c (hvd's). */
 extern const struct cli_cmdlet cli_pipeline_cmdlets[];
+extern const struct cli_cmdlet cli_output_cmdlets[];
 extern const struct cli_cmdlet cli_daemon_cmdlets[];
 
 /* ---- evaluation (exec.c) ---- */
@@ -123,6 +176,13 @@ struct cli_ctx {
 	struct cli_var *vars;
 	size_t nvars, capvars;
 	const char *cmdlet_name; /* the cmdlet running, for error messages */
+	int error_action;        /* of the cmdlet running: enum cli_error_action */
+	bool stop_script;        /* an error under -ErrorAction Stop ends the script */
+	enum { FLOW_NORMAL, FLOW_RETURN, FLOW_BREAK, FLOW_CONTINUE } flow;
+	size_t scope_start;      /* variables from here on belong to the innermost function */
+	struct cli_node **functions;
+	size_t nfunctions, capfunctions;
+	bool yes_to_all, no_to_all;
 	FILE *out;
 	/* Script blocks referred to by ScriptBlock values; the trees they sit in are kept in
 	 * scripts until the context ends. */
@@ -153,6 +213,7 @@ void cli_error_record(struct cli_ctx *ctx, const struct wire_value *rec);
 bool cli_truthy(const struct wire_value *v);
 int cli_compare(const struct wire_value *a, const struct wire_value *b, bool *comparable);
 bool cli_equal(const struct wire_value *a, const struct wire_value *b);
+bool cli_compare_lists(const struct wire_value *a, const struct wire_value *b); /* item by item, cli_equal */
 int cli_to_int(const struct wire_value *v, int64_t *out);
 bool cli_to_double(const struct wire_value *v, double *out);
 /* The display string of a value (what Format-Table shows), appended to out. */
@@ -160,6 +221,17 @@ void cli_display(const struct wire_value *v, struct wire_buf *out);
 /* Applies a binary operator ("-eq", "-like", "+", ...) to two values. */
 int cli_binary_op(struct cli_ctx *ctx, const char *op, const struct wire_value *a, const struct wire_value *b,
 		  struct wire_value **out);
+/* Internal to the evaluator (eval.c, bind.c, exec.c). */
+struct wire_value *cli_eval(struct cli_ctx *ctx, const struct cli_node *n);
+void cli_unroll(struct wire_value *list, struct wire_value *v); /* consumes v; lists unrolled */
+struct wire_value *cli_collapse(struct wire_value *list);       /* consumes list */
+int cli_run_pipeline(struct cli_ctx *ctx, const struct cli_node *pl, struct wire_value *sink);
+int cli_run_script(struct cli_ctx *ctx, const struct cli_node *script, struct wire_value *collect);
+void cli_scope_pop(struct cli_ctx *ctx, size_t start);
+int cli_bind(struct cli_ctx *ctx, const struct cli_cmdlet *c, const struct cli_node *cmd, struct cli_bound *b);
+void cli_unbind(struct cli_bound *b);
+const struct cli_param *cli_common_param(size_t k); /* NULL past the end */
+
 /* Parses a number with an optional size suffix (KB MB GB TB PB, binary) as PowerShell does. */
 bool cli_parse_number(const char *s, size_t len, struct wire_value **out);
 
@@ -172,6 +244,8 @@ int cli_bridge(const char *socket_path);
 
 /* ---- output (format.c) ---- */
 void cli_out_default(struct cli_ctx *ctx, struct wire_value *items);
+/* What Out-Default would write for items in a given output mode, appended to out. */
+void cli_render(enum cli_output mode, const struct wire_value *items, struct wire_buf *out);
 void cli_format_table(const struct wire_value *items, const struct wire_value *props, struct wire_buf *out);
 void cli_format_list(const struct wire_value *items, const struct wire_value *props, struct wire_buf *out);
 void cli_format_csv(const struct wire_value *items, struct wire_buf *out);

@@ -68,6 +68,51 @@ static void pass(const struct cli_bound *b, struct wire_value *args, const char 
 	}
 }
 
+/*
+ * -WhatIf and -Confirm for a change to the VMs args selects: when either is in play, the
+ * VMs are looked up (one read), each is put to cli_should_process, and args is narrowed to
+ * the Ids that may go ahead.  Returns false when none may (args is then consumed).
+ */
+static bool approve_vms(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value **args)
+{
+	bool must_ask = b->whatif || b->confirm == 1 ||
+			(b->confirm == -1 && (b->cmdlet->flags & CLI_CONFIRM) && !cli_switch(b, "Force"));
+	struct wire_value *sel, *reply = NULL, *ids;
+	size_t i;
+
+	if (!must_ask)
+		return true;
+	sel = wire_object("Arguments");
+	if (wire_object_get(*args, "Id"))
+		wire_object_set(sel, "Id", wire_value_ref(wire_object_get(*args, "Id")));
+	else if (wire_object_get(*args, "Name"))
+		wire_object_set(sel, "Name", wire_value_ref(wire_object_get(*args, "Name")));
+	if (cli_call(ctx, WIRE_PROC_VM_LIST, sel, &reply)) {
+		wire_value_unref(sel);
+		wire_value_unref(*args);
+		return false;
+	}
+	wire_value_unref(sel);
+	ids = wire_list();
+	for (i = 0; i < reply->list.n; i++) {
+		const char *name = "", *id = "";
+		char target[256];
+
+		wire_object_get_string(reply->list.items[i], "Name", &name);
+		wire_object_get_string(reply->list.items[i], "Id", &id);
+		snprintf(target, sizeof(target), "%s", name);
+		if (cli_should_process(ctx, b, b->cmdlet->name, target))
+			wire_list_append(ids, wire_string(id));
+	}
+	wire_value_unref(reply);
+	wire_object_remove(*args, "Name");
+	wire_object_set(*args, "Id", ids);
+	if (ids->list.n)
+		return true;
+	wire_value_unref(*args);
+	return false;
+}
+
 /* Calls hvd and writes its objects out when show is set; consumes args. */
 static int call_out(struct cli_ctx *ctx, uint32_t proc, struct wire_value *args, bool show, struct wire_value *out)
 {
@@ -95,6 +140,8 @@ static int run_get_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 		wire_object_set(args, "Name", wire_value_ref(cli_arg(b, "Name")));
 	else if (cli_arg(b, "Id"))
 		wire_object_set(args, "Id", wire_value_ref(cli_arg(b, "Id")));
+	if (b->filter) /* a Where-Object after Get-VM, evaluated by hvd */
+		wire_object_set(args, "Filter", wire_value_ref(b->filter));
 	return call_out(ctx, WIRE_PROC_VM_LIST, args, true, out);
 }
 
@@ -111,6 +158,10 @@ static int run_new_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 	struct wire_value *args = wire_object("Arguments");
 
 	pass(b, args, names);
+	if (!cli_should_process(ctx, b, "New-VM", cli_arg(b, "Name")->str.p)) {
+		wire_value_unref(args);
+		return 0;
+	}
 	return call_out(ctx, WIRE_PROC_VM_NEW, args, true, out);
 }
 
@@ -121,49 +172,25 @@ static const struct cli_param new_vm_params[] = {
 	{ "Path", P_STRING, PF_NOPOS, 0, NULL, "An absolute folder for the VM's files (default: in the state directory)" },
 	{ "Generation", P_INT, PF_NOPOS, 0, NULL, "1 or 2 (default 2)" },
 	{ "Notes", P_STRING, PF_NOPOS, 0, NULL, "Free text kept with the VM" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
-static bool confirm(struct cli_ctx *ctx, const char *what)
-{
-	char line[64];
-
-	if (!ctx->interactive)
-		return true;
-	fprintf(stderr, "Confirm: %s? [Y] Yes  [N] No (default is \"N\"): ", what);
-	fflush(stderr);
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	return line[0] == 'y' || line[0] == 'Y';
-}
-
 static int run_remove_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	struct wire_value *args = vm_args(ctx, b, "Name", in, false), *names;
-	struct wire_buf what = { 0 };
+	struct wire_value *args = vm_args(ctx, b, "Name", in, false);
 
 	if (!args)
 		return -1;
-	names = wire_object_get(args, "Name");
-	wire_buf_printf(&what, "Remove virtual machine ");
-	if (names)
-		cli_display(names, &what);
-	else
-		wire_buf_printf(&what, "(%zu piped in)", in->list.n);
-	wire_buf_put(&what, "", 1);
-	if (!cli_switch(b, "Force") && !confirm(ctx, (const char *)what.data)) {
-		wire_buf_free(&what);
-		wire_value_unref(args);
+	if (!approve_vms(ctx, b, &args))
 		return 0;
-	}
-	wire_buf_free(&what);
-	return call_out(ctx, WIRE_PROC_VM_REMOVE, args, cli_switch(b, "Passthru"), out);
+	return call_out(ctx, WIRE_PROC_VM_REMOVE, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param remove_vm_params[] = {
 	{ "Name", P_STRINGS, 0, 0, "VMName", "The VMs to remove (wildcards allowed), or pipe them in" },
 	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
-	{ "Passthru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the removed VMs" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the removed VMs" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -174,13 +201,16 @@ static int run_rename_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct 
 
 	if (args)
 		pass(b, args, names);
-	return call_out(ctx, WIRE_PROC_VM_RENAME, args, cli_switch(b, "Passthru"), out);
+	if (args && !approve_vms(ctx, b, &args))
+		return 0;
+	return call_out(ctx, WIRE_PROC_VM_RENAME, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param rename_vm_params[] = {
 	{ "Name", P_STRINGS, 0, 0, "VMName", "The VM to rename, or pipe it in" },
 	{ "NewName", P_STRING, 1, PF_MANDATORY, NULL, "Its new name" },
-	{ "Passthru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the renamed VM" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the renamed VM" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -202,7 +232,9 @@ static int run_set_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 		wire_object_set(args, "DynamicMemory", wire_bool(true));
 	if (cli_switch(b, "StaticMemory"))
 		wire_object_set(args, "DynamicMemory", wire_bool(false));
-	return call_out(ctx, WIRE_PROC_VM_SET, args, cli_switch(b, "Passthru"), out);
+	if (args && !approve_vms(ctx, b, &args))
+		return 0;
+	return call_out(ctx, WIRE_PROC_VM_SET, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param set_vm_params[] = {
@@ -215,7 +247,8 @@ static const struct cli_param set_vm_params[] = {
 	{ "StaticMemory", P_SWITCH, PF_NOPOS, 0, NULL, "Turn dynamic memory off" },
 	{ "Notes", P_STRING, PF_NOPOS, 0, NULL, "Free text kept with the VM" },
 	{ "NewVMName", P_STRING, PF_NOPOS, 0, NULL, "A new name" },
-	{ "Passthru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed VMs" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed VMs" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -243,7 +276,9 @@ static int run_set_processor(struct cli_ctx *ctx, const struct cli_bound *b, str
 
 	if (args)
 		pass(b, args, names);
-	return call_out(ctx, WIRE_PROC_VM_PROCESSOR_SET, args, cli_switch(b, "Passthru"), out);
+	if (args && !approve_vms(ctx, b, &args))
+		return 0;
+	return call_out(ctx, WIRE_PROC_VM_PROCESSOR_SET, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param set_processor_params[] = {
@@ -252,7 +287,8 @@ static const struct cli_param set_processor_params[] = {
 	{ "Reserve", P_INT, PF_NOPOS, 0, NULL, "Percent of its processors' capacity kept for the VM, 0-100" },
 	{ "Maximum", P_INT, PF_NOPOS, 0, NULL, "Percent of its processors' capacity the VM may use, 0-100" },
 	{ "RelativeWeight", P_INT, PF_NOPOS, 0, NULL, "Share of the processors against other VMs, 1-10000" },
-	{ "Passthru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed settings" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed settings" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -264,7 +300,9 @@ static int run_set_memory(struct cli_ctx *ctx, const struct cli_bound *b, struct
 
 	if (args)
 		pass(b, args, names);
-	return call_out(ctx, WIRE_PROC_VM_MEMORY_SET, args, cli_switch(b, "Passthru"), out);
+	if (args && !approve_vms(ctx, b, &args))
+		return 0;
+	return call_out(ctx, WIRE_PROC_VM_MEMORY_SET, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param set_memory_params[] = {
@@ -275,7 +313,8 @@ static const struct cli_param set_memory_params[] = {
 	{ "MaximumBytes", P_INT, PF_NOPOS, 0, NULL, "Dynamic memory's maximum (at least StartupBytes)" },
 	{ "Buffer", P_INT, PF_NOPOS, 0, NULL, "Percent of memory kept above demand, 5-2000" },
 	{ "Priority", P_INT, PF_NOPOS, 0, NULL, "Who gets memory first when it is short, 0-100" },
-	{ "Passthru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed settings" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed settings" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -286,36 +325,46 @@ static int run_get_host(struct cli_ctx *ctx, const struct cli_bound *b, struct w
 
 static const struct cli_param no_params[] = { { NULL, 0, 0, 0, NULL, NULL } };
 
+#define CHANGE (CLI_DAEMON | CLI_CHANGES)
+
 const struct cli_cmdlet cli_daemon_cmdlets[] = {
-	{ "Get-VM", NULL, "Gets virtual machines", get_vm_params, run_get_vm, true },
-	{ "New-VM", NULL, "Defines a new virtual machine", new_vm_params, run_new_vm, true },
-	{ "Remove-VM", NULL, "Deletes virtual machine definitions (their disks are kept)", remove_vm_params,
-	  run_remove_vm, true },
-	{ "Rename-VM", NULL, "Renames a virtual machine", rename_vm_params, run_rename_vm, true },
-	{ "Set-VM", NULL, "Changes a virtual machine's settings", set_vm_params, run_set_vm, true },
-	{ "Get-VMProcessor", NULL, "Gets the processor settings of virtual machines", get_vmpart_params,
-	  run_get_processor, true },
-	{ "Set-VMProcessor", NULL, "Changes the processor settings of virtual machines", set_processor_params,
-	  run_set_processor, true },
-	{ "Get-VMMemory", NULL, "Gets the memory settings of virtual machines", get_vmpart_params, run_get_memory, true },
-	{ "Set-VMMemory", NULL, "Changes the memory settings of virtual machines", set_memory_params, run_set_memory,
-	  true },
-	{ "Get-VMHost", NULL, "Gets the host: processors, memory, paths", no_params, run_get_host, true },
-	{ NULL, NULL, NULL, NULL, NULL, false },
+	{ .name = "Get-VM", .synopsis = "Gets virtual machines", .params = get_vm_params, .run = run_get_vm,
+	  .flags = CLI_DAEMON, .example = "Get-VM\nGet-VM web* | Format-List Name, State, ProcessorCount" },
+	{ .name = "New-VM", .synopsis = "Defines a new virtual machine", .params = new_vm_params, .run = run_new_vm,
+	  .flags = CHANGE, .example = "New-VM -Name web1 -MemoryStartupBytes 512MB -ProcessorCount 2" },
+	{ .name = "Remove-VM", .synopsis = "Deletes virtual machine definitions (their disks are kept)",
+	  .params = remove_vm_params, .run = run_remove_vm, .flags = CHANGE | CLI_CONFIRM,
+	  .example = "Remove-VM web1 -Force\nGet-VM test* | Remove-VM -WhatIf" },
+	{ .name = "Rename-VM", .synopsis = "Renames a virtual machine", .params = rename_vm_params, .run = run_rename_vm,
+	  .flags = CHANGE, .example = "Rename-VM web1 web01" },
+	{ .name = "Set-VM", .synopsis = "Changes a virtual machine's settings", .params = set_vm_params, .run = run_set_vm,
+	  .flags = CHANGE, .example = "Set-VM web1 -ProcessorCount 4 -Notes 'front end'" },
+	{ .name = "Get-VMProcessor", .synopsis = "Gets the processor settings of virtual machines",
+	  .params = get_vmpart_params, .run = run_get_processor, .flags = CLI_DAEMON, .example = "Get-VMProcessor web1" },
+	{ .name = "Set-VMProcessor", .synopsis = "Changes the processor settings of virtual machines",
+	  .params = set_processor_params, .run = run_set_processor, .flags = CHANGE,
+	  .example = "Get-VM web* | Set-VMProcessor -Count 2 -Reserve 10 -Maximum 75" },
+	{ .name = "Get-VMMemory", .synopsis = "Gets the memory settings of virtual machines", .params = get_vmpart_params,
+	  .run = run_get_memory, .flags = CLI_DAEMON, .example = "Get-VMMemory web1" },
+	{ .name = "Set-VMMemory", .synopsis = "Changes the memory settings of virtual machines",
+	  .params = set_memory_params, .run = run_set_memory, .flags = CHANGE,
+	  .example = "Set-VMMemory web1 -DynamicMemoryEnabled $true -MinimumBytes 256MB -MaximumBytes 2GB" },
+	{ .name = "Get-VMHost", .synopsis = "Gets the host: processors, memory, paths", .params = no_params,
+	  .run = run_get_host, .flags = CLI_DAEMON, .example = "Get-VMHost | Format-List" },
+	{ .name = NULL },
 };
 
+/* The one table is three, by where the cmdlets live; this walks them in order. */
 const struct cli_cmdlet *cli_cmdlet_at(size_t i)
 {
-	size_t n = 0;
+	const struct cli_cmdlet *const tables[] = { cli_daemon_cmdlets, cli_pipeline_cmdlets, cli_output_cmdlets };
+	size_t t, n;
 
-	while (cli_daemon_cmdlets[n].name)
-		n++;
-	if (i < n)
-		return &cli_daemon_cmdlets[i];
-	i -= n;
-	for (n = 0; cli_pipeline_cmdlets[n].name; n++)
-		if (n == i)
-			return &cli_pipeline_cmdlets[n];
+	for (t = 0; t < 3; t++) {
+		for (n = 0; tables[t][n].name; n++)
+			if (i-- == 0)
+				return &tables[t][n];
+	}
 	return NULL;
 }
 

@@ -1,11 +1,11 @@
 /*
- * Running a parsed script: statements, pipelines (each stage gets the whole output of the
- * one before), parameter binding against the cmdlet table, expressions and variables.
+ * Running a parsed script: statements (if, foreach, function, return, break, continue),
+ * and pipelines whose stages stream objects one at a time, so that Select-Object -First can
+ * stop the stages before it.
  */
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,22 +13,29 @@
 
 #include "cli/cli.h"
 
+struct cli_pipe {
+	struct cli_stage *stages;
+	size_t n;
+	struct wire_value *sink; /* what the last stage outputs */
+	bool stopped;
+	size_t stopper;          /* the stage that asked the ones before it to stop */
+};
+
 void cli_ctx_init(struct cli_ctx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->out = stdout;
+	ctx->error_action = -1;
 }
 
 void cli_ctx_free(struct cli_ctx *ctx)
 {
 	size_t i;
 
-	for (i = 0; i < ctx->nvars; i++) {
-		free(ctx->vars[i].name);
-		wire_value_unref(ctx->vars[i].value);
-	}
+	cli_scope_pop(ctx, 0);
 	free(ctx->vars);
 	free(ctx->blocks);
+	free(ctx->functions);
 	for (i = 0; i < ctx->nscripts; i++)
 		cli_node_free(ctx->scripts[i]);
 	free(ctx->scripts);
@@ -47,10 +54,31 @@ void cli_ctx_keep(struct cli_ctx *ctx, struct cli_node *script)
 	ctx->scripts[ctx->nscripts++] = script;
 }
 
+/* The error action in force: the running cmdlet's -ErrorAction, else
+ * $ErrorActionPreference, else Continue. */
+static int error_action(struct cli_ctx *ctx)
+{
+	static const char *const names[] = { "Continue", "Stop", "SilentlyContinue", "Ignore" };
+	const struct wire_value *pref;
+	int i;
+
+	if (ctx->error_action >= 0)
+		return ctx->error_action;
+	pref = cli_var_get(ctx, "ErrorActionPreference");
+	if (pref && pref->type == WIRE_STRING)
+		for (i = 0; i < 4; i++)
+			if (!strcasecmp(pref->str.p, names[i]))
+				return i;
+	return EA_CONTINUE;
+}
+
 void cli_error(struct cli_ctx *ctx, const char *fmt, ...)
 {
+	int action = error_action(ctx);
 	va_list ap;
 
+	if (action == EA_SILENTLY_CONTINUE || action == EA_IGNORE)
+		return;
 	fflush(ctx->out);
 	if (ctx->cmdlet_name)
 		fprintf(stderr, "%s: ", ctx->cmdlet_name);
@@ -59,6 +87,8 @@ void cli_error(struct cli_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	ctx->errors++;
+	if (action == EA_STOP)
+		ctx->stop_script = true;
 }
 
 void cli_error_record(struct cli_ctx *ctx, const struct wire_value *rec)
@@ -70,568 +100,83 @@ void cli_error_record(struct cli_ctx *ctx, const struct wire_value *rec)
 	cli_error(ctx, "%s", msg);
 }
 
-void cli_var_set(struct cli_ctx *ctx, const char *name, struct wire_value *value)
-{
-	size_t i;
+/* ---- stages ---- */
 
-	for (i = 0; i < ctx->nvars; i++) {
-		if (strcasecmp(ctx->vars[i].name, name) == 0) {
-			wire_value_unref(ctx->vars[i].value);
-			ctx->vars[i].value = value;
-			return;
-		}
+static int deliver(struct cli_ctx *ctx, struct cli_pipe *pipe, size_t to, struct wire_value *item)
+{
+	struct cli_stage *st;
+	int rc;
+
+	if (to == pipe->n) {
+		wire_list_append(pipe->sink, item);
+		return 0;
 	}
-	if (ctx->nvars == ctx->capvars) {
-		ctx->capvars = ctx->capvars ? ctx->capvars * 2 : 16;
-		ctx->vars = realloc(ctx->vars, ctx->capvars * sizeof(*ctx->vars));
-		if (!ctx->vars)
-			abort();
+	st = &pipe->stages[to];
+	if (!st->cmdlet || !st->cmdlet->process) {
+		wire_list_append(st->acc, item); /* a batch stage takes everything at its end */
+		return 0;
 	}
-	ctx->vars[ctx->nvars].name = strdup(name);
-	ctx->vars[ctx->nvars].value = value;
-	ctx->nvars++;
+	ctx->cmdlet_name = st->cmdlet->name;
+	ctx->error_action = st->args.error_action;
+	rc = st->cmdlet->process(ctx, st, item);
+	wire_value_unref(item);
+	return rc < 0 || ctx->stop_script ? -1 : 0;
 }
 
-struct wire_value *cli_var_get(struct cli_ctx *ctx, const char *name)
+int cli_emit(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
+{
+	struct cli_pipe *pipe = st->pipe;
+	const char *name = ctx->cmdlet_name;
+	int action = ctx->error_action, rc;
+
+	if (pipe->stopped && st->index < pipe->stopper) {
+		wire_value_unref(item);
+		return CLI_STOP;
+	}
+	if (item->type == WIRE_NULL) {
+		wire_value_unref(item);
+		return 0;
+	}
+	rc = deliver(ctx, pipe, st->index + 1, item);
+	ctx->cmdlet_name = name;
+	ctx->error_action = action;
+	if (rc)
+		return rc;
+	return pipe->stopped && st->index < pipe->stopper ? CLI_STOP : 0;
+}
+
+void cli_stop_upstream(struct cli_ctx *ctx, struct cli_stage *st)
+{
+	(void)ctx;
+	if (!st->pipe->stopped || st->index > st->pipe->stopper) {
+		st->pipe->stopped = true;
+		st->pipe->stopper = st->index;
+	}
+}
+
+/* Feeds a list (consumed) into the first stage, as if a stage before it emitted it. */
+static int feed(struct cli_ctx *ctx, struct cli_pipe *pipe, struct wire_value *list)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < list->list.n && rc == 0; i++) {
+		if (pipe->stopped)
+			break;
+		rc = deliver(ctx, pipe, 0, wire_value_ref(list->list.items[i]));
+	}
+	wire_value_unref(list);
+	return rc;
+}
+
+static struct cli_node *find_function(struct cli_ctx *ctx, const char *name)
 {
 	size_t i;
 
-	for (i = ctx->nvars; i-- > 0;)
-		if (strcasecmp(ctx->vars[i].name, name) == 0)
-			return ctx->vars[i].value;
+	for (i = ctx->nfunctions; i-- > 0;)
+		if (!strcasecmp(ctx->functions[i]->text, name))
+			return ctx->functions[i];
 	return NULL;
-}
-
-/* Script blocks travel as values: an object "ScriptBlock" whose Handle indexes the nodes the
- * context keeps (the syntax trees live as long as the context). */
-static struct wire_value *block_value(struct cli_ctx *ctx, const struct cli_node *n)
-{
-	struct wire_value *v = wire_object("ScriptBlock");
-
-	if (ctx->nblocks == ctx->capblocks) {
-		ctx->capblocks = ctx->capblocks ? ctx->capblocks * 2 : 16;
-		ctx->blocks = realloc(ctx->blocks, ctx->capblocks * sizeof(*ctx->blocks));
-		if (!ctx->blocks)
-			abort();
-	}
-	ctx->blocks[ctx->nblocks] = n;
-	wire_object_set(v, "Handle", wire_uint(ctx->nblocks++));
-	return v;
-}
-
-const struct cli_node *cli_block_node(struct cli_ctx *ctx, const struct wire_value *v)
-{
-	const struct wire_value *h;
-
-	if (!v || v->type != WIRE_OBJECT || strcmp(v->obj.type_name, "ScriptBlock") != 0)
-		return NULL;
-	h = wire_object_get(v, "Handle");
-	if (!h || h->type != WIRE_UINT || h->u >= ctx->nblocks)
-		return NULL;
-	return ctx->blocks[h->u];
-}
-
-static struct wire_value *eval(struct cli_ctx *ctx, const struct cli_node *n);
-static struct wire_value *run_pipeline(struct cli_ctx *ctx, const struct cli_node *pl);
-static int run_script(struct cli_ctx *ctx, const struct cli_node *script, struct wire_value *collect);
-
-/* Appends a value to a pipeline list, unrolling lists as PowerShell does. */
-static void emit(struct wire_value *list, struct wire_value *v)
-{
-	size_t i;
-
-	if (!v)
-		return;
-	if (v->type == WIRE_LIST) {
-		for (i = 0; i < v->list.n; i++)
-			wire_list_append(list, wire_value_ref(v->list.items[i]));
-		wire_value_unref(v);
-		return;
-	}
-	if (v->type == WIRE_NULL) {
-		wire_value_unref(v);
-		return;
-	}
-	wire_list_append(list, v);
-}
-
-/* The value of a subexpression: nothing is $null, one item is itself, more are a list. */
-static struct wire_value *collapse(struct wire_value *list)
-{
-	struct wire_value *v;
-
-	if (list->list.n == 0) {
-		wire_value_unref(list);
-		return wire_null();
-	}
-	if (list->list.n == 1) {
-		v = wire_value_ref(list->list.items[0]);
-		wire_value_unref(list);
-		return v;
-	}
-	return list;
-}
-
-static struct wire_value *member(struct cli_ctx *ctx, const struct wire_value *obj, const char *name)
-{
-	const struct wire_value *v;
-	size_t i;
-
-	switch (obj->type) {
-	case WIRE_OBJECT:
-		v = wire_object_get(obj, name);
-		if (v)
-			return wire_value_ref((struct wire_value *)v);
-		break;
-	case WIRE_LIST:
-		if (!strcasecmp(name, "Count") || !strcasecmp(name, "Length"))
-			return wire_int((int64_t)obj->list.n);
-		{
-			/* Member enumeration: the property of every item. */
-			struct wire_value *out = wire_list();
-
-			for (i = 0; i < obj->list.n; i++)
-				emit(out, member(ctx, obj->list.items[i], name));
-			return out;
-		}
-	case WIRE_STRING:
-		if (!strcasecmp(name, "Length"))
-			return wire_int((int64_t)obj->str.len);
-		break;
-	case WIRE_DURATION:
-		if (!strcasecmp(name, "TotalSeconds"))
-			return wire_double((double)obj->i / 1e9);
-		if (!strcasecmp(name, "TotalMilliseconds"))
-			return wire_double((double)obj->i / 1e6);
-		break;
-	default:
-		break;
-	}
-	if (!strcasecmp(name, "Count"))
-		return wire_int(obj->type == WIRE_NULL ? 0 : 1);
-	return wire_null();
-}
-
-static struct wire_value *expand_string(struct cli_ctx *ctx, const struct cli_node *n)
-{
-	struct wire_buf b = { 0 };
-	struct wire_value *v;
-	size_t i;
-
-	for (i = 0; i < n->nkids; i++) {
-		struct wire_value *part = eval(ctx, n->kids[i]);
-
-		if (!part) {
-			wire_buf_free(&b);
-			return NULL;
-		}
-		if (part->type == WIRE_LIST) {
-			size_t k;
-
-			for (k = 0; k < part->list.n; k++) {
-				if (k)
-					wire_buf_put(&b, " ", 1);
-				cli_display(part->list.items[k], &b);
-			}
-		} else {
-			cli_display(part, &b);
-		}
-		wire_value_unref(part);
-	}
-	v = wire_string_len(b.data ? (const char *)b.data : "", b.len);
-	wire_buf_free(&b);
-	return v;
-}
-
-static struct wire_value *variable(struct cli_ctx *ctx, const struct cli_node *n)
-{
-	struct wire_value *v;
-
-	if (!strcasecmp(n->text, "true"))
-		return wire_bool(true);
-	if (!strcasecmp(n->text, "false"))
-		return wire_bool(false);
-	if (!strcasecmp(n->text, "null"))
-		return wire_null();
-	if (!strncasecmp(n->text, "env:", 4)) {
-		const char *e = getenv(n->text + 4);
-
-		return e ? wire_string(e) : wire_null();
-	}
-	v = cli_var_get(ctx, n->text);
-	return v ? wire_value_ref(v) : wire_null();
-}
-
-static struct wire_value *hash(struct cli_ctx *ctx, const struct cli_node *n)
-{
-	struct wire_value *h = wire_object("Hashtable");
-	size_t i;
-
-	for (i = 0; i + 1 < n->nkids; i += 2) {
-		struct wire_value *k = eval(ctx, n->kids[i]), *v;
-		struct wire_buf name = { 0 };
-
-		if (!k) {
-			wire_value_unref(h);
-			return NULL;
-		}
-		v = eval(ctx, n->kids[i + 1]);
-		if (!v) {
-			wire_value_unref(k);
-			wire_value_unref(h);
-			return NULL;
-		}
-		cli_display(k, &name);
-		wire_buf_put(&name, "", 1);
-		wire_object_set(h, (const char *)name.data, v);
-		wire_buf_free(&name);
-		wire_value_unref(k);
-	}
-	return h;
-}
-
-static struct wire_value *eval(struct cli_ctx *ctx, const struct cli_node *n)
-{
-	struct wire_value *a, *b, *r = NULL;
-	size_t i;
-
-	switch (n->kind) {
-	case N_LITERAL:
-		return wire_value_ref(n->value);
-	case N_STRING_EXPAND:
-		return expand_string(ctx, n);
-	case N_VARIABLE:
-		return variable(ctx, n);
-	case N_MEMBER:
-		a = eval(ctx, n->kids[0]);
-		if (!a)
-			return NULL;
-		r = member(ctx, a, n->text);
-		wire_value_unref(a);
-		return r;
-	case N_INDEX:
-		a = eval(ctx, n->kids[0]);
-		b = a ? eval(ctx, n->kids[1]) : NULL;
-		if (a && b) {
-			int64_t ix;
-
-			if (a->type == WIRE_LIST && cli_to_int(b, &ix) == 0) {
-				if (ix < 0)
-					ix += (int64_t)a->list.n;
-				r = ix >= 0 && (size_t)ix < a->list.n ? wire_value_ref(a->list.items[ix]) : wire_null();
-			} else if (a->type == WIRE_OBJECT && b->type == WIRE_STRING) {
-				r = member(ctx, a, b->str.p);
-			} else if (cli_to_int(b, &ix) == 0 && (ix == 0 || ix == -1)) {
-				r = wire_value_ref(a);
-			} else {
-				r = wire_null();
-			}
-		}
-		wire_value_unref(a);
-		wire_value_unref(b);
-		return r;
-	case N_ARRAY:
-		r = wire_list();
-		for (i = 0; i < n->nkids; i++) {
-			a = eval(ctx, n->kids[i]);
-			if (!a) {
-				wire_value_unref(r);
-				return NULL;
-			}
-			wire_list_append(r, a);
-		}
-		return r;
-	case N_SUBEXPR:
-		r = wire_list();
-		if (run_script(ctx, n->kids[0], r)) {
-			wire_value_unref(r);
-			return NULL;
-		}
-		return n->text ? r : collapse(r); /* @(...) is always a list */
-	case N_BLOCK:
-		return block_value(ctx, n);
-	case N_HASH:
-		return hash(ctx, n);
-	case N_BINARY:
-		a = eval(ctx, n->kids[0]);
-		if (!a)
-			return NULL;
-		if (!strcmp(n->text, "-and") || !strcmp(n->text, "-or")) {
-			bool t = cli_truthy(a);
-
-			wire_value_unref(a);
-			if (t == !strcmp(n->text, "-or"))
-				return wire_bool(t);
-			b = eval(ctx, n->kids[1]);
-			if (!b)
-				return NULL;
-			r = wire_bool(cli_truthy(b));
-			wire_value_unref(b);
-			return r;
-		}
-		b = eval(ctx, n->kids[1]);
-		if (b && cli_binary_op(ctx, n->text, a, b, &r) != 0)
-			r = NULL;
-		wire_value_unref(a);
-		wire_value_unref(b);
-		return r;
-	case N_UNARY:
-		a = eval(ctx, n->kids[0]);
-		if (!a)
-			return NULL;
-		if (!strcmp(n->text, "-")) {
-			struct wire_value *zero = wire_int(0);
-
-			if (cli_binary_op(ctx, "-", zero, a, &r) != 0)
-				r = NULL;
-			wire_value_unref(zero);
-		} else {
-			r = wire_bool(!cli_truthy(a));
-		}
-		wire_value_unref(a);
-		return r;
-	case N_PIPELINE:
-		r = run_pipeline(ctx, n);
-		return r ? collapse(r) : NULL;
-	case N_SCRIPT:
-	case N_ASSIGN:
-	case N_COMMAND:
-	case N_PARAM:
-		break;
-	}
-	cli_error(ctx, "line %d, column %d: this cannot be used as a value", n->line, n->col);
-	return NULL;
-}
-
-/* ---- parameter binding ---- */
-
-static bool name_in_list(const char *list, const char *name, size_t len, bool prefix)
-{
-	const char *s = list;
-
-	while (s && *s) {
-		const char *e = strchr(s, ',');
-		size_t l = e ? (size_t)(e - s) : strlen(s);
-
-		if (prefix ? (len <= l && !strncasecmp(s, name, len)) : (len == l && !strncasecmp(s, name, l)))
-			return true;
-		s = e ? e + 1 : NULL;
-	}
-	return false;
-}
-
-static int find_param(struct cli_ctx *ctx, const struct cli_cmdlet *c, const char *name)
-{
-	size_t len = strlen(name), i, nmatch = 0;
-	int found = -1;
-	char matches[512] = "";
-
-	for (i = 0; c->params[i].name; i++)
-		if (!strcasecmp(c->params[i].name, name) || name_in_list(c->params[i].aliases, name, len, false))
-			return (int)i;
-	for (i = 0; c->params[i].name; i++) {
-		if (!strncasecmp(c->params[i].name, name, len) || name_in_list(c->params[i].aliases, name, len, true)) {
-			found = (int)i;
-			nmatch++;
-			snprintf(matches + strlen(matches), sizeof(matches) - strlen(matches), " -%s", c->params[i].name);
-		}
-	}
-	if (nmatch == 1)
-		return found;
-	if (nmatch > 1)
-		cli_error(ctx, "Parameter cannot be processed because the parameter name '%s' is ambiguous. Possible matches include:%s.",
-			  name, matches);
-	else
-		cli_error(ctx, "A parameter cannot be found that matches parameter name '%s'. See: Get-Help %s", name,
-			  c->name);
-	return -1;
-}
-
-static const char *type_word(enum cli_ptype t)
-{
-	switch (t) {
-	case P_STRING: return "a string";
-	case P_STRINGS: return "one or more strings";
-	case P_INT: return "a whole number (size literals such as 512MB allowed)";
-	case P_SWITCH: return "a switch";
-	case P_BOOL: return "$true or $false";
-	case P_BLOCK: return "a script block { ... }";
-	case P_ANY: return "a value";
-	}
-	return "a value";
-}
-
-/* Converts an argument to the parameter's type; consumes v. */
-static struct wire_value *convert(struct cli_ctx *ctx, const struct cli_param *p, struct wire_value *v)
-{
-	struct wire_value *r = NULL;
-	struct wire_buf b = { 0 };
-	int64_t i;
-	size_t k;
-
-	switch (p->type) {
-	case P_ANY:
-		return v;
-	case P_STRING:
-		if (v->type == WIRE_STRING)
-			return v;
-		if (v->type != WIRE_LIST && v->type != WIRE_OBJECT && v->type != WIRE_NULL) {
-			cli_display(v, &b);
-			r = wire_string_len(b.data ? (const char *)b.data : "", b.len);
-		}
-		break;
-	case P_STRINGS:
-		r = wire_list();
-		if (v->type == WIRE_LIST) {
-			for (k = 0; k < v->list.n && r; k++) {
-				const struct wire_value *it = v->list.items[k];
-
-				if (it->type == WIRE_OBJECT || it->type == WIRE_LIST || it->type == WIRE_NULL) {
-					wire_value_unref(r);
-					r = NULL;
-					break;
-				}
-				b.len = 0;
-				cli_display(it, &b);
-				wire_list_append(r, wire_string_len(b.data ? (const char *)b.data : "", b.len));
-			}
-		} else if (v->type != WIRE_OBJECT && v->type != WIRE_NULL) {
-			cli_display(v, &b);
-			wire_list_append(r, wire_string_len(b.data ? (const char *)b.data : "", b.len));
-		} else {
-			wire_value_unref(r);
-			r = NULL;
-		}
-		break;
-	case P_INT:
-		if (cli_to_int(v, &i) == 0)
-			r = wire_int(i);
-		break;
-	case P_SWITCH:
-	case P_BOOL:
-		if (v->type == WIRE_BOOL)
-			return v;
-		if (v->type == WIRE_INT && (v->i == 0 || v->i == 1))
-			r = wire_bool(v->i);
-		break;
-	case P_BLOCK:
-		if (v->type == WIRE_OBJECT && !strcmp(v->obj.type_name, "ScriptBlock"))
-			return v;
-		break;
-	}
-	if (!r) {
-		b.len = 0;
-		cli_display(v, &b);
-		wire_buf_put(&b, "", 1);
-		cli_error(ctx, "Cannot bind parameter '%s': the value \"%s\" is not %s.", p->name, (const char *)b.data,
-			  type_word(p->type));
-	}
-	wire_buf_free(&b);
-	wire_value_unref(v);
-	return r;
-}
-
-static int bind(struct cli_ctx *ctx, const struct cli_cmdlet *c, const struct cli_node *cmd, struct cli_bound *b)
-{
-	const struct cli_node *positional[64];
-	size_t npos = 0, i, k;
-	int pi;
-
-	memset(b, 0, sizeof(*b));
-	b->cmdlet = c;
-	for (i = 0; i < cmd->nkids; i++) {
-		const struct cli_node *kid = cmd->kids[i];
-		const struct cli_param *p;
-		struct wire_value *v;
-
-		if (kid->kind != N_PARAM) {
-			if (npos == 64) {
-				cli_error(ctx, "too many positional arguments");
-				return -1;
-			}
-			positional[npos++] = kid;
-			continue;
-		}
-		pi = find_param(ctx, c, kid->text);
-		if (pi < 0)
-			return -1;
-		p = &c->params[pi];
-		if (b->values[pi]) {
-			cli_error(ctx, "Cannot bind parameter because parameter '%s' is specified more than once.", p->name);
-			return -1;
-		}
-		if (kid->nkids) {
-			v = eval(ctx, kid->kids[0]);
-		} else if (p->type == P_SWITCH) {
-			v = wire_bool(true);
-		} else if (i + 1 < cmd->nkids && cmd->kids[i + 1]->kind != N_PARAM) {
-			v = eval(ctx, cmd->kids[++i]);
-		} else {
-			cli_error(ctx, "Missing an argument for parameter '%s'. Specify %s and try again.", p->name,
-				  type_word(p->type));
-			return -1;
-		}
-		if (!v || !(b->values[pi] = convert(ctx, p, v)))
-			return -1;
-	}
-	for (k = 0; k < npos; k++) {
-		struct wire_value *v;
-		int best = -1;
-
-		for (i = 0; c->params[i].name; i++)
-			if (c->params[i].position >= 0 && !b->values[i] &&
-			    (best < 0 || c->params[i].position < c->params[best].position))
-				best = (int)i;
-		if (best < 0) {
-			struct wire_buf s = { 0 };
-
-			v = eval(ctx, positional[k]);
-			if (v)
-				cli_display(v, &s);
-			wire_buf_put(&s, "", 1);
-			cli_error(ctx, "A positional parameter cannot be found that accepts argument '%s'.",
-				  (const char *)s.data);
-			wire_buf_free(&s);
-			wire_value_unref(v);
-			return -1;
-		}
-		v = eval(ctx, positional[k]);
-		if (!v || !(b->values[best] = convert(ctx, &c->params[best], v)))
-			return -1;
-	}
-	for (i = 0; c->params[i].name; i++) {
-		if ((c->params[i].flags & PF_MANDATORY) && !b->values[i]) {
-			cli_error(ctx, "Cannot process command because of one or more missing mandatory parameters: %s.",
-				  c->params[i].name);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void unbind(struct cli_bound *b)
-{
-	size_t i;
-
-	for (i = 0; i < CLI_MAX_PARAMS; i++)
-		wire_value_unref(b->values[i]);
-}
-
-struct wire_value *cli_arg(const struct cli_bound *b, const char *name)
-{
-	size_t i;
-
-	for (i = 0; b->cmdlet->params[i].name; i++)
-		if (!strcasecmp(b->cmdlet->params[i].name, name))
-			return b->values[i];
-	return NULL;
-}
-
-bool cli_switch(const struct cli_bound *b, const char *name)
-{
-	const struct wire_value *v = cli_arg(b, name);
-
-	return v && v->type == WIRE_BOOL && v->b;
 }
 
 static const char *closest_cmdlet(const char *name)
@@ -653,124 +198,380 @@ static const char *closest_cmdlet(const char *name)
 	return best_len >= 4 ? best : NULL;
 }
 
-static struct wire_value *run_command(struct cli_ctx *ctx, const struct cli_node *cmd, struct wire_value *input)
-{
-	const struct cli_cmdlet *c = cli_cmdlet_find(cmd->text);
-	const char *saved = ctx->cmdlet_name;
-	struct wire_value *out;
-	struct cli_bound b;
-	int rc;
+static int call_function(struct cli_ctx *ctx, struct cli_stage *st, const struct cli_node *cmd);
 
-	if (!c) {
+/* Sets up one stage: the cmdlet and its bound arguments, or a user function. */
+static int stage_init(struct cli_ctx *ctx, struct cli_pipe *pipe, size_t i, const struct cli_node *cmd)
+{
+	struct cli_stage *st = &pipe->stages[i];
+
+	st->pipe = pipe;
+	st->index = i;
+	st->acc = wire_list();
+	st->args.error_action = -1;
+	st->function = find_function(ctx, cmd->text);
+	if (st->function)
+		return 0;
+	st->cmdlet = cli_cmdlet_find(cmd->text);
+	if (!st->cmdlet) {
 		const char *hint = closest_cmdlet(cmd->text);
 
 		ctx->cmdlet_name = NULL;
-		cli_error(ctx, "The term '%s' is not recognized as a name of a cmdlet (line %d, column %d).%s%s%s",
+		cli_error(ctx, "The term '%s' is not recognized as a name of a cmdlet or function (line %d, column %d).%s%s%s",
 			  cmd->text, cmd->line, cmd->col, hint ? " Did you mean " : " Get-Command lists them.",
 			  hint ? hint : "", hint ? "?" : "");
-		ctx->cmdlet_name = saved;
-		return NULL;
+		return -1;
 	}
-	ctx->cmdlet_name = c->name;
-	if (bind(ctx, c, cmd, &b)) {
-		unbind(&b);
-		ctx->cmdlet_name = saved;
-		return NULL;
-	}
-	out = wire_list();
-	rc = c->run(ctx, &b, input, out);
-	unbind(&b);
-	ctx->cmdlet_name = saved;
-	if (rc) {
-		wire_value_unref(out);
-		return NULL;
-	}
-	return out;
+	ctx->cmdlet_name = st->cmdlet->name;
+	return cli_bind(ctx, st->cmdlet, cmd, &st->args);
 }
 
-static struct wire_value *run_pipeline(struct cli_ctx *ctx, const struct cli_node *pl)
+static int stage_end(struct cli_ctx *ctx, struct cli_stage *st, const struct cli_node *cmd)
 {
-	struct wire_value *data = wire_list();
+	struct wire_value *out;
+	size_t i;
+	int rc = 0;
+
+	if (st->function)
+		return call_function(ctx, st, cmd);
+	ctx->cmdlet_name = st->cmdlet->name;
+	ctx->error_action = st->args.error_action;
+	if (st->cmdlet->end)
+		return st->cmdlet->end(ctx, st);
+	if (!st->cmdlet->run)
+		return 0;
+	out = wire_list();
+	rc = st->cmdlet->run(ctx, &st->args, st->acc, out);
+	for (i = 0; rc == 0 && i < out->list.n; i++)
+		if ((rc = cli_emit(ctx, st, wire_value_ref(out->list.items[i]))) == CLI_STOP)
+			rc = 0;
+	wire_value_unref(out);
+	return rc;
+}
+
+/* Get-VM | Where-Object Property -op Value: the daemon filters (one reply with only what
+ * matches).  The Where-Object stage stays, so the result is the same either way. */
+static void push_down_filter(struct cli_pipe *pipe)
+{
+	static const char *const ops[] = { "EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", NULL };
+	struct cli_stage *src = &pipe->stages[0], *where = &pipe->stages[1];
+	const struct wire_value *prop, *value;
+	struct wire_value *filter;
 	size_t i;
 
-	for (i = 0; i < pl->nkids; i++) {
-		const struct cli_node *el = pl->kids[i];
-		struct wire_value *next;
-
-		if (el->kind == N_COMMAND) {
-			next = run_command(ctx, el, data);
-		} else if (i == 0) {
-			struct wire_value *v = eval(ctx, el);
-
-			next = v ? wire_list() : NULL;
-			if (v)
-				emit(next, v);
-		} else {
-			cli_error(ctx, "line %d, column %d: expressions are only allowed as the first element of a pipeline",
-				  el->line, el->col);
-			next = NULL;
-		}
-		wire_value_unref(data);
-		if (!next)
-			return NULL;
-		data = next;
-	}
-	return data;
+	if (pipe->n < 2 || !src->cmdlet || !where->cmdlet || strcmp(src->cmdlet->name, "Get-VM") ||
+	    strcmp(where->cmdlet->name, "Where-Object"))
+		return;
+	prop = cli_arg(&where->args, "Property");
+	value = cli_arg(&where->args, "Value");
+	if (!prop || prop->type != WIRE_STRING || !value || value->type == WIRE_LIST || value->type == WIRE_OBJECT)
+		return;
+	for (i = 0; ops[i]; i++)
+		if (cli_switch(&where->args, ops[i]))
+			break;
+	if (!ops[i])
+		return;
+	filter = wire_object("Filter");
+	wire_object_set(filter, "Property", wire_value_ref((struct wire_value *)prop));
+	wire_object_set(filter, "Operator", wire_stringf("-%s", ops[i]));
+	wire_object_set(filter, "Value", wire_value_ref((struct wire_value *)value));
+	src->args.filter = filter;
 }
 
-/* Runs statements; their output goes to collect, or to Out-Default when collect is NULL. */
-static int run_script(struct cli_ctx *ctx, const struct cli_node *script, struct wire_value *collect)
+int cli_run_pipeline(struct cli_ctx *ctx, const struct cli_node *pl, struct wire_value *sink)
+{
+	struct cli_pipe pipe = { .sink = sink };
+	struct wire_value *first = NULL;
+	const char *saved_name = ctx->cmdlet_name;
+	int saved_action = ctx->error_action;
+	size_t i, skip = 0;
+	int rc = 0;
+
+	if (pl->nkids && pl->kids[0]->kind != N_COMMAND) {
+		first = cli_eval(ctx, pl->kids[0]);
+		if (!first)
+			return -1;
+		skip = 1;
+	}
+	for (i = skip; i < pl->nkids; i++) {
+		if (pl->kids[i]->kind != N_COMMAND) {
+			cli_error(ctx, "line %d, column %d: expressions are only allowed as the first element of a pipeline",
+				  pl->kids[i]->line, pl->kids[i]->col);
+			wire_value_unref(first);
+			return -1;
+		}
+	}
+	pipe.n = pl->nkids - skip;
+	pipe.stages = calloc(pipe.n + 1, sizeof(*pipe.stages));
+	if (!pipe.stages)
+		abort();
+	for (i = 0; i < pipe.n && rc == 0; i++)
+		rc = stage_init(ctx, &pipe, i, pl->kids[i + skip]);
+	if (rc == 0 && !first)
+		push_down_filter(&pipe);
+	for (i = 0; i < pipe.n && rc == 0; i++) {
+		struct cli_stage *st = &pipe.stages[i];
+
+		if (st->cmdlet && st->cmdlet->begin) {
+			ctx->cmdlet_name = st->cmdlet->name;
+			ctx->error_action = st->args.error_action;
+			rc = st->cmdlet->begin(ctx, st);
+		}
+	}
+	if (rc == 0 && first) {
+		struct wire_value *list = wire_list();
+
+		cli_unroll(list, first);
+		first = NULL;
+		if (pipe.n)
+			rc = feed(ctx, &pipe, list);
+		else
+			cli_unroll(sink, list);
+	}
+	for (i = 0; i < pipe.n && rc == 0; i++)
+		rc = stage_end(ctx, &pipe.stages[i], pl->kids[i + skip]);
+	for (i = 0; i < pipe.n; i++) {
+		cli_unbind(&pipe.stages[i].args);
+		wire_value_unref(pipe.stages[i].acc);
+	}
+	free(pipe.stages);
+	wire_value_unref(first);
+	ctx->cmdlet_name = saved_name;
+	ctx->error_action = saved_action;
+	return rc < 0 || ctx->stop_script ? -1 : 0;
+}
+
+/* ---- functions ---- */
+
+/* Binds a call's arguments to the function's parameters: -Name value or in order; the
+ * rest are $args, the pipeline's input is $input. */
+static int bind_function(struct cli_ctx *ctx, const struct cli_node *fn, const struct cli_node *cmd,
+			 struct wire_value *input)
+{
+	const struct cli_node *params = fn->kids[0];
+	struct wire_value **vals = calloc(params->nkids + 1, sizeof(*vals)), *rest = wire_list();
+	size_t i, k, next_pos = 0;
+	int rc = 0;
+
+	if (!vals)
+		abort();
+	for (i = 0; i < cmd->nkids && rc == 0; i++) {
+		const struct cli_node *kid = cmd->kids[i];
+		struct wire_value *v;
+
+		if (kid->kind == N_PARAM) {
+			for (k = 0; k < params->nkids && strcasecmp(params->kids[k]->text, kid->text); k++)
+				;
+			if (k == params->nkids) {
+				cli_error(ctx, "A parameter cannot be found that matches parameter name '%s' (function %s).",
+					  kid->text, fn->text);
+				rc = -1;
+				break;
+			}
+			if (kid->nkids)
+				v = cli_eval(ctx, kid->kids[0]);
+			else if (i + 1 < cmd->nkids && cmd->kids[i + 1]->kind != N_PARAM)
+				v = cli_eval(ctx, cmd->kids[++i]);
+			else
+				v = wire_bool(true);
+			if (!v)
+				rc = -1;
+			wire_value_unref(vals[k]);
+			vals[k] = v;
+			continue;
+		}
+		v = cli_eval(ctx, kid);
+		if (!v) {
+			rc = -1;
+			break;
+		}
+		while (next_pos < params->nkids && vals[next_pos])
+			next_pos++;
+		if (next_pos < params->nkids)
+			vals[next_pos++] = v;
+		else
+			wire_list_append(rest, v);
+	}
+	for (k = 0; k < params->nkids; k++) {
+		if (rc == 0 && !vals[k] && params->kids[k]->nkids)
+			vals[k] = cli_eval(ctx, params->kids[k]->kids[0]);
+		if (rc == 0)
+			cli_var_set(ctx, params->kids[k]->text, vals[k] ? vals[k] : wire_null());
+		else
+			wire_value_unref(vals[k]);
+	}
+	free(vals);
+	if (rc == 0) {
+		cli_var_set(ctx, "args", rest);
+		cli_var_set(ctx, "input", wire_value_ref(input));
+	} else {
+		wire_value_unref(rest);
+	}
+	return rc;
+}
+
+static int call_function(struct cli_ctx *ctx, struct cli_stage *st, const struct cli_node *cmd)
+{
+	const struct cli_node *fn = st->function;
+	size_t saved_scope = ctx->scope_start, start = ctx->nvars, i;
+	struct wire_value *out = wire_list();
+	int rc;
+
+	ctx->scope_start = start;
+	rc = bind_function(ctx, fn, cmd, st->acc);
+	if (rc == 0)
+		rc = cli_run_script(ctx, fn->kids[1]->kids[0], out);
+	if (ctx->flow == FLOW_RETURN)
+		ctx->flow = FLOW_NORMAL;
+	cli_scope_pop(ctx, start);
+	ctx->scope_start = saved_scope;
+	for (i = 0; rc == 0 && i < out->list.n; i++)
+		if ((rc = cli_emit(ctx, st, wire_value_ref(out->list.items[i]))) == CLI_STOP)
+			rc = 0;
+	wire_value_unref(out);
+	return rc;
+}
+
+static void define_function(struct cli_ctx *ctx, const struct cli_node *fn)
+{
+	if (ctx->nfunctions == ctx->capfunctions) {
+		ctx->capfunctions = ctx->capfunctions ? ctx->capfunctions * 2 : 8;
+		ctx->functions = realloc(ctx->functions, ctx->capfunctions * sizeof(*ctx->functions));
+		if (!ctx->functions)
+			abort();
+	}
+	ctx->functions[ctx->nfunctions++] = (struct cli_node *)fn;
+}
+
+/* ---- statements ---- */
+
+static int run_statement(struct cli_ctx *ctx, const struct cli_node *st, struct wire_value *out);
+
+static int run_if(struct cli_ctx *ctx, const struct cli_node *n, struct wire_value *out)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n->nkids; i += 2) {
+		struct wire_value *c = wire_list();
+		bool yes;
+
+		if (cli_run_pipeline(ctx, n->kids[i], c)) {
+			wire_value_unref(c);
+			return -1;
+		}
+		c = cli_collapse(c);
+		yes = cli_truthy(c);
+		wire_value_unref(c);
+		if (yes)
+			return cli_run_script(ctx, n->kids[i + 1]->kids[0], out);
+	}
+	if (n->nkids % 2)
+		return cli_run_script(ctx, n->kids[n->nkids - 1]->kids[0], out);
+	return 0;
+}
+
+static int run_foreach(struct cli_ctx *ctx, const struct cli_node *n, struct wire_value *out)
+{
+	struct wire_value *items = wire_list();
+	size_t i;
+	int rc;
+
+	rc = cli_run_pipeline(ctx, n->kids[0], items);
+	for (i = 0; rc == 0 && i < items->list.n; i++) {
+		cli_var_set(ctx, n->text, wire_value_ref(items->list.items[i]));
+		rc = cli_run_script(ctx, n->kids[1]->kids[0], out);
+		if (ctx->flow == FLOW_CONTINUE) {
+			ctx->flow = FLOW_NORMAL;
+		} else if (ctx->flow == FLOW_BREAK) {
+			ctx->flow = FLOW_NORMAL;
+			break;
+		} else if (ctx->flow == FLOW_RETURN) {
+			break;
+		}
+	}
+	wire_value_unref(items);
+	return rc;
+}
+
+static int run_statement(struct cli_ctx *ctx, const struct cli_node *st, struct wire_value *out)
+{
+	struct wire_value *v;
+	int rc;
+
+	switch (st->kind) {
+	case N_ASSIGN:
+		v = wire_list();
+		if (cli_run_pipeline(ctx, st->kids[0], v)) {
+			wire_value_unref(v);
+			return -1;
+		}
+		cli_var_set(ctx, st->text, cli_collapse(v));
+		return 0;
+	case N_IF:
+		return run_if(ctx, st, out);
+	case N_FOREACH:
+		return run_foreach(ctx, st, out);
+	case N_FUNCTION:
+		define_function(ctx, st);
+		return 0;
+	case N_RETURN:
+		rc = st->nkids ? cli_run_pipeline(ctx, st->kids[0], out) : 0;
+		ctx->flow = FLOW_RETURN;
+		return rc;
+	case N_BREAK:
+		ctx->flow = FLOW_BREAK;
+		return 0;
+	case N_CONTINUE:
+		ctx->flow = FLOW_CONTINUE;
+		return 0;
+	case N_ARRAY: /* param( ) outside a function: nothing to bind */
+		return 0;
+	default:
+		return cli_run_pipeline(ctx, st, out);
+	}
+}
+
+/* Runs statements; their output goes to collect, or statement by statement to Out-Default
+ * when collect is NULL.  A failed statement does not stop the next (unless -ErrorAction Stop
+ * said so); the result says whether any failed. */
+int cli_run_script(struct cli_ctx *ctx, const struct cli_node *script, struct wire_value *collect)
 {
 	int failed = 0;
 	size_t i;
 
-	for (i = 0; i < script->nkids; i++) {
-		const struct cli_node *st = script->kids[i];
-		struct wire_value *out;
+	for (i = 0; i < script->nkids && !ctx->stop_script && ctx->flow == FLOW_NORMAL; i++) {
+		struct wire_value *out = collect ? collect : wire_list();
 
-		if (st->kind == N_ASSIGN) {
-			out = run_pipeline(ctx, st->kids[0]);
-			if (!out) {
-				failed = -1;
-				continue;
-			}
-			cli_var_set(ctx, st->text, collapse(out));
-			continue;
-		}
-		out = run_pipeline(ctx, st);
-		if (!out) {
+		if (run_statement(ctx, script->kids[i], out))
 			failed = -1;
-			if (collect)
-				return -1;
-			continue;
-		}
-		if (collect) {
-			emit(collect, out);
-		} else {
+		if (!collect) {
 			cli_out_default(ctx, out);
 			wire_value_unref(out);
 		}
 	}
-	return failed;
+	return failed || ctx->stop_script ? -1 : 0;
 }
 
 int cli_exec_script(struct cli_ctx *ctx, const struct cli_node *script)
 {
 	int before = ctx->errors;
-	int rc = run_script(ctx, script, NULL);
+	int rc = cli_run_script(ctx, script, NULL);
 
+	ctx->flow = FLOW_NORMAL;
+	ctx->stop_script = false;
 	return rc || ctx->errors > before ? -1 : 0;
 }
 
 int cli_exec_block(struct cli_ctx *ctx, const struct cli_node *block, struct wire_value *item,
 		   struct wire_value **result)
 {
-	struct wire_value *saved = cli_var_get(ctx, "_"), *out = wire_list();
+	struct wire_value *saved = wire_value_ref(cli_var_get(ctx, "_")), *out = wire_list();
 	int rc;
 
-	wire_value_ref(saved);
 	cli_var_set(ctx, "_", wire_value_ref(item));
-	rc = run_script(ctx, block->kids[0], out);
+	rc = cli_run_script(ctx, block->kids[0], out);
+	if (ctx->flow == FLOW_RETURN)
+		ctx->flow = FLOW_NORMAL; /* return leaves the block, as in ForEach-Object */
 	cli_var_set(ctx, "_", saved ? saved : wire_null());
 	if (rc) {
 		wire_value_unref(out);

@@ -346,79 +346,76 @@ void cli_format_json(const struct wire_value *items, int depth, bool compress, s
 	wire_value_to_json(v, out, compress ? 0 : 2, depth);
 }
 
-static void flush(struct cli_ctx *ctx, struct wire_buf *b)
-{
-	if (b->len)
-		fwrite(b->data, 1, b->len, ctx->out);
-	b->len = 0;
-}
-
 static bool wants_table(const struct wire_value *v)
 {
 	return view_for(v) || (v->type == WIRE_OBJECT && v->obj.n <= 4);
 }
 
-void cli_out_default(struct cli_ctx *ctx, struct wire_value *items)
+void cli_render(enum cli_output mode, const struct wire_value *items, struct wire_buf *b)
 {
-	struct wire_buf b = { 0 };
 	size_t i, j;
 
 	if (!items->list.n)
 		return;
-	switch (ctx->output) {
+	switch (mode) {
 	case OUT_JSON:
-		cli_format_json(items, -1, false, &b);
-		wire_buf_put(&b, "\n", 1);
-		flush(ctx, &b);
-		break;
+		cli_format_json(items, -1, false, b);
+		wire_buf_put(b, "\n", 1);
+		return;
 	case OUT_JSONL:
 		for (i = 0; i < items->list.n; i++) {
-			wire_value_to_json(items->list.items[i], &b, 0, -1);
-			wire_buf_put(&b, "\n", 1);
+			wire_value_to_json(items->list.items[i], b, 0, -1);
+			wire_buf_put(b, "\n", 1);
 		}
-		flush(ctx, &b);
-		break;
+		return;
 	case OUT_CSV:
-		cli_format_csv(items, &b);
-		flush(ctx, &b);
-		break;
+		cli_format_csv(items, b);
+		return;
 	case OUT_TABLE:
 	case OUT_LIST:
-		for (i = 0; i < items->list.n; i = j) {
-			const struct wire_value *v = items->list.items[i];
-			struct wire_value run = { .refs = 1, .type = WIRE_LIST };
-
-			if (is_format_output(v)) {
-				const struct wire_value *t = wire_object_get(v, "Text");
-
-				if (t && t->type == WIRE_STRING)
-					wire_buf_put(&b, t->str.p, t->str.len);
-				j = i + 1;
-				continue;
-			}
-			if (v->type != WIRE_OBJECT) {
-				cli_display(v, &b);
-				wire_buf_put(&b, "\n", 1);
-				j = i + 1;
-				continue;
-			}
-			/* A run of objects of one type is formatted together. */
-			for (j = i; j < items->list.n && items->list.items[j]->type == WIRE_OBJECT &&
-				    !strcmp(items->list.items[j]->obj.type_name, v->obj.type_name);
-			     j++)
-				;
-			run.list.items = &items->list.items[i];
-			run.list.n = j - i;
-			if (i)
-				wire_buf_put(&b, "\n", 1);
-			if (ctx->output == OUT_TABLE && wants_table(v))
-				cli_format_table(&run, NULL, &b);
-			else
-				cli_format_list(&run, NULL, &b);
-		}
-		flush(ctx, &b);
 		break;
 	}
+	for (i = 0; i < items->list.n; i = j) {
+		const struct wire_value *v = items->list.items[i];
+		struct wire_value run = { .refs = 1, .type = WIRE_LIST };
+
+		if (is_format_output(v)) {
+			const struct wire_value *t = wire_object_get(v, "Text");
+
+			if (t && t->type == WIRE_STRING)
+				wire_buf_put(b, t->str.p, t->str.len);
+			j = i + 1;
+			continue;
+		}
+		if (v->type != WIRE_OBJECT) {
+			cli_display(v, b);
+			wire_buf_put(b, "\n", 1);
+			j = i + 1;
+			continue;
+		}
+		/* A run of objects of one type is formatted together. */
+		for (j = i; j < items->list.n && items->list.items[j]->type == WIRE_OBJECT &&
+			    !strcmp(items->list.items[j]->obj.type_name, v->obj.type_name);
+		     j++)
+			;
+		run.list.items = &items->list.items[i];
+		run.list.n = j - i;
+		if (i)
+			wire_buf_put(b, "\n", 1);
+		if (mode == OUT_TABLE && wants_table(v))
+			cli_format_table(&run, NULL, b);
+		else
+			cli_format_list(&run, NULL, b);
+	}
+}
+
+void cli_out_default(struct cli_ctx *ctx, struct wire_value *items)
+{
+	struct wire_buf b = { 0 };
+
+	cli_render(ctx->output, items, &b);
+	if (b.len)
+		fwrite(b.data, 1, b.len, ctx->out);
 	fflush(ctx->out);
 	wire_buf_free(&b);
 }

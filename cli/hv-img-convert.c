@@ -225,6 +225,28 @@ static int copy_direct(int in, uint64_t in_off, int out, uint64_t out_off, uint6
 	return 0;
 }
 
+/*
+ * Raw data straight into the blocks of a new VHDX: every block of a new image reads as zeros,
+ * so holes of the source can stay unwritten.  -1 to fall back to reads and writes.
+ */
+static int copy_into(struct img *s, struct img *d, uint64_t off, uint64_t len)
+{
+	if (d->level_fd[0] == 0)
+		d->level_fd[0] = open(d->path, O_WRONLY | O_CLOEXEC);
+	if (d->level_fd[0] < 0)
+		return -1;
+	while (len) {
+		uint64_t foff, n;
+		if (vhdx_write_map(d->v, off, len, &foff, &n) < 0)
+			return -1;
+		if (copy_direct(s->fd, off, d->level_fd[0], foff, n) < 0)
+			return -1;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static int copy(struct img *s, struct img *d, bool progress)
 {
 	uint8_t *buf = malloc(CHUNK);
@@ -242,6 +264,11 @@ static int copy(struct img *s, struct img *d, bool progress)
 		if (r < 0)
 			break;
 		if (data && fd >= 0 && !d->v && copy_direct(fd, foff, d->fd, off, len) == 0) {
+			off += len;
+			img_progress(progress, off, s->size);
+			continue;
+		}
+		if (data && !s->v && d->v && copy_into(s, d, off, len) == 0) {
 			off += len;
 			img_progress(progress, off, s->size);
 			continue;
@@ -264,6 +291,7 @@ static int open_dst(const char *path, const char *fmt, const char *opts, struct 
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
 	d->size = s->size;
+	d->path = path;
 	if (strcmp(fmt, "raw") == 0) {
 		d->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (d->fd < 0 || ftruncate(d->fd, (off_t)s->size) < 0)

@@ -206,6 +206,18 @@ bool cli_equal(const struct wire_value *a, const struct wire_value *b)
 	return cli_compare(a, b, &comparable) == 0 && comparable;
 }
 
+bool cli_compare_lists(const struct wire_value *a, const struct wire_value *b)
+{
+	size_t i;
+
+	if (a->list.n != b->list.n)
+		return false;
+	for (i = 0; i < a->list.n; i++)
+		if (!cli_equal(a->list.items[i], b->list.items[i]))
+			return false;
+	return true;
+}
+
 static char *display_str(const struct wire_value *v)
 {
 	struct wire_buf b = { 0 };

@@ -487,7 +487,7 @@ static struct cli_node *parse_primary(struct parser *p)
 		struct wire_value *v;
 
 		start = p->pos;
-		while (isalnum((unsigned char)peek(p)) || peek(p) == '.' ||
+		while (isalnum((unsigned char)peek(p)) || (peek(p) == '.' && peek_at(p, 1) != '.') ||
 		       ((peek(p) == '+' || peek(p) == '-') && (p->s[p->pos - 1] == 'e' || p->s[p->pos - 1] == 'E')))
 			next(p);
 		if (!cli_parse_number(p->s + start, p->pos - start, &v)) {
@@ -547,9 +547,25 @@ static struct cli_node *binary(struct parser *p, const char *op, size_t len, str
 	return b;
 }
 
+/* a..b, a range of whole numbers. */
+static struct cli_node *parse_range(struct parser *p)
+{
+	struct cli_node *l = parse_primary(p), *r;
+
+	if (p->failed || peek(p) != '.' || peek_at(p, 1) != '.')
+		return l;
+	r = node(p, N_BINARY);
+	r->text = strdup("..");
+	next(p);
+	next(p);
+	add(r, l);
+	add(r, parse_primary(p));
+	return r;
+}
+
 static struct cli_node *parse_array(struct parser *p)
 {
-	struct cli_node *first = parse_primary(p), *arr;
+	struct cli_node *first = parse_range(p), *arr;
 
 	skip_space(p, false);
 	if (peek(p) != ',')
@@ -559,7 +575,7 @@ static struct cli_node *parse_array(struct parser *p)
 	while (!p->failed && peek(p) == ',') {
 		next(p);
 		skip_space(p, true);
-		add(arr, parse_primary(p));
+		add(arr, parse_range(p));
 		skip_space(p, false);
 	}
 	return arr;
@@ -763,10 +779,239 @@ static struct cli_node *parse_pipeline(struct parser *p)
 	}
 }
 
+/* A keyword at the cursor, as a whole word: its length, else 0. */
+static size_t keyword(struct parser *p, const char *kw)
+{
+	size_t len = strlen(kw);
+
+	if (strncasecmp(p->s + p->pos, kw, len) == 0 && !is_name_char(p->s[p->pos + len]) && p->s[p->pos + len] != '-')
+		return len;
+	return 0;
+}
+
+static void skip_n(struct parser *p, size_t n)
+{
+	while (n--)
+		next(p);
+}
+
+static bool expect(struct parser *p, char c, const char *what)
+{
+	skip_space(p, true);
+	if (peek(p) == c) {
+		next(p);
+		return true;
+	}
+	fail(p, !peek(p), "'%c' was expected %s", c, what);
+	return false;
+}
+
+static struct cli_node *parse_block(struct parser *p, const char *what)
+{
+	skip_space(p, true);
+	if (peek(p) != '{') {
+		fail(p, !peek(p), "'{' was expected %s", what);
+		return node(p, N_BLOCK);
+	}
+	return parse_group(p, '{');
+}
+
+/* ( pipeline ) of if and elseif. */
+static struct cli_node *parse_condition(struct parser *p, const char *what)
+{
+	struct cli_node *c;
+
+	if (!expect(p, '(', what))
+		return node(p, N_LITERAL);
+	skip_space(p, true);
+	c = parse_pipeline(p);
+	if (!p->failed)
+		expect(p, ')', "to close the condition");
+	return c;
+}
+
+static struct cli_node *parse_if(struct parser *p)
+{
+	struct cli_node *n = node(p, N_IF);
+	size_t k;
+
+	skip_n(p, 2);
+	add(n, parse_condition(p, "after if"));
+	add(n, parse_block(p, "after the if condition"));
+	while (!p->failed) {
+		size_t save = p->pos;
+		int line = p->line, col = p->col;
+
+		skip_space(p, true);
+		if ((k = keyword(p, "elseif"))) {
+			skip_n(p, k);
+			add(n, parse_condition(p, "after elseif"));
+			add(n, parse_block(p, "after the elseif condition"));
+		} else if ((k = keyword(p, "else"))) {
+			skip_n(p, k);
+			add(n, parse_block(p, "after else"));
+			break;
+		} else {
+			p->pos = save;
+			p->line = line;
+			p->col = col;
+			break;
+		}
+	}
+	return n;
+}
+
+static struct cli_node *parse_foreach(struct parser *p)
+{
+	struct cli_node *n = node(p, N_FOREACH), *var;
+	size_t k;
+
+	skip_n(p, 7);
+	if (!expect(p, '(', "after foreach"))
+		return n;
+	skip_space(p, false);
+	if (peek(p) != '$') {
+		fail(p, !peek(p), "a loop variable ($name) was expected after foreach (");
+		return n;
+	}
+	var = parse_variable(p);
+	n->text = var->text;
+	var->text = NULL;
+	cli_node_free(var);
+	skip_space(p, false);
+	if (!(k = keyword(p, "in"))) {
+		fail(p, !peek(p), "'in' was expected after the loop variable");
+		return n;
+	}
+	skip_n(p, k);
+	skip_space(p, true);
+	add(n, parse_pipeline(p));
+	if (!p->failed && expect(p, ')', "to close foreach ( ... )"))
+		add(n, parse_block(p, "after foreach ( ... )"));
+	return n;
+}
+
+/* ( $a, $b = default ) of a function or of param( ). */
+static struct cli_node *parse_params(struct parser *p)
+{
+	struct cli_node *list = node(p, N_ARRAY);
+
+	next(p); /* ( */
+	for (;;) {
+		struct cli_node *par, *var;
+
+		skip_space(p, true);
+		if (peek(p) == ')') {
+			next(p);
+			return list;
+		}
+		if (peek(p) != '$') {
+			fail(p, !peek(p), "a parameter ($name) was expected");
+			return list;
+		}
+		var = parse_variable(p);
+		par = node(p, N_PARAM);
+		par->text = var->text;
+		var->text = NULL;
+		cli_node_free(var);
+		add(list, par);
+		skip_space(p, true);
+		if (peek(p) == '=') {
+			next(p);
+			skip_space(p, true);
+			add(par, parse_expr(p));
+			skip_space(p, true);
+		}
+		if (p->failed)
+			return list;
+		if (peek(p) == ',')
+			next(p);
+		else if (peek(p) != ')') {
+			fail(p, !peek(p), "',' or ')' was expected in the parameter list");
+			return list;
+		}
+	}
+}
+
+static struct cli_node *parse_function(struct parser *p)
+{
+	struct cli_node *n = node(p, N_FUNCTION), *body;
+	size_t start;
+
+	skip_n(p, 8);
+	skip_space(p, false);
+	start = p->pos;
+	while (is_name_char(peek(p)) || peek(p) == '-')
+		next(p);
+	if (p->pos == start) {
+		fail(p, !peek(p), "a function name was expected after function");
+		return n;
+	}
+	n->text = take(p, start);
+	skip_space(p, false);
+	add(n, peek(p) == '(' ? parse_params(p) : node(p, N_ARRAY));
+	body = parse_block(p, "for the function's body");
+	add(n, body);
+	/* function f { param($a) ... }: the param( ) opening the body declares the parameters. */
+	if (!p->failed && n->kids[0]->nkids == 0 && body->nkids && body->kids[0]->nkids) {
+		struct cli_node *script = body->kids[0], *first = script->kids[0];
+
+		if (first->kind == N_ARRAY && first->text && !strcmp(first->text, "param")) {
+			cli_node_free(n->kids[0]);
+			n->kids[0] = first;
+			memmove(script->kids, script->kids + 1, (script->nkids - 1) * sizeof(*script->kids));
+			script->nkids--;
+		}
+	}
+	return n;
+}
+
 static struct cli_node *parse_statement(struct parser *p)
 {
-	size_t save = p->pos;
+	size_t save = p->pos, k;
 	int line = p->line, col = p->col;
+
+	if ((k = keyword(p, "if")))
+		return parse_if(p);
+	if ((k = keyword(p, "foreach")) && (skip_n(p, k), skip_space(p, false), peek(p) == '(')) {
+		p->pos = save;
+		p->line = line;
+		p->col = col;
+		return parse_foreach(p);
+	}
+	p->pos = save;
+	p->line = line;
+	p->col = col;
+	if ((k = keyword(p, "function")))
+		return parse_function(p);
+	if ((k = keyword(p, "param"))) {
+		struct cli_node *n;
+
+		skip_n(p, k);
+		skip_space(p, false);
+		if (peek(p) != '(') {
+			fail(p, !peek(p), "'(' was expected after param");
+			return node(p, N_ARRAY);
+		}
+		n = parse_params(p);
+		n->text = strdup("param");
+		return n;
+	}
+	if ((k = keyword(p, "return"))) {
+		struct cli_node *n = node(p, N_RETURN);
+
+		skip_n(p, k);
+		skip_space(p, false);
+		if (!at_end_of_command(p))
+			add(n, parse_pipeline(p));
+		return n;
+	}
+	if ((k = keyword(p, "break")) || (k = keyword(p, "continue"))) {
+		struct cli_node *n = node(p, p->s[p->pos] == 'b' || p->s[p->pos] == 'B' ? N_BREAK : N_CONTINUE);
+
+		skip_n(p, k);
+		return n;
+	}
 
 	if (peek(p) == '$' && peek_at(p, 1) != '(') {
 		struct cli_node *var = parse_variable(p);
@@ -821,6 +1066,9 @@ static struct cli_node *parse_script(struct parser *p, char end)
 		}
 		add(s, parse_statement(p));
 		skip_space(p, false);
+		/* param( ) may share its line with what follows, as in { param($a) $a * 2 }. */
+		if (s->kids[s->nkids - 1]->kind == N_ARRAY)
+			continue;
 		if (!p->failed && peek(p) && peek(p) != '\n' && peek(p) != ';' && peek(p) != end)
 			fail(p, false, "unexpected '%c'", peek(p));
 	}

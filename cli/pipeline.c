@@ -10,15 +10,6 @@
 
 #include "cli/cli.h"
 
-static struct wire_value *format_output(struct wire_buf *text)
-{
-	struct wire_value *o = wire_object("FormatOutput");
-
-	wire_object_set(o, "Text", wire_string_len(text->data ? (const char *)text->data : "", text->len));
-	wire_buf_free(text);
-	return o;
-}
-
 /* Runs a script block on an item and reduces its output to one value. */
 static struct wire_value *block_result(struct cli_ctx *ctx, const struct wire_value *blockv, struct wire_value *item)
 {
@@ -45,63 +36,65 @@ static const char *const where_ops[][2] = {
 	{ "Contains", "-contains" }, { "NotContains", "-notcontains" }, { "In", "-in" }, { "NotIn", "-notin" },
 };
 
-static int run_where(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+/* The comparison a Where-Object stage makes, checked once in begin. */
+static int where_begin(struct cli_ctx *ctx, struct cli_stage *st)
 {
-	struct wire_value *prop = cli_arg(b, "Property"), *value = cli_arg(b, "Value");
-	const char *op = NULL;
-	size_t i;
+	const struct cli_bound *b = &st->args;
+	size_t i, nops = 0;
 
-	for (i = 0; i < sizeof(where_ops) / sizeof(where_ops[0]); i++) {
+	for (i = 0; i < sizeof(where_ops) / sizeof(where_ops[0]); i++)
 		if (cli_switch(b, where_ops[i][0])) {
-			if (op) {
-				cli_error(ctx, "Give one comparison operator, not several.");
-				return -1;
-			}
-			op = where_ops[i][1];
+			st->count = (int64_t)i;
+			nops++;
 		}
+	if (nops > 1) {
+		cli_error(ctx, "Give one comparison operator, not several.");
+		return -1;
 	}
-	if (!prop) {
+	if (!nops)
+		st->count = -1;
+	if (!cli_arg(b, "Property")) {
 		cli_error(ctx, "Give a property and a comparison (Where-Object State -eq Off) or a script block.");
 		return -1;
 	}
-	if (op && !value) {
-		cli_error(ctx, "The comparison %s needs a value to compare with.", op);
+	if (!cli_block_node(ctx, cli_arg(b, "Property")) && cli_arg(b, "Property")->type != WIRE_STRING) {
+		cli_error(ctx, "-Property takes a property name or a script block.");
 		return -1;
 	}
-	for (i = 0; i < in->list.n; i++) {
-		struct wire_value *item = in->list.items[i], *v, *r = NULL;
-		bool keep;
-
-		if (cli_block_node(ctx, prop)) {
-			v = block_result(ctx, prop, item);
-			if (!v)
-				return -1;
-			keep = cli_truthy(v);
-			wire_value_unref(v);
-		} else {
-			const struct wire_value *pv = prop->type == WIRE_STRING ? wire_object_get(item, prop->str.p) : NULL;
-			struct wire_value *null = wire_null();
-
-			if (prop->type != WIRE_STRING) {
-				wire_value_unref(null);
-				cli_error(ctx, "-Property takes a property name.");
-				return -1;
-			}
-			if (!op) {
-				keep = pv && cli_truthy(pv);
-			} else if (cli_binary_op(ctx, op, pv ? pv : null, value, &r) == 0) {
-				keep = cli_truthy(r);
-				wire_value_unref(r);
-			} else {
-				wire_value_unref(null);
-				return -1;
-			}
-			wire_value_unref(null);
-		}
-		if (keep)
-			wire_list_append(out, wire_value_ref(item));
+	if (nops && !cli_arg(b, "Value")) {
+		cli_error(ctx, "The comparison %s needs a value to compare with.", where_ops[st->count][1]);
+		return -1;
 	}
 	return 0;
+}
+
+static int where_process(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
+{
+	struct wire_value *prop = cli_arg(&st->args, "Property"), *v = NULL;
+	bool keep;
+
+	if (cli_block_node(ctx, prop)) {
+		v = block_result(ctx, prop, item);
+		if (!v)
+			return -1;
+		keep = cli_truthy(v);
+	} else {
+		const struct wire_value *pv = wire_object_get(item, prop->str.p);
+		struct wire_value *null = wire_null();
+		int rc = 0;
+
+		if (st->count < 0)
+			keep = pv && cli_truthy(pv);
+		else if ((rc = cli_binary_op(ctx, where_ops[st->count][1], pv ? pv : null, cli_arg(&st->args, "Value"), &v)) == 0)
+			keep = cli_truthy(v);
+		wire_value_unref(null);
+		if (rc)
+			return -1;
+	}
+	wire_value_unref(v);
+	if (!keep)
+		return 0;
+	return cli_emit(ctx, st, wire_value_ref(item)) < 0 ? -1 : 0;
 }
 
 static const struct cli_param where_params[] = {
@@ -207,57 +200,98 @@ static struct wire_value *as_list(struct wire_value *v)
 	return l;
 }
 
-static int run_select(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+/* Select-Object streams (and stops the stages before it after -First), except with -Last
+ * or -Unique, which need the whole input and act at the end. */
+static bool select_needs_all(const struct cli_bound *b)
 {
+	return cli_arg(b, "Last") || cli_switch(b, "Unique");
+}
+
+/* What Select-Object makes of one item, emitted or kept for the end. */
+static int select_one(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item, struct wire_value *out)
+{
+	const struct cli_bound *b = &st->args;
 	struct wire_value *props = as_list(cli_arg(b, "Property")), *exp = cli_arg(b, "ExpandProperty");
-	struct wire_value *first = cli_arg(b, "First"), *last = cli_arg(b, "Last"), *skip = cli_arg(b, "Skip");
-	struct wire_value *tmp = wire_list();
-	size_t i, from = 0, to = in->list.n;
+	struct wire_value *made = wire_list();
+	size_t k;
 	int rc = 0;
 
+	if (exp) {
+		const struct wire_value *v = wire_object_get(item, exp->str.p);
+
+		if (!v) {
+			cli_error(ctx, "Property \"%s\" cannot be found.", exp->str.p);
+			rc = -1;
+		} else {
+			cli_unroll(made, wire_value_ref((struct wire_value *)v));
+		}
+	} else if (props && props->list.n) {
+		rc = select_props(ctx, props, item, made);
+	} else {
+		wire_list_append(made, wire_value_ref(item));
+	}
+	for (k = 0; rc == 0 && k < made->list.n; k++) {
+		if (out)
+			wire_list_append(out, wire_value_ref(made->list.items[k]));
+		else if ((rc = cli_emit(ctx, st, wire_value_ref(made->list.items[k]))) == CLI_STOP)
+			rc = 0;
+	}
+	wire_value_unref(made);
+	wire_value_unref(props);
+	return rc < 0 ? -1 : 0;
+}
+
+static int select_process(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
+{
+	const struct cli_bound *b = &st->args;
+	struct wire_value *first = cli_arg(b, "First"), *skip = cli_arg(b, "Skip");
+	int64_t n = st->count++;
+
+	if (select_needs_all(b)) {
+		wire_list_append(st->acc, wire_value_ref(item));
+		return 0;
+	}
+	if (skip && n < skip->i)
+		return 0;
+	if (first && n - (skip ? skip->i : 0) >= first->i)
+		return 0;
+	if (select_one(ctx, st, item, NULL))
+		return -1;
+	if (first && n - (skip ? skip->i : 0) + 1 >= first->i)
+		cli_stop_upstream(ctx, st); /* enough: the stages before need not make more */
+	return 0;
+}
+
+static int select_end(struct cli_ctx *ctx, struct cli_stage *st)
+{
+	const struct cli_bound *b = &st->args;
+	struct wire_value *first = cli_arg(b, "First"), *last = cli_arg(b, "Last"), *skip = cli_arg(b, "Skip");
+	struct wire_value *in = st->acc, *made = wire_list();
+	size_t i, k, from = 0, to = in->list.n, nout = 0;
+	int rc = 0;
+
+	if (!select_needs_all(b))
+		return 0;
 	if (skip)
 		from = skip->i < 0 ? 0 : (size_t)skip->i > to ? to : (size_t)skip->i;
 	if (first && first->i >= 0 && from + (size_t)first->i < to)
 		to = from + (size_t)first->i;
 	if (last && last->i >= 0 && to - from > (size_t)last->i)
 		from = to - (size_t)last->i;
-	for (i = from; i < to && rc == 0; i++) {
-		struct wire_value *item = in->list.items[i];
-
-		if (exp) {
-			const struct wire_value *v = wire_object_get(item, exp->str.p);
-
-			if (!v) {
-				cli_error(ctx, "Property \"%s\" cannot be found.", exp->str.p);
-				rc = -1;
-				break;
-			}
-			if (v->type == WIRE_LIST) {
-				size_t k;
-
-				for (k = 0; k < v->list.n; k++)
-					wire_list_append(tmp, wire_value_ref(v->list.items[k]));
-			} else {
-				wire_list_append(tmp, wire_value_ref((struct wire_value *)v));
-			}
-		} else if (props && props->list.n) {
-			rc = select_props(ctx, props, item, tmp);
-		} else {
-			wire_list_append(tmp, wire_value_ref(item));
-		}
-	}
-	for (i = 0; rc == 0 && i < tmp->list.n; i++) {
-		size_t k;
+	for (i = from; i < to && rc == 0; i++)
+		rc = select_one(ctx, st, in->list.items[i], made);
+	for (i = 0; rc == 0 && i < made->list.n; i++) {
 		bool dup = false;
 
-		for (k = 0; cli_switch(b, "Unique") && k < out->list.n && !dup; k++)
-			dup = wire_value_equal(out->list.items[k], tmp->list.items[i]);
-		if (!dup)
-			wire_list_append(out, wire_value_ref(tmp->list.items[i]));
+		/* -Unique keeps the first of equal objects. */
+		for (k = 0; cli_switch(b, "Unique") && k < i && !dup; k++)
+			dup = wire_value_equal(made->list.items[k], made->list.items[i]);
+		if (!dup && (rc = cli_emit(ctx, st, wire_value_ref(made->list.items[i]))) == CLI_STOP)
+			break;
+		nout++;
 	}
-	wire_value_unref(tmp);
-	wire_value_unref(props);
-	return rc;
+	wire_value_unref(made);
+	return rc < 0 ? -1 : 0;
 }
 
 static const struct cli_param select_params[] = {
@@ -342,6 +376,69 @@ static int run_sort(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_
 	return rc;
 }
 
+static int run_group(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	struct wire_value *props = as_list(cli_arg(b, "Property"));
+	struct wire_value **keys = calloc(in->list.n + 1, sizeof(*keys));
+	size_t i, k;
+	int rc = 0;
+
+	if (!keys)
+		abort();
+	for (i = 0; i < in->list.n && rc == 0; i++) {
+		struct wire_value *key = wire_list();
+
+		for (k = 0; props && k < props->list.n; k++) {
+			struct wire_value *v = property_of(ctx, props->list.items[k], in->list.items[i]);
+
+			if (!v) {
+				rc = -1;
+				break;
+			}
+			wire_list_append(key, v);
+		}
+		keys[i] = key;
+	}
+	/* Groups in the order their first member came, as PowerShell lists them. */
+	for (i = 0; i < in->list.n && rc == 0; i++) {
+		struct wire_value *group, *members, *name;
+		struct wire_buf text = { 0 };
+		bool seen = false;
+
+		for (k = 0; k < i && !seen; k++)
+			seen = cli_compare_lists(keys[k], keys[i]);
+		if (seen)
+			continue;
+		members = wire_list();
+		for (k = i; k < in->list.n; k++)
+			if (cli_compare_lists(keys[k], keys[i]))
+				wire_list_append(members, wire_value_ref(in->list.items[k]));
+		for (k = 0; k < keys[i]->list.n; k++) {
+			if (k)
+				wire_buf_put(&text, ", ", 2);
+			cli_display(keys[i]->list.items[k], &text);
+		}
+		name = wire_string_len(text.data ? (const char *)text.data : "", text.len);
+		wire_buf_free(&text);
+		group = wire_object("GroupInfo");
+		wire_object_set(group, "Count", wire_int((int64_t)members->list.n));
+		wire_object_set(group, "Name", name);
+		wire_object_set(group, "Group", members);
+		wire_object_set(group, "Values", wire_value_ref(keys[i]));
+		wire_list_append(out, group);
+	}
+	for (i = 0; i < in->list.n; i++)
+		wire_value_unref(keys[i]);
+	free(keys);
+	wire_value_unref(props);
+	return rc;
+}
+
+static const struct cli_param group_params[] = {
+	{ "Property", P_ANY, 0, PF_MANDATORY, NULL, "The properties (or script blocks) to group by" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct cli_param sort_params[] = {
 	{ "Property", P_ANY, 0, 0, NULL, "Sort keys: property names or script blocks, most significant first" },
 	{ "Descending", P_SWITCH, PF_NOPOS, 0, NULL, "Largest first" },
@@ -349,135 +446,31 @@ static const struct cli_param sort_params[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
-static int run_format_table(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in,
-			    struct wire_value *out)
+static int foreach_process(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
 {
-	struct wire_buf text = { 0 };
+	struct wire_value *proc = cli_arg(&st->args, "Process"), *r;
+	size_t k;
+	int rc = 0;
 
-	cli_format_table(in, cli_arg(b, "Property"), &text);
-	wire_list_append(out, format_output(&text));
-	return 0;
-}
+	if (proc->type == WIRE_STRING) {
+		const struct wire_value *v = wire_object_get(item, proc->str.p);
 
-static const struct cli_param format_table_params[] = {
-	{ "Property", P_STRINGS, 0, 0, NULL, "The columns, in order (wildcards allowed)" },
-	{ "AutoSize", P_SWITCH, PF_NOPOS, 0, NULL, "Size columns to their contents (always done)" },
-	{ NULL, 0, 0, 0, NULL, NULL },
-};
-
-static int run_format_list(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in,
-			   struct wire_value *out)
-{
-	struct wire_buf text = { 0 };
-
-	cli_format_list(in, cli_arg(b, "Property"), &text);
-	wire_list_append(out, format_output(&text));
-	return 0;
-}
-
-static const struct cli_param format_list_params[] = {
-	{ "Property", P_STRINGS, 0, 0, NULL, "The properties to show (default: all)" },
-	{ NULL, 0, 0, 0, NULL, NULL },
-};
-
-static int run_to_json(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	struct wire_value *depth = cli_arg(b, "Depth");
-	struct wire_buf text = { 0 };
-
-	if (!in->list.n)
-		return 0;
-	if (depth && depth->i < 0) {
-		cli_error(ctx, "Invalid value %lld for parameter -Depth: it must be 0 or more.", (long long)depth->i);
+		return v && cli_emit(ctx, st, wire_value_ref((struct wire_value *)v)) < 0 ? -1 : 0;
+	}
+	if (!cli_block_node(ctx, proc)) {
+		cli_error(ctx, "-Process takes a script block or a property name.");
 		return -1;
 	}
-	if (cli_switch(b, "AsArray") && in->list.n == 1)
-		wire_value_to_json(in, &text, cli_switch(b, "Compress") ? 0 : 2, depth ? (int)depth->i + 1 : -1);
-	else
-		cli_format_json(in, depth ? (int)depth->i : -1, cli_switch(b, "Compress"), &text);
-	wire_list_append(out, wire_string_len((const char *)text.data, text.len));
-	wire_buf_free(&text);
-	return 0;
-}
-
-static const struct cli_param to_json_params[] = {
-	{ "Depth", P_INT, PF_NOPOS, 0, NULL, "Levels of nesting written out (default: all; no truncation)" },
-	{ "Compress", P_SWITCH, PF_NOPOS, 0, NULL, "One line, no indentation" },
-	{ "AsArray", P_SWITCH, PF_NOPOS, 0, NULL, "Always write an array" },
-	{ NULL, 0, 0, 0, NULL, NULL },
-};
-
-static int run_to_csv(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	struct wire_buf text = { 0 };
-	size_t start = 0, i;
-
-	cli_format_csv(in, &text);
-	for (i = 0; i < text.len; i++) {
-		if (text.data[i] == '\n') {
-			wire_list_append(out, wire_string_len((const char *)text.data + start, i - start));
-			start = i + 1;
-		}
-	}
-	wire_buf_free(&text);
-	return 0;
-}
-
-static const struct cli_param to_csv_params[] = {
-	{ "NoTypeInformation", P_SWITCH, PF_NOPOS, 0, NULL, "Accepted for compatibility (no type line is written)" },
-	{ NULL, 0, 0, 0, NULL, NULL },
-};
-
-static int run_foreach(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	struct wire_value *proc = cli_arg(b, "Process");
-	size_t i, k;
-
-	for (i = 0; i < in->list.n; i++) {
-		struct wire_value *r;
-
-		if (proc->type == WIRE_STRING) {
-			const struct wire_value *v = wire_object_get(in->list.items[i], proc->str.p);
-
-			if (v)
-				wire_list_append(out, wire_value_ref((struct wire_value *)v));
-			continue;
-		}
-		if (!cli_block_node(ctx, proc)) {
-			cli_error(ctx, "-Process takes a script block or a property name.");
-			return -1;
-		}
-		if (cli_exec_block(ctx, cli_block_node(ctx, proc), in->list.items[i], &r))
-			return -1;
-		for (k = 0; k < r->list.n; k++)
-			wire_list_append(out, wire_value_ref(r->list.items[k]));
-		wire_value_unref(r);
-	}
-	return 0;
+	if (cli_exec_block(ctx, cli_block_node(ctx, proc), item, &r))
+		return -1;
+	for (k = 0; k < r->list.n && rc == 0; k++)
+		rc = cli_emit(ctx, st, wire_value_ref(r->list.items[k]));
+	wire_value_unref(r);
+	return rc < 0 ? -1 : 0;
 }
 
 static const struct cli_param foreach_params[] = {
 	{ "Process", P_ANY, 0, PF_MANDATORY, "MemberName", "A script block run for each object ($_), or a property name" },
-	{ NULL, 0, 0, 0, NULL, NULL },
-};
-
-static int run_write(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	struct wire_value *v = cli_arg(b, "InputObject");
-	size_t i;
-
-	for (i = 0; i < in->list.n; i++)
-		wire_list_append(out, wire_value_ref(in->list.items[i]));
-	if (v && v->type == WIRE_LIST)
-		for (i = 0; i < v->list.n; i++)
-			wire_list_append(out, wire_value_ref(v->list.items[i]));
-	else if (v)
-		wire_list_append(out, wire_value_ref(v));
-	return 0;
-}
-
-static const struct cli_param write_params[] = {
-	{ "InputObject", P_ANY, 0, 0, NULL, "The objects to write to the pipeline" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -530,124 +523,21 @@ static const struct cli_param measure_params[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
-static const struct cli_param no_params[] = { { NULL, 0, 0, 0, NULL, NULL } };
-
-static int run_out_null(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	return 0;
-}
-
-static int run_get_member(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	size_t i, k, j;
-
-	for (i = 0; i < in->list.n; i++) {
-		const struct wire_value *o = in->list.items[i];
-		bool seen = false;
-
-		if (o->type != WIRE_OBJECT)
-			continue;
-		for (j = 0; j < i && !seen; j++)
-			seen = in->list.items[j]->type == WIRE_OBJECT &&
-			       !strcmp(in->list.items[j]->obj.type_name, o->obj.type_name);
-		if (seen)
-			continue;
-		for (k = 0; k < o->obj.n; k++) {
-			struct wire_value *m = wire_object("MemberDefinition");
-
-			wire_object_set(m, "TypeName", wire_string(o->obj.type_name));
-			wire_object_set(m, "Name", wire_string(o->obj.props[k].name));
-			wire_object_set(m, "MemberType", wire_string("Property"));
-			wire_object_set(m, "Definition", wire_stringf("%s %s", wire_type_name(o->obj.props[k].value->type),
-								      o->obj.props[k].name));
-			wire_list_append(out, m);
-		}
-	}
-	return 0;
-}
-
-static int run_get_help(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	struct wire_value *name = cli_arg(b, "Name");
-	const struct cli_cmdlet *c = name ? cli_cmdlet_find(name->str.p) : NULL;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	if (name && !c) {
-		cli_error(ctx, "Get-Help cannot find help for '%s': it is not a cmdlet. Get-Command lists them.", name->str.p);
-		return -1;
-	}
-	f = open_memstream(&text, &len);
-	if (!f)
-		abort();
-	if (c) {
-		cli_help_cmdlet(c, f);
-	} else {
-		size_t i;
-
-		fprintf(f, "hvctl runs Hyper-V's cmdlets against hvd. Cmdlets:\n\n");
-		for (i = 0; (c = cli_cmdlet_at(i)); i++)
-			fprintf(f, "  %-24s %s\n", c->name, c->synopsis);
-		fprintf(f, "\nGet-Help NAME shows one cmdlet's parameters; man hvkit-cmdlets has them all.\n");
-	}
-	fclose(f);
-	{
-		struct wire_buf t = { (uint8_t *)text, len, len };
-
-		wire_list_append(out, format_output(&t));
-	}
-	return 0;
-}
-
-static const struct cli_param help_params[] = {
-	{ "Name", P_STRING, 0, 0, NULL, "The cmdlet to describe" },
-	{ NULL, 0, 0, 0, NULL, NULL },
-};
-
-static int run_get_command(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
-{
-	struct wire_value *name = cli_arg(b, "Name");
-	const struct cli_cmdlet *c;
-	size_t i;
-
-	for (i = 0; (c = cli_cmdlet_at(i)); i++) {
-		struct wire_value *o;
-
-		if (name && fnmatch(name->str.p, c->name, FNM_CASEFOLD) != 0)
-			continue;
-		o = wire_object("CommandInfo");
-		wire_object_set(o, "CommandType", wire_string("Cmdlet"));
-		wire_object_set(o, "Name", wire_string(c->name));
-		wire_object_set(o, "Source", wire_string(c->daemon ? "hvd" : "hvctl"));
-		wire_object_set(o, "Synopsis", wire_string(c->synopsis));
-		wire_list_append(out, o);
-	}
-	return 0;
-}
-
-static const struct cli_param command_params[] = {
-	{ "Name", P_STRING, 0, 0, NULL, "Only the cmdlets whose names match (wildcards allowed)" },
-	{ NULL, 0, 0, 0, NULL, NULL },
-};
-
 const struct cli_cmdlet cli_pipeline_cmdlets[] = {
-	{ "Where-Object", "where,?", "Keeps the objects for which a condition holds", where_params, run_where, false },
-	{ "Select-Object", "select", "Picks properties, or the first or last objects", select_params, run_select, false },
-	{ "Sort-Object", "sort", "Sorts objects by property values", sort_params, run_sort, false },
-	{ "ForEach-Object", "foreach,%", "Runs a script block for each object", foreach_params, run_foreach, false },
-	{ "Measure-Object", "measure", "Counts objects and sums, averages or bounds a property", measure_params,
-	  run_measure, false },
-	{ "Format-Table", "ft", "Shows objects as a table", format_table_params, run_format_table, false },
-	{ "Format-List", "fl", "Shows each property of each object on its own line", format_list_params,
-	  run_format_list, false },
-	{ "ConvertTo-Json", NULL, "Converts objects to JSON (no depth truncation by default)", to_json_params,
-	  run_to_json, false },
-	{ "ConvertTo-Csv", NULL, "Converts objects to CSV lines", to_csv_params, run_to_csv, false },
-	{ "Write-Output", "echo,write", "Writes objects to the pipeline", write_params, run_write, false },
-	{ "Out-Null", NULL, "Discards its input", no_params, run_out_null, false },
-	{ "Get-Member", "gm", "Lists the properties of the objects' types", no_params, run_get_member, false },
-	{ "Get-Help", "help", "Describes a cmdlet and its parameters", help_params, run_get_help, false },
-	{ "Get-Command", "gcm", "Lists the cmdlets", command_params, run_get_command, false },
-	{ NULL, NULL, NULL, NULL, NULL, false },
+	{ .name = "Where-Object", .aliases = "where,?", .synopsis = "Keeps the objects for which a condition holds",
+	  .params = where_params, .begin = where_begin, .process = where_process,
+	  .example = "Get-VM | Where-Object State -eq Off\nGet-VM | Where-Object { $_.ProcessorCount -ge 2 }" },
+	{ .name = "Select-Object", .aliases = "select", .synopsis = "Picks properties, or the first or last objects",
+	  .params = select_params, .process = select_process, .end = select_end,
+	  .example = "Get-VM | Select-Object Name, @{Name='MemMB'; Expression={$_.MemoryStartup / 1MB}}\n"
+		     "Get-VM | Select-Object -First 1 -ExpandProperty Name" },
+	{ .name = "Sort-Object", .aliases = "sort", .synopsis = "Sorts objects by property values",
+	  .params = sort_params, .run = run_sort, .example = "Get-VM | Sort-Object MemoryStartup, Name -Descending" },
+	{ .name = "Group-Object", .aliases = "group", .synopsis = "Groups objects that have the same property values",
+	  .params = group_params, .run = run_group, .example = "Get-VM | Group-Object State" },
+	{ .name = "ForEach-Object", .aliases = "foreach,%", .synopsis = "Runs a script block for each object",
+	  .params = foreach_params, .process = foreach_process, .example = "Get-VM | ForEach-Object { $_.Name.Length }" },
+	{ .name = "Measure-Object", .aliases = "measure", .synopsis = "Counts objects and sums, averages or bounds a property",
+	  .params = measure_params, .run = run_measure, .example = "Get-VM | Measure-Object -Property MemoryStartup -Sum" },
+	{ .name = NULL },
 };

@@ -92,6 +92,10 @@ typedef int (*hvd_proc_fn)(struct hvd *d, struct hvd_client *c, const struct wir
 			   struct wire_value **reply);
 hvd_proc_fn hvd_proc_handler(uint32_t procedure);
 
+/* Where-Object filters evaluated for VM.List (daemon/filter.c). */
+int hvd_filter_check(const struct wire_value *filter, struct wire_value **reply);
+bool hvd_filter_keep(const struct wire_value *filter, const struct wire_value *obj);
+
 /* Server (daemon/server.c). */
 struct hvd_config {
 	const char *socket_path;

@@ -184,19 +184,33 @@ typedef struct wire_value *(*view_fn)(const struct hvd_vm *vm);
 static int list_view(struct hvd *d, const struct wire_value *args, view_fn view, bool skip_broken,
 		     struct wire_value **reply)
 {
-	struct wire_value *out = wire_list(), *errors = wire_list();
+	const struct wire_value *filter = wire_object_get(args, "Filter");
+	struct wire_value *out, *errors;
 	struct hvd_vm **vms;
 	size_t n, i;
-	int st = select_vms(hvd_get_store(d), args, &vms, &n, errors, reply);
+	int st = hvd_filter_check(filter, reply);
 
+	if (st)
+		return st;
+	out = wire_list();
+	errors = wire_list();
+	st = select_vms(hvd_get_store(d), args, &vms, &n, errors, reply);
 	if (st) {
 		wire_value_unref(out);
 		wire_value_unref(errors);
 		return st;
 	}
-	for (i = 0; i < n; i++)
-		if (!skip_broken || !vms[i]->load_error)
-			wire_list_append(out, view(vms[i]));
+	for (i = 0; i < n; i++) {
+		struct wire_value *o;
+
+		if (skip_broken && vms[i]->load_error)
+			continue;
+		o = view(vms[i]);
+		if (!filter || hvd_filter_keep(filter, o))
+			wire_list_append(out, o);
+		else
+			wire_value_unref(o);
+	}
 	for (i = 0; i < errors->list.n; i++)
 		wire_list_append(out, wire_value_ref(errors->list.items[i]));
 	wire_value_unref(errors);

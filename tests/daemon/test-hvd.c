@@ -500,6 +500,85 @@ static void test_atomic_writes(void **state)
 	free(path);
 }
 
+/* Issue 12's must-show pipeline, -WhatIf, confirmation without a terminal, filters sent to
+ * hvd, -ErrorAction. */
+static void test_language_against_hvd(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct wire_conn *c;
+	struct wire_value *args, *filter, *reply;
+	struct run_result r;
+	int32_t st;
+
+	hvctl_ok(h, "New-VM zeta -ProcessorCount 2 | Out-Null; New-VM alpha -ProcessorCount 4 | Out-Null; "
+		    "New-VM mid | Out-Null; New-VM beta -ProcessorCount 2 | Out-Null", &r);
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM | Where-Object { $_.ProcessorCount -ge 2 } | Sort-Object Name | Select-Object Name,ProcessorCount",
+		  &r, "-o", "json", NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "[\n  {\n    \"Name\": \"alpha\",\n    \"ProcessorCount\": 4\n  },\n"
+				   "  {\n    \"Name\": \"beta\",\n    \"ProcessorCount\": 2\n  },\n"
+				   "  {\n    \"Name\": \"zeta\",\n    \"ProcessorCount\": 2\n  }\n]\n");
+	run_result_free(&r);
+
+	/* -WhatIf changes nothing and says what it would have done. */
+	hvctl_ok(h, "Get-VM | Remove-VM -WhatIf; Set-VMProcessor alpha -Count 8 -WhatIf; New-VM ghost -WhatIf", &r);
+	assert_contains(r.out, "What if: Performing the operation \"Remove-VM\" on target \"zeta\".");
+	assert_contains(r.out, "What if: Performing the operation \"Set-VMProcessor\" on target \"alpha\".");
+	assert_contains(r.out, "What if: Performing the operation \"New-VM\" on target \"ghost\".");
+	run_result_free(&r);
+	hvctl_ok(h, "(Get-VM).Count; (Get-VMProcessor alpha).Count", &r);
+	assert_string_equal(r.out, "4\n4\n");
+	run_result_free(&r);
+
+	/* Remove-VM asks; with no terminal it refuses unless told not to ask, and never hangs. */
+	hvctl_run(h, NULL, "Remove-VM mid", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "needs confirmation and there is no terminal to ask on: add -Force or -Confirm:$false");
+	run_result_free(&r);
+	hvctl_ok(h, "Remove-VM mid -Confirm:$false; (Get-VM).Count", &r);
+	assert_string_equal(r.out, "3\n");
+	run_result_free(&r);
+
+	/* One failing item does not stop the rest; the exit status says. */
+	hvctl_run(h, NULL, "Set-VMProcessor nope,beta -Count 3; (Get-VMProcessor beta).Count", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "3\n");
+	assert_contains(r.err, "\"nope\"");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM nope -ErrorAction SilentlyContinue; 'still here'", &r, NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.err, "");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Get-VM nope -ErrorAction Stop; 'not here'", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "");
+	run_result_free(&r);
+
+	/* The filter hvd evaluates for Get-VM | Where-Object. */
+	hvctl_ok(h, "Get-VM | Where-Object ProcessorCount -gt 2 | Select-Object -ExpandProperty Name", &r);
+	assert_string_equal(r.out, "alpha\nbeta\n");
+	run_result_free(&r);
+	assert_int_equal(wire_conn_open_unix(h->sock, &c), 0);
+	args = wire_object("Arguments");
+	filter = wire_object("Filter");
+	wire_object_set(filter, "Property", wire_string("Name"));
+	wire_object_set(filter, "Operator", wire_string("-like"));
+	wire_object_set(filter, "Value", wire_string("Z*"));
+	wire_object_set(args, "Filter", filter);
+	assert_int_equal(wire_conn_call(c, WIRE_PROC_VM_LIST, args, &st, &reply), 0);
+	assert_int_equal(st, WIRE_OK);
+	assert_int_equal(reply->list.n, 1);
+	assert_string_equal(wire_object_get(reply->list.items[0], "Name")->str.p, "zeta");
+	wire_value_unref(reply);
+	wire_object_set(filter, "Operator", wire_string("-bogus"));
+	assert_int_equal(wire_conn_call(c, WIRE_PROC_VM_LIST, args, &st, &reply), 0);
+	assert_int_equal(st, WIRE_E_INVALID_ARGUMENT);
+	wire_value_unref(reply);
+	wire_value_unref(args);
+	wire_conn_free(c);
+}
+
 /* `hvctl --bridge` (what SSH runs on the far host) carries the protocol over a pipe pair. */
 static void test_bridge(void **state)
 {
@@ -563,6 +642,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_definitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bridge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_language_against_hvd, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

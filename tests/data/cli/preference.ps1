@@ -1,0 +1,4 @@
+$ErrorActionPreference = 'Stop'
+'first'
+Get-Vmm
+'never printed'
