@@ -221,7 +221,7 @@ static int write_new_block(struct vhdx *v, uint64_t block, const uint8_t *src, u
 			r = -errno;
 		if (r == 0 && at + v->block_size > v->file_size)
 			v->file_size = at + v->block_size;
-		if (r == 0)
+		if (r == 0 && n)
 			r = vhdx_pwrite(v, src, n, at + within);
 		return r < 0 ? r : vhdx_bat_set(v, idx, at | PAYLOAD_FULLY_PRESENT);
 	}
@@ -232,7 +232,8 @@ static int write_new_block(struct vhdx *v, uint64_t block, const uint8_t *src, u
 		r = vhdx_read(v, v->scratch, (size_t)vis, start);
 		if (r < 0)
 			return r;
-		memcpy(v->scratch + within, src, n);
+		if (n)
+			memcpy(v->scratch + within, src, n);
 		data = v->scratch;
 	}
 	if (BAT_STATE(e) == PAYLOAD_PARTIALLY_PRESENT) {
@@ -275,6 +276,29 @@ int vhdx_write(struct vhdx *v, const void *buf, size_t len, uint64_t off)
 		len -= n;
 	}
 	return r;
+}
+
+int vhdx_write_map(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *file_off,
+		   uint64_t *n)
+{
+	uint64_t block = off / v->block_size, idx = vhdx_bat_index(v, block);
+	uint32_t within = (uint32_t)(off % v->block_size);
+	int r;
+
+	if (!(v->flags & VHDX_OPEN_RDWR))
+		return vhdx_fail(v, -EBADF, "image is open read-only");
+	if (!len || off > v->virtual_size || len > v->virtual_size - off)
+		return vhdx_fail(v, -EINVAL, "range beyond the end of the disk");
+	r = vhdx_session_begin(v, true);
+	if (r == 0 && BAT_STATE(v->bat[idx]) != PAYLOAD_FULLY_PRESENT)
+		r = write_new_block(v, block, NULL, 0, 0); /* keeps the content it reads as */
+	if (r == 0 && v->ndirty >= MAX_DIRTY)
+		r = vhdx_flush(v);
+	if (r < 0)
+		return r;
+	*file_off = BAT_OFFSET(v->bat[idx]) + within;
+	*n = v->block_size - within < len ? v->block_size - within : len;
+	return 0;
 }
 
 int vhdx_flush(struct vhdx *v)

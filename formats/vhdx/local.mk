@@ -63,3 +63,8 @@ dist_man_MANS += man/hv-img.1
 
 TESTS += tests/vhdx/test-hv-img.sh
 EXTRA_DIST += tests/vhdx/test-hv-img.sh
+
+# bench/vhdx-bench.sh runs hv-img and bench/vhdx-io side by side with qemu-img/qemu-io
+noinst_PROGRAMS += bench/vhdx-io
+bench_vhdx_io_LDADD = formats/vhdx/libvhdx.a
+EXTRA_DIST += bench/vhdx-bench.sh

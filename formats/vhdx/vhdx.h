@@ -113,6 +113,14 @@ VHDX_MUST_CHECK int vhdx_locator_entry(const struct vhdx *v, size_t i, const cha
 /* Read or write LEN bytes at virtual offset OFF; the range must lie inside the disk. */
 VHDX_MUST_CHECK int vhdx_read(struct vhdx *v, void *buf, size_t len, uint64_t off);
 VHDX_MUST_CHECK int vhdx_write(struct vhdx *v, const void *buf, size_t len, uint64_t off);
+/*
+ * For writers that move bytes themselves (copy_file_range into the image file): make the
+ * block holding OFF present in this file, keeping what it reads as, and give the file offset
+ * of OFF and how many bytes from there stay in that block (at most LEN).  The caller writes
+ * the file and then calls vhdx_flush() as after vhdx_write().
+ */
+VHDX_MUST_CHECK int vhdx_write_map(struct vhdx *v, uint64_t off, uint64_t len,
+				   uint64_t *file_off, uint64_t *n);
 /* Make every acknowledged write durable: data, then the BAT through the log (MS-VHDX 2.3). */
 VHDX_MUST_CHECK int vhdx_flush(struct vhdx *v);
 /* Return a range to "reads as zeros" (dynamic: blocks fully covered are released). */
