@@ -251,8 +251,10 @@ void cli_format_list(const struct wire_value *items, const struct wire_value *pr
 void cli_format_csv(const struct wire_value *items, struct wire_buf *out);
 void cli_format_json(const struct wire_value *items, int depth, bool compress, struct wire_buf *out);
 
-/* ---- help and completion (help.c) ---- */
+/* ---- help (help.c) and completion (complete.c) ---- */
 void cli_help_cmdlet(const struct cli_cmdlet *c, FILE *f);
-void cli_complete_words(const char *line, FILE *f);
+/* The completions of the last word of line, one a line (complete.c).  ctx may be NULL: then
+ * nothing is asked of hvd. */
+void cli_complete_words(struct cli_ctx *ctx, const char *line, FILE *f);
 
 #endif

@@ -172,6 +172,7 @@ static char *history_path(void)
 	return path;
 }
 
+static struct cli_ctx *completion_ctx;
 static char **completions;
 static size_t ncompletions, next_completion;
 
@@ -202,7 +203,7 @@ static char **complete(const char *text, int start, int end)
 		free(line);
 		return NULL;
 	}
-	cli_complete_words(line, f);
+	cli_complete_words(completion_ctx, line, f);
 	fclose(f);
 	for (s = strtok_r(out, "\n", &save); s; s = strtok_r(NULL, "\n", &save)) {
 		completions = realloc(completions, (ncompletions + 1) * sizeof(*completions));
@@ -222,6 +223,7 @@ static int interactive(struct cli_ctx *ctx)
 	int last = EXIT_OK;
 
 	ctx->interactive = true;
+	completion_ctx = ctx;
 	rl_readline_name = "hvctl";
 	rl_attempted_completion_function = complete;
 	rl_completer_word_break_characters = " \t\n|;({";
@@ -329,7 +331,8 @@ int main(int argc, char **argv)
 			socket = optarg;
 			break;
 		case 'C':
-			cli_complete_words(optarg, stdout);
+			cli_complete_words(&ctx, optarg, stdout);
+			cli_ctx_free(&ctx);
 			return EXIT_OK;
 		case 'L': {
 			const struct cli_cmdlet *cm;
@@ -356,6 +359,11 @@ int main(int argc, char **argv)
 	}
 	if (bridge)
 		return cli_bridge(socket);
+	if (optind + 2 == argc && !strcmp(argv[optind], "__complete")) {
+		cli_complete_words(&ctx, argv[optind + 1], stdout);
+		cli_ctx_free(&ctx);
+		return EXIT_OK;
+	}
 	if (optind < argc) {
 		if (command || file || optind + 1 < argc) {
 			fprintf(stderr, "hvctl: give one of -c, -f or a script file\n");

@@ -203,11 +203,15 @@ static void test_completion(void **state)
 
 	(void)state;
 	f = open_memstream(&out, &len);
-	cli_complete_words("Get-VMP", f);
-	cli_complete_words("Get-VM | Set-VMProcessor -Re", f);
-	cli_complete_words("Get-VM web1 | wh", f);
+	cli_complete_words(NULL, "Get-VMP", f);
+	cli_complete_words(NULL, "Get-VM | Set-VMProcessor -Re", f);
+	cli_complete_words(NULL, "Get-VM web1 | wh", f);
+	cli_complete_words(NULL, "Set-VMMemory x -DynamicMemoryEnabled $t", f);
+	cli_complete_words(NULL, "Get-VM -ErrorAction Si", f);
+	cli_complete_words(NULL, "Remove-VM -Wh", f);
+	cli_complete_words(NULL, "Get-VM -Wh", f);
 	fclose(f);
-	assert_string_equal(out, "Get-VMProcessor\n-Reserve\n-RelativeWeight\nWhere-Object\n");
+	assert_string_equal(out, "Get-VMProcessor\n-Reserve\n-RelativeWeight\nWhere-Object\n$true\nSilentlyContinue\n-WhatIf\n");
 	free(out);
 }
 
