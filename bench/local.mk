@@ -1,7 +1,8 @@
-EXTRA_DIST += bench/get-vm-1000.sh
+EXTRA_DIST += bench/get-vm-1000.sh bench/pipeline-10000.sh
 
 # Benchmarks print medians and ratios; they are not part of `make check` (timings do not
 # belong in tests on a noisy machine).
 bench: all
 	$(SHELL) $(srcdir)/bench/get-vm-1000.sh $(top_builddir)
+	$(SHELL) $(srcdir)/bench/pipeline-10000.sh $(top_builddir)
 .PHONY: bench

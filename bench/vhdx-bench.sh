@@ -30,10 +30,16 @@ while [ $i -lt 2048 ]; do
 done
 qemu-img convert -O vhdx src.raw ref.vhdx
 
-bench_pair() { # name hv-cmd qemu-cmd (commands get run RUNS times, outputs removed first)
+bench_pair() { # name hv-cmd qemu-cmd: run alternately RUNS times each, outputs removed first
 	name=$1; hv=$2; qm=$3
-	h=$(for r in $(seq "$RUNS"); do rm -f out.*; timed sh -c "$hv"; done | median)
-	q=$(for r in $(seq "$RUNS"); do rm -f out.*; timed sh -c "$qm"; done | median)
+	: >h.t
+	: >q.t
+	for r in $(seq "$RUNS"); do
+		rm -f out.*; timed sh -c "$hv" >>h.t
+		rm -f out.*; timed sh -c "$qm" >>q.t
+	done
+	h=$(median <h.t)
+	q=$(median <q.t)
 	printf '%-28s hv-img %6.3f s   qemu-img %6.3f s   speed ratio %.2fx\n' "$name" "$h" "$q" \
 		"$(echo "$q / $h" | bc -l)"
 }
@@ -57,11 +63,15 @@ PY
 awk '{print "write -P 90 " $1 " 4k"} END {print "flush"}' ops.txt >writes.qio
 awk '{print "read " $1 " 4k"}' ops.txt >reads.qio
 for kind in write read; do
-	h=$(for r in $(seq "$RUNS"); do "$VHDX_IO" $kind io.vhdx "$OPS" 12345; done | median)
-	q=$(for r in $(seq "$RUNS"); do
+	: >h.t
+	: >q.t
+	for r in $(seq "$RUNS"); do
+		"$VHDX_IO" $kind io.vhdx "$OPS" 12345 >>h.t
 		t=$(timed sh -c "qemu-io io.vhdx <${kind}s.qio")
-		echo "$OPS / $t" | bc -l
-	done | median)
+		echo "$OPS / $t" | bc -l >>q.t
+	done
+	h=$(median <h.t)
+	q=$(median <q.t)
 	printf '%-28s hvkit %8.0f IOPS  qemu-io %8.0f IOPS  ratio %.2fx\n' "random 4 KiB $kind" \
 		"$h" "$q" "$(echo "$h / $q" | bc -l)"
 done

@@ -32,6 +32,7 @@ struct hvd_vm {
 	uint32_t mem_buffer;   /* percent */
 	uint32_t mem_priority; /* 0-100 */
 	char *load_error; /* set when vm.xml could not be loaded: the VM is OffCritical */
+	struct wire_value *cached; /* its VirtualMachine object, once built (procs.c) */
 };
 
 /* Hyper-V's documented limits. */

@@ -35,34 +35,41 @@ static const char *vm_state(const struct hvd_vm *vm)
 	return vm->load_error ? "OffCritical" : "Off";
 }
 
+/* A VM's object is built once and kept with the definition (a change makes a new
+ * definition, and so a new object): listing many VMs then costs no allocation per VM. */
 static struct wire_value *vm_object(const struct hvd_vm *vm)
 {
-	struct wire_value *o = wire_object("VirtualMachine");
+	struct wire_value *o;
 
-	wire_object_set(o, "Name", wire_string(vm->name));
-	wire_object_set(o, "Id", wire_string(vm->id));
-	wire_object_set(o, "State", wire_string(vm_state(vm)));
-	wire_object_set(o, "CPUUsage", wire_int(0));
-	wire_object_set(o, "MemoryAssigned", wire_uint(0));
-	wire_object_set(o, "MemoryDemand", wire_uint(0));
-	wire_object_set(o, "MemoryStatus", wire_string(""));
-	wire_object_set(o, "Uptime", wire_duration(0));
-	wire_object_set(o, "Status", vm->load_error ? wire_stringf("The configuration could not be loaded: %s",
+	if (vm->cached)
+		return wire_value_ref(vm->cached);
+	o = wire_object("VirtualMachine");
+
+	wire_object_add(o, "Name", wire_string(vm->name));
+	wire_object_add(o, "Id", wire_string(vm->id));
+	wire_object_add(o, "State", wire_string(vm_state(vm)));
+	wire_object_add(o, "CPUUsage", wire_int(0));
+	wire_object_add(o, "MemoryAssigned", wire_uint(0));
+	wire_object_add(o, "MemoryDemand", wire_uint(0));
+	wire_object_add(o, "MemoryStatus", wire_string(""));
+	wire_object_add(o, "Uptime", wire_duration(0));
+	wire_object_add(o, "Status", vm->load_error ? wire_stringf("The configuration could not be loaded: %s",
 								   vm->load_error)
 						    : wire_string("Operating normally"));
-	wire_object_set(o, "Version", wire_string("1.0"));
-	wire_object_set(o, "Generation", wire_int(vm->generation));
-	wire_object_set(o, "ProcessorCount", wire_int(vm->proc_count));
-	wire_object_set(o, "MemoryStartup", wire_uint(vm->mem_startup));
-	wire_object_set(o, "DynamicMemoryEnabled", wire_bool(vm->mem_dynamic));
-	wire_object_set(o, "MemoryMinimum", wire_uint(vm->mem_minimum));
-	wire_object_set(o, "MemoryMaximum", wire_uint(vm->mem_maximum));
-	wire_object_set(o, "Notes", wire_string(vm->notes ? vm->notes : ""));
-	wire_object_set(o, "Path", wire_string(vm->path ? vm->path : ""));
-	wire_object_set(o, "CreationTime", wire_timestamp(vm->created_ns));
-	wire_object_set(o, "ComputerName", wire_string(hostname()));
-	wire_object_set(o, "VMName", wire_string(vm->name));
-	wire_object_set(o, "VMId", wire_string(vm->id));
+	wire_object_add(o, "Version", wire_string("1.0"));
+	wire_object_add(o, "Generation", wire_int(vm->generation));
+	wire_object_add(o, "ProcessorCount", wire_int(vm->proc_count));
+	wire_object_add(o, "MemoryStartup", wire_uint(vm->mem_startup));
+	wire_object_add(o, "DynamicMemoryEnabled", wire_bool(vm->mem_dynamic));
+	wire_object_add(o, "MemoryMinimum", wire_uint(vm->mem_minimum));
+	wire_object_add(o, "MemoryMaximum", wire_uint(vm->mem_maximum));
+	wire_object_add(o, "Notes", wire_string(vm->notes ? vm->notes : ""));
+	wire_object_add(o, "Path", wire_string(vm->path ? vm->path : ""));
+	wire_object_add(o, "CreationTime", wire_timestamp(vm->created_ns));
+	wire_object_add(o, "ComputerName", wire_string(hostname()));
+	wire_object_add(o, "VMName", wire_string(vm->name));
+	wire_object_add(o, "VMId", wire_string(vm->id));
+	((struct hvd_vm *)vm)->cached = wire_value_ref(o);
 	return o;
 }
 
@@ -70,14 +77,14 @@ static struct wire_value *processor_object(const struct hvd_vm *vm)
 {
 	struct wire_value *o = wire_object("VMProcessor");
 
-	wire_object_set(o, "VMName", wire_string(vm->name));
-	wire_object_set(o, "VMId", wire_string(vm->id));
-	wire_object_set(o, "Count", wire_int(vm->proc_count));
-	wire_object_set(o, "Reserve", wire_int(vm->proc_reserve));
-	wire_object_set(o, "Maximum", wire_int(vm->proc_maximum));
-	wire_object_set(o, "RelativeWeight", wire_int(vm->proc_weight));
+	wire_object_add(o, "VMName", wire_string(vm->name));
+	wire_object_add(o, "VMId", wire_string(vm->id));
+	wire_object_add(o, "Count", wire_int(vm->proc_count));
+	wire_object_add(o, "Reserve", wire_int(vm->proc_reserve));
+	wire_object_add(o, "Maximum", wire_int(vm->proc_maximum));
+	wire_object_add(o, "RelativeWeight", wire_int(vm->proc_weight));
 	/* Enforced through cgroups once partitions run (DESIGN.md, Partitions). */
-	wire_object_set(o, "ComputerName", wire_string(hostname()));
+	wire_object_add(o, "ComputerName", wire_string(hostname()));
 	return o;
 }
 
@@ -85,15 +92,15 @@ static struct wire_value *memory_object(const struct hvd_vm *vm)
 {
 	struct wire_value *o = wire_object("VMMemory");
 
-	wire_object_set(o, "VMName", wire_string(vm->name));
-	wire_object_set(o, "VMId", wire_string(vm->id));
-	wire_object_set(o, "DynamicMemoryEnabled", wire_bool(vm->mem_dynamic));
-	wire_object_set(o, "Minimum", wire_uint(vm->mem_minimum));
-	wire_object_set(o, "Startup", wire_uint(vm->mem_startup));
-	wire_object_set(o, "Maximum", wire_uint(vm->mem_maximum));
-	wire_object_set(o, "Buffer", wire_int(vm->mem_buffer));
-	wire_object_set(o, "Priority", wire_int(vm->mem_priority));
-	wire_object_set(o, "ComputerName", wire_string(hostname()));
+	wire_object_add(o, "VMName", wire_string(vm->name));
+	wire_object_add(o, "VMId", wire_string(vm->id));
+	wire_object_add(o, "DynamicMemoryEnabled", wire_bool(vm->mem_dynamic));
+	wire_object_add(o, "Minimum", wire_uint(vm->mem_minimum));
+	wire_object_add(o, "Startup", wire_uint(vm->mem_startup));
+	wire_object_add(o, "Maximum", wire_uint(vm->mem_maximum));
+	wire_object_add(o, "Buffer", wire_int(vm->mem_buffer));
+	wire_object_add(o, "Priority", wire_int(vm->mem_priority));
+	wire_object_add(o, "ComputerName", wire_string(hostname()));
 	return o;
 }
 

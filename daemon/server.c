@@ -31,6 +31,7 @@ struct hvd_client {
 	int fd;
 	struct hvd_peer peer;
 	struct wire_buf in, out;
+	size_t out_off; /* bytes of out already sent: dropped only when they are many */
 	int64_t last_heard_ms;
 	bool ping_sent;
 	bool closing;       /* flush what is queued, then close */
@@ -205,6 +206,7 @@ static void queue_frame(struct hvd_client *c, struct wire_frame *f)
 		hvd_log(HVD_LOG_WARNING, "client %s (pid %d) is not reading its replies; dropping it",
 			c->peer.user, (int)c->peer.pid);
 		c->out.len = 0;
+		c->out_off = 0;
 		c->closing = true;
 		c->in.len = 0;
 		shutdown(c->fd, SHUT_RDWR);
@@ -380,18 +382,30 @@ static bool client_read(struct hvd *d, struct hvd_client *c)
 
 static bool client_write(struct hvd_client *c)
 {
-	while (c->out.len) {
-		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+	bool ok = true;
+
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n < 0)
-			return false;
-		wire_buf_consume(&c->out, (size_t)n);
+			break;
+		if (n < 0) {
+			ok = false;
+			break;
+		}
+		c->out_off += (size_t)n;
 	}
-	return !c->closing;
+	/* Moving the unsent rest to the front after every send would copy a large reply over
+	 * and over: drop what was sent once it is all sent or most of the buffer. */
+	if (c->out_off == c->out.len || c->out_off > c->out.len / 2) {
+		wire_buf_consume(&c->out, c->out_off);
+		c->out_off = 0;
+	}
+	if (!ok)
+		return false;
+	return c->out.len || !c->closing;
 }
 
 static void keepalive(struct hvd_client *c, int64_t now)
@@ -403,6 +417,7 @@ static void keepalive(struct hvd_client *c, int64_t now)
 			(int)c->peer.pid);
 		c->closing = true;
 		c->out.len = 0;
+		c->out_off = 0;
 	} else if (idle >= WIRE_KEEPALIVE_MS && !c->ping_sent) {
 		struct wire_frame ping = { .kind = WIRE_KIND_PING };
 

@@ -98,6 +98,7 @@ struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm)
 	c->notes = xstrdup(vm->notes);
 	c->path = xstrdup(vm->path);
 	c->load_error = xstrdup(vm->load_error);
+	c->cached = NULL;
 	return c;
 }
 
@@ -109,6 +110,7 @@ void hvd_vm_free(struct hvd_vm *vm)
 	free(vm->notes);
 	free(vm->path);
 	free(vm->load_error);
+	wire_value_unref(vm->cached);
 	free(vm);
 }
 

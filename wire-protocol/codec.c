@@ -317,11 +317,23 @@ static int cmp_name(const void *a, const void *b)
 static int check_unique_names(const struct wire_value *v)
 {
 	char **names;
-	size_t i;
+	size_t i, k;
 	int rc = 0;
 
 	if (v->obj.n < 2)
 		return 0;
+	if (v->obj.n <= 32) {
+		/* Small objects, the usual ones: pairs, most told apart by length. */
+		size_t len[32];
+
+		for (i = 0; i < v->obj.n; i++)
+			len[i] = strlen(v->obj.props[i].name);
+		for (i = 0; i < v->obj.n; i++)
+			for (k = i + 1; k < v->obj.n; k++)
+				if (len[i] == len[k] && !strcasecmp(v->obj.props[i].name, v->obj.props[k].name))
+					return -EBADMSG;
+		return 0;
+	}
 	names = wire_xmalloc(v->obj.n * sizeof(*names));
 	for (i = 0; i < v->obj.n; i++)
 		names[i] = v->obj.props[i].name;

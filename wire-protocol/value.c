@@ -219,6 +219,11 @@ void wire_object_set(struct wire_value *obj, const char *name, struct wire_value
 		p->value = value;
 		return;
 	}
+	wire_object_add(obj, name, value);
+}
+
+void wire_object_add(struct wire_value *obj, const char *name, struct wire_value *value)
+{
 	if (obj->obj.n == obj->obj.cap) {
 		obj->obj.cap = obj->obj.cap ? obj->obj.cap * 2 : 8;
 		obj->obj.props = wire_xrealloc(obj->obj.props, obj->obj.cap * sizeof(*obj->obj.props));

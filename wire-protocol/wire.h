@@ -91,6 +91,9 @@ void wire_list_append(struct wire_value *list, struct wire_value *item);
 /* Sets a property, replacing one of the same name (compared case-insensitively, as
  * PowerShell does); new properties keep the order they were added in.  Consumes value. */
 void wire_object_set(struct wire_value *obj, const char *name, struct wire_value *value);
+/* Appends a property without looking for one of the same name: for builders that know
+ * their names are distinct (decoders refuse objects that repeat a name).  Consumes value. */
+void wire_object_add(struct wire_value *obj, const char *name, struct wire_value *value);
 /* Borrowed pointer to the property's value, or NULL. Case-insensitive. */
 struct wire_value *wire_object_get(const struct wire_value *obj, const char *name);
 /* Removes a property; returns whether it was there. */
