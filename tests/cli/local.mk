@@ -12,12 +12,12 @@ tests_fuzz_fuzz_vmxml_corpus_SOURCES = tests/fuzz/fuzz-vmxml.c tests/fuzz/standa
 nodist_tests_fuzz_fuzz_vmxml_corpus_SOURCES = daemon/vm-schema.c
 tests_fuzz_fuzz_vmxml_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"daemon/vmxml-corpus"'
 tests_fuzz_fuzz_vmxml_corpus_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
-tests_fuzz_fuzz_vmxml_corpus_LDADD = $(LIBXML2_LIBS)
+tests_fuzz_fuzz_vmxml_corpus_LDADD = wire-protocol/libhvwire.a $(LIBXML2_LIBS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz-parse tests/fuzz/fuzz-vmxml
 CLEANFILES += tests/fuzz/fuzz-parse tests/fuzz/fuzz-vmxml
 fuzz_parse_srcs = $(filter %.c,$(cli_libhvctl_a_SOURCES) $(wire_protocol_libhvwire_a_SOURCES))
 tests/fuzz/fuzz-parse: $(srcdir)/tests/fuzz/fuzz-parse.c $(fuzz_parse_srcs:%=$(srcdir)/%)
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
-tests/fuzz/fuzz-vmxml: $(srcdir)/tests/fuzz/fuzz-vmxml.c $(srcdir)/daemon/vm.c daemon/vm-schema.c
+tests/fuzz/fuzz-vmxml: $(srcdir)/tests/fuzz/fuzz-vmxml.c $(srcdir)/daemon/vm.c daemon/vm-schema.c $(srcdir)/wire-protocol/value.c
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) $(LIBXML2_CFLAGS) -o $@ $^ $(LIBXML2_LIBS)
