@@ -12,8 +12,10 @@
 
 #define MAX_ENTRIES 256
 
-/* Leaf 1 ECX: POPCNT, XSAVE, OSXSAVE, AVX, RDRAND; the hypervisor bit is set. */
-#define L1_ECX_CLEAR ((1u << 23) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30))
+/* Leaf 1 ECX: CX16, POPCNT, XSAVE, OSXSAVE, AVX, RDRAND; the hypervisor bit is set. CX16
+ * is honoured here and matters: Linux 6.1's SLUB uses cmpxchg16b when it is offered, and the
+ * emulator cannot run it (seen: KVM_EXIT_INTERNAL_ERROR right after SMP setup). */
+#define L1_ECX_CLEAR ((1u << 13) | (1u << 23) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30))
 #define L1_ECX_HYPERVISOR (1u << 31)
 /* Leaf 7.0 EBX: SMEP, SMAP (their instructions are missing from the emulator). */
 #define L7_EBX_CLEAR ((1u << 7) | (1u << 20))
