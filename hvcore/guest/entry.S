@@ -94,8 +94,8 @@ ap_start64:
 
 /* Interrupt entries: save the registers the C ABI lets a callee clobber. On entry the CPU
  * has pushed 5 quadwords on a 16-byte aligned stack; 9 more keep the call aligned. */
-	.globl sci_entry, spurious_entry
-sci_entry:
+	.globl irq_entry, spurious_entry
+irq_entry:
 	push %rax
 	push %rcx
 	push %rdx
@@ -105,7 +105,7 @@ sci_entry:
 	push %r9
 	push %r10
 	push %r11
-	call hvguest_sci
+	call hvguest_irq
 	pop %r11
 	pop %r10
 	pop %r9

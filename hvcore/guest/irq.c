@@ -1,6 +1,7 @@
-/* hvguest: interrupts, just enough for the ACPI power button: an IDT with the SCI and a
- * spurious vector, the 8259s masked, the SCI routed through the I/O APIC to this CPU.
- * Intel SDM vol. 3 6.14.1 (64-bit gates); 82093AA I/O APIC datasheet 3.2.4. */
+/* hvguest: interrupts, just enough for the ACPI power button and a console echo: an IDT
+ * with one handler for the SCI and COM1 and a spurious vector, the 8259s masked, both lines
+ * routed through the I/O APIC to this CPU. Intel SDM vol. 3 6.14.1 (64-bit gates); 82093AA
+ * I/O APIC datasheet 3.2.4; 16550 receiver interrupts (IER bit 0, MCR OUT2). */
 #include "hvcore/guest/lib.h"
 
 #define LAPIC 0xfee00000ULL
@@ -9,18 +10,23 @@
 #define LAPIC_LVT0 0x350
 #define IOAPIC 0xfec00000ULL
 #define SCI_VECTOR 0x30
+#define COM1_VECTOR 0x31
+#define COM1 0x3f8
+#define COM1_IRQ 4
 #define SPURIOUS_VECTOR 0xff
 #define PWRBTN (1u << 8)
 #define CODE64 0x10
 
-void hvguest_sci(void);
-extern const char sci_entry[], spurious_entry[];
+void hvguest_irq(void);
+extern const char irq_entry[], spurious_entry[];
 
 static uint8_t idt[256 * 16] __attribute__((aligned(16)));
 static volatile int pressed;
 static uint16_t pm1_evt;
+static int echo;
 
-void hvguest_sci(void)
+/* One handler for both lines: look at every source, edge interrupts may coalesce. */
+void hvguest_irq(void)
 {
 	uint16_t sts = inw(pm1_evt);
 
@@ -28,6 +34,8 @@ void hvguest_sci(void)
 		outw(pm1_evt, PWRBTN); /* write 1 to clear */
 		pressed = 1;
 	}
+	while (echo && (inb(COM1 + 5) & 1))
+		outb(COM1, inb(COM1));
 	mmio_write32(LAPIC + LAPIC_EOI, 0);
 }
 
@@ -55,7 +63,7 @@ static void ioapic_write(uint32_t reg, uint32_t val)
 	mmio_write32(IOAPIC + 0x10, val);
 }
 
-int irq_wait_power_button(uint64_t rsdp)
+int irq_wait_power_button(uint64_t rsdp, int with_echo)
 {
 	struct __attribute__((packed)) {
 		uint16_t limit;
@@ -66,7 +74,8 @@ int irq_wait_power_button(uint64_t rsdp)
 
 	if (acpi_pm1(rsdp, &pm1_evt, &sci) < 0 || sci > 23)
 		return -1;
-	set_gate(SCI_VECTOR, sci_entry);
+	set_gate(SCI_VECTOR, irq_entry);
+	set_gate(COM1_VECTOR, irq_entry);
 	set_gate(SPURIOUS_VECTOR, spurious_entry);
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 	outb(0x21, 0xff); /* mask both 8259s: everything comes through the I/O APIC */
@@ -77,6 +86,13 @@ int irq_wait_power_button(uint64_t rsdp)
 	ioapic_write(0x11 + 2 * sci, self << 24);
 	ioapic_write(0x10 + 2 * sci, SCI_VECTOR);
 	outw((uint16_t)(pm1_evt + 2), PWRBTN); /* PM1_EN.PWRBTN_EN */
+	if (with_echo) {
+		echo = 1;
+		ioapic_write(0x11 + 2 * COM1_IRQ, self << 24);
+		ioapic_write(0x10 + 2 * COM1_IRQ, COM1_VECTOR);
+		outb(COM1 + 4, 0x08); /* MCR.OUT2 gates the interrupt */
+		outb(COM1 + 1, 0x01); /* IER: received data */
+	}
 	for (;;) {
 		__asm__ volatile("cli");
 		if (pressed)

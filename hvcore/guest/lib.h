@@ -100,8 +100,9 @@ int acpi_poweroff(uint64_t rsdp);
 /* FADT PM1a event block port and SCI interrupt; -1 when there is no PM1 block. */
 int acpi_pm1(uint64_t rsdp, uint16_t *evt_port, unsigned *sci);
 
-/* irq.c: wait, interrupts on, for the ACPI power button. 0 pressed, -1 no button. */
-int irq_wait_power_button(uint64_t rsdp);
+/* irq.c: wait, interrupts on, for the ACPI power button, echoing console input if asked.
+ * 0 pressed, -1 no button. */
+int irq_wait_power_button(uint64_t rsdp, int with_echo);
 
 /* smp.c */
 unsigned smp_start(const uint32_t *apic_ids, unsigned n);

@@ -1,7 +1,8 @@
 /* hvguest: the built-in guest. Reads its memory map, starts every processor the firmware
  * tables list, prints one ready line on COM1, then waits for the ACPI power button and
  * powers off. Command line: hvguest.poweroff=1 powers off at once, hvguest.reboot=1 resets,
- * hvguest.crash=triple|int3 crashes (for tests). */
+ * hvguest.echo=1 echoes console input while waiting, hvguest.crash=triple|int3 crashes (for
+ * tests). */
 #include "hvcore/guest/lib.h"
 
 #define COM1 0x3f8
@@ -160,7 +161,7 @@ void hvguest_main(uint64_t start_info, uint64_t boot_params)
 		outb(0x64, 0xfe);
 	}
 	if (!cmdline_has(bi.cmdline, "hvguest.poweroff=1")) {
-		if (irq_wait_power_button(bi.rsdp) < 0)
+		if (irq_wait_power_button(bi.rsdp, cmdline_has(bi.cmdline, "hvguest.echo=1")) < 0)
 			halt_forever();
 		con_puts("hvguest: power button\n");
 	}

@@ -314,6 +314,53 @@ static void test_power_button(void **state)
 	hv_partition_free(p);
 }
 
+static bool output_has(struct output *o, const char *s)
+{
+	bool r;
+
+	pthread_mutex_lock(&o->lock);
+	r = strstr(o->buf, s) != NULL;
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+/* Console input reaches the guest through COM1's receiver interrupt; hvguest echoes it. */
+static void test_console_input(void **state)
+{
+	struct hv_partition *p = NULL;
+	struct hv_stop_info info;
+	struct output o;
+	struct run_arg arg;
+	pthread_t t;
+	int i;
+
+	(void)state;
+	assert_int_equal(new_partition(1, 64 * MIB, &o, &p), 0);
+	assert_int_equal(hv_partition_load_kernel(p, guest_img, guest_len, NULL, 0,
+						  "hvguest.echo=1"), 0);
+	memset(&arg, 0, sizeof(arg));
+	arg.p = p;
+	arg.info = &info;
+	assert_int_equal(pthread_create(&t, NULL, run_thread, &arg), 0);
+	for (i = 0; i < RUN_TIMEOUT_S * 100 && !output_has_line(&o); i++)
+		usleep(10000);
+	/* Typed before the guest enables the interrupt or after: both must come through. */
+	assert_int_equal(hv_partition_console_input(p, "hello ", 6), 6);
+	usleep(50000);
+	assert_int_equal(hv_partition_console_input(p, "world\n", 6), 6);
+	for (i = 0; i < RUN_TIMEOUT_S * 100 && !output_has(&o, "hello world\n"); i++)
+		usleep(10000);
+	assert_true(output_has(&o, "hello world\n"));
+	assert_int_equal(hv_partition_power_button(p), 0);
+	for (i = 0; i < RUN_TIMEOUT_S * 100 && !__atomic_load_n(&arg.done, __ATOMIC_SEQ_CST); i++)
+		usleep(10000);
+	if (!__atomic_load_n(&arg.done, __ATOMIC_SEQ_CST))
+		(void)hv_partition_stop(p);
+	pthread_join(t, NULL);
+	assert_int_equal(info.reason, HV_STOP_POWEROFF);
+	hv_partition_free(p);
+}
+
 /* Eight partitions at once in one process: no shared state between them. */
 struct par {
 	pthread_t t;
@@ -623,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_emulation_failure),
 		cmocka_unit_test(test_pause_resume_stop),
 		cmocka_unit_test(test_power_button),
+		cmocka_unit_test(test_console_input),
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_too_much_memory),
 	};
