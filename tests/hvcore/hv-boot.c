@@ -17,6 +17,7 @@
 
 struct console {
 	struct timespec t0;
+	double created_ms, loaded_ms;
 	double first_line_ms;
 };
 
@@ -58,7 +59,8 @@ static void report(struct hv_partition *p, const struct hv_stop_info *info,
 	fprintf(stderr, "\n");
 	if (!verbose)
 		return;
-	fprintf(stderr, "hv-boot: first console line after %.3f ms\n", c->first_line_ms);
+	fprintf(stderr, "hv-boot: partition created after %.3f ms, kernel loaded after %.3f ms, "
+		"first console line after %.3f ms\n", c->created_ms, c->loaded_ms, c->first_line_ms);
 	for (i = 0; i < hv_partition_vcpu_count(p); i++) {
 		if (hv_partition_vcpu_stats(p, i, &s) == 0)
 			fprintf(stderr,
@@ -120,7 +122,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hv-boot: cannot create partition: %s\n", strerror(-r));
 		return 1;
 	}
+	con.created_ms = since_ms(&con.t0);
 	r = hv_partition_load_kernel_file(p, argv[optind], initrd, cmdline);
+	con.loaded_ms = since_ms(&con.t0);
 	if (r) {
 		fprintf(stderr, "hv-boot: cannot load %s: %s\n", argv[optind], strerror(-r));
 		hv_partition_free(p);
