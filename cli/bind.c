@@ -345,26 +345,31 @@ bool cli_should_process(struct cli_ctx *ctx, const struct cli_bound *b, const ch
 	if (ctx->no_to_all)
 		return false;
 	if (!stdin_is_terminal()) {
-		cli_error(ctx, "%s on \"%s\" needs confirmation and there is no terminal to ask on: add -Force or -Confirm:$false.",
-			  action, target);
+		cli_error(ctx, "%s on \"%s\" needs confirmation and there is no terminal to ask on: add %s.", action,
+			  target, b->confirm == 1 ? "-Confirm:$false" : "-Force or -Confirm:$false");
 		return false;
 	}
 	fflush(ctx->out);
-	fprintf(stderr, "\nConfirm\nAre you sure you want to perform this action?\nPerforming the operation \"%s\" on target \"%s\".\n"
-			"[Y] Yes  [A] Yes to All  [N] No  [L] No to All (default is \"Y\"): ", action, target);
-	fflush(stderr);
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	switch (tolower((unsigned char)line[0])) {
-	case 'a':
-		ctx->yes_to_all = true;
-		return true;
-	case 'n':
-		return false;
-	case 'l':
-		ctx->no_to_all = true;
-		return false;
-	default:
-		return true;
+	fprintf(stderr, "\nConfirm\nAre you sure you want to perform this action?\nPerforming the operation \"%s\" on target \"%s\".\n",
+		action, target);
+	for (;;) {
+		fprintf(stderr, "[Y] Yes  [A] Yes to All  [N] No  [L] No to All (default is \"Y\"): ");
+		fflush(stderr);
+		if (!fgets(line, sizeof(line), stdin))
+			return false;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0] || !strcasecmp(line, "y") || !strcasecmp(line, "yes"))
+			return true;
+		if (!strcasecmp(line, "a")) {
+			ctx->yes_to_all = true;
+			return true;
+		}
+		if (!strcasecmp(line, "n") || !strcasecmp(line, "no"))
+			return false;
+		if (!strcasecmp(line, "l")) {
+			ctx->no_to_all = true;
+			return false;
+		}
+		/* Anything else is asked again, as PowerShell does. */
 	}
 }

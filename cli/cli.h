@@ -112,6 +112,7 @@ struct cli_cmdlet {
 enum cli_error_action { EA_CONTINUE, EA_STOP, EA_SILENTLY_CONTINUE, EA_IGNORE };
 
 #define CLI_MAX_PARAMS 24
+#define CLI_MAX_CALL_DEPTH 100
 struct cli_bound {
 	const struct cli_cmdlet *cmdlet;
 	struct wire_value *values[CLI_MAX_PARAMS]; /* NULL when not given */
@@ -183,6 +184,7 @@ struct cli_ctx {
 	struct cli_node **functions;
 	size_t nfunctions, capfunctions;
 	bool yes_to_all, no_to_all;
+	int call_depth;          /* functions being run, one inside another */
 	FILE *out;
 	/* Script blocks referred to by ScriptBlock values; the trees they sit in are kept in
 	 * scripts until the context ends. */

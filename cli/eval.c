@@ -131,6 +131,8 @@ static struct wire_value *member(struct cli_ctx *ctx, const struct wire_value *o
 		v = wire_object_get(obj, name);
 		if (v)
 			return wire_value_ref((struct wire_value *)v);
+		if (!strcmp(obj->obj.type_name, "Hashtable") && !strcasecmp(name, "Count"))
+			return wire_int((int64_t)obj->obj.n);
 		break;
 	case WIRE_LIST:
 		if (!strcasecmp(name, "Count") || !strcasecmp(name, "Length"))
@@ -249,7 +251,7 @@ static struct wire_value *range(struct cli_ctx *ctx, const struct wire_value *a,
 		cli_error(ctx, "The range operator .. takes whole numbers.");
 		return NULL;
 	}
-	if ((x > y ? x - y : y - x) >= 1000000) {
+	if ((x > y ? (uint64_t)x - (uint64_t)y : (uint64_t)y - (uint64_t)x) >= 1000000) {
 		cli_error(ctx, "The range %lld..%lld has more than a million numbers.", (long long)x, (long long)y);
 		return NULL;
 	}

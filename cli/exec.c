@@ -287,6 +287,7 @@ int cli_run_pipeline(struct cli_ctx *ctx, const struct cli_node *pl, struct wire
 	size_t i, skip = 0;
 	int rc = 0;
 
+	ctx->yes_to_all = ctx->no_to_all = false; /* "to All" answers last one statement */
 	if (pl->nkids && pl->kids[0]->kind != N_COMMAND) {
 		first = cli_eval(ctx, pl->kids[0]);
 		if (!first)
@@ -417,6 +418,12 @@ static int call_function(struct cli_ctx *ctx, struct cli_stage *st, const struct
 	struct wire_value *out = wire_list();
 	int rc;
 
+	if (ctx->call_depth >= CLI_MAX_CALL_DEPTH) {
+		cli_error(ctx, "The function %s calls itself (or others) more than %d deep.", fn->text, CLI_MAX_CALL_DEPTH);
+		wire_value_unref(out);
+		return -1;
+	}
+	ctx->call_depth++;
 	ctx->scope_start = start;
 	rc = bind_function(ctx, fn, cmd, st->acc);
 	if (rc == 0)
@@ -425,6 +432,7 @@ static int call_function(struct cli_ctx *ctx, struct cli_stage *st, const struct
 		ctx->flow = FLOW_NORMAL;
 	cli_scope_pop(ctx, start);
 	ctx->scope_start = saved_scope;
+	ctx->call_depth--;
 	for (i = 0; rc == 0 && i < out->list.n; i++)
 		if ((rc = cli_emit(ctx, st, wire_value_ref(out->list.items[i]))) == CLI_STOP)
 			rc = 0;
@@ -505,7 +513,18 @@ static int run_statement(struct cli_ctx *ctx, const struct cli_node *st, struct 
 			wire_value_unref(v);
 			return -1;
 		}
-		cli_var_set(ctx, st->text, cli_collapse(v));
+		v = cli_collapse(v);
+		if (!strncasecmp(st->text, "env:", 4)) {
+			struct wire_buf s = { 0 };
+
+			cli_display(v, &s);
+			wire_buf_put(&s, "", 1);
+			setenv(st->text + 4, (const char *)s.data, 1);
+			wire_buf_free(&s);
+			wire_value_unref(v);
+			return 0;
+		}
+		cli_var_set(ctx, st->text, v);
 		return 0;
 	case N_IF:
 		return run_if(ctx, st, out);

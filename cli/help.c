@@ -46,7 +46,24 @@ void cli_help_cmdlet(const struct cli_cmdlet *c, FILE *f)
 			fprintf(f, "; aliases: %s", p->aliases);
 		fprintf(f, "\n");
 	}
+	for (i = 0; cli_common_param(i); i++) {
+		const struct cli_param *p = cli_common_param(i);
+
+		if (i == 0 || (c->flags & CLI_CHANGES))
+			fprintf(f, "    -%s%s\n        %s; common parameter\n", p->name, type_syntax(p->type), p->help);
+	}
 	if (c->aliases)
 		fprintf(f, "\nALIASES\n    %s\n", c->aliases);
+	if (c->example) {
+		const char *s = c->example;
+
+		fprintf(f, "\nEXAMPLES\n");
+		while (*s) {
+			size_t n = strcspn(s, "\n");
+
+			fprintf(f, "    PS> %.*s\n", (int)n, s);
+			s += n + (s[n] == '\n');
+		}
+	}
 }
 

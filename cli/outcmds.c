@@ -177,16 +177,31 @@ static int write_host_begin(struct cli_ctx *ctx, struct cli_stage *st)
 	struct wire_buf text = { 0 };
 	size_t i;
 
-	if (obj && obj->type == WIRE_LIST) {
+	if (!obj)
+		return 0; /* only what is piped in */
+	if (obj->type == WIRE_LIST) {
 		for (i = 0; i < obj->list.n; i++) {
 			if (i)
 				cli_display(sep ? sep : &(struct wire_value){ .refs = 1, .type = WIRE_STRING,
 									      .str = { " ", 1 } }, &text);
 			cli_display(obj->list.items[i], &text);
 		}
-	} else if (obj) {
+	} else {
 		cli_display(obj, &text);
 	}
+	if (!cli_switch(&st->args, "NoNewline"))
+		wire_buf_put(&text, "\n", 1);
+	fwrite(text.data, 1, text.len, ctx->out);
+	fflush(ctx->out);
+	wire_buf_free(&text);
+	return 0;
+}
+
+static int write_host_process(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
+{
+	struct wire_buf text = { 0 };
+
+	cli_display(item, &text);
 	if (!cli_switch(&st->args, "NoNewline"))
 		wire_buf_put(&text, "\n", 1);
 	fwrite(text.data, 1, text.len, ctx->out);
@@ -313,7 +328,7 @@ const struct cli_cmdlet cli_output_cmdlets[] = {
 	{ .name = "Write-Output", .aliases = "echo,write", .synopsis = "Writes objects to the pipeline",
 	  .params = write_params, .begin = write_begin, .process = write_process, .example = "Write-Output 1, 2, 3" },
 	{ .name = "Write-Host", .synopsis = "Writes text to the terminal (not to the pipeline)",
-	  .params = write_host_params, .begin = write_host_begin, .example = "Write-Host \"done: $n VMs\"" },
+	  .params = write_host_params, .begin = write_host_begin, .process = write_host_process, .example = "Write-Host \"done: $n VMs\"" },
 	{ .name = "Get-Member", .aliases = "gm", .synopsis = "Lists the properties of the objects' types",
 	  .params = no_params, .run = run_get_member, .example = "Get-VM | Get-Member" },
 	{ .name = "Get-Help", .aliases = "help", .synopsis = "Describes a cmdlet, its parameters and examples",

@@ -483,10 +483,13 @@ static struct cli_node *parse_primary(struct parser *p)
 		n = parse_group(p, c);
 	} else if (c == '\'' || c == '"') {
 		n = parse_string(p);
-	} else if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)peek_at(p, 1)))) {
+	} else if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)peek_at(p, 1))) ||
+		   (c == '-' && isdigit((unsigned char)peek_at(p, 1)))) {
 		struct wire_value *v;
 
 		start = p->pos;
+		if (c == '-')
+			next(p);
 		while (isalnum((unsigned char)peek(p)) || (peek(p) == '.' && peek_at(p, 1) != '.') ||
 		       ((peek(p) == '+' || peek(p) == '-') && (p->s[p->pos - 1] == 'e' || p->s[p->pos - 1] == 'E')))
 			next(p);
@@ -600,14 +603,7 @@ static struct cli_node *parse_unary(struct parser *p)
 		add(u, parse_unary(p));
 		return u;
 	}
-	if (peek(p) == '-' && isdigit((unsigned char)peek_at(p, 1))) {
-		u = node(p, N_UNARY);
-		u->text = strdup("-");
-		next(p);
-		add(u, parse_array(p));
-		return u;
-	}
-	return parse_array(p);
+	return parse_array(p); /* -1 is a number: parse_primary reads it */
 }
 
 static struct cli_node *parse_mul(struct parser *p)

@@ -6,3 +6,6 @@ Sort-Object -Descending:$true -Descending
 Write-Output after
 1 / 0
 'x' -match '('
+function Forever { Forever }
+Forever
+'after the runaway function'

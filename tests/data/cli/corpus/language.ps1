@@ -20,3 +20,10 @@ $list.Count
 1, 5, 10 -gt 4
 'abc'.Length
 512MB / 1MB
+-1..2
+$a = -1, 2
+$a.Count
+5 -3
+@{a=1; b=2}.Count
+$env:HVKIT_TEST_VAR = 'set'
+$env:HVKIT_TEST_VAR
