@@ -127,6 +127,7 @@ struct cli_bound {
 struct cli_stage {
 	const struct cli_cmdlet *cmdlet;
 	const struct cli_node *function; /* a user function instead of a cmdlet */
+	const struct cli_node *node;     /* where it stands in the script */
 	struct cli_bound args;
 	struct cli_pipe *pipe;
 	size_t index;
@@ -185,6 +186,8 @@ struct cli_ctx {
 	size_t nfunctions, capfunctions;
 	bool yes_to_all, no_to_all;
 	int call_depth;          /* functions being run, one inside another */
+	const char *origin;      /* the script's name, when errors should say where (scripts of several lines) */
+	int line, col;           /* where the statement running stands */
 	FILE *out;
 	/* Script blocks referred to by ScriptBlock values; the trees they sit in are kept in
 	 * scripts until the context ends. */

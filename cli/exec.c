@@ -80,6 +80,10 @@ void cli_error(struct cli_ctx *ctx, const char *fmt, ...)
 	if (action == EA_SILENTLY_CONTINUE || action == EA_IGNORE)
 		return;
 	fflush(ctx->out);
+	if (ctx->origin && ctx->line)
+		fprintf(stderr, "%s:%d:%d: ", ctx->origin, ctx->line, ctx->col);
+	else if (ctx->line && !ctx->interactive && !ctx->cmdlet_name)
+		fprintf(stderr, "line %d, column %d: ", ctx->line, ctx->col);
 	if (ctx->cmdlet_name)
 		fprintf(stderr, "%s: ", ctx->cmdlet_name);
 	va_start(ap, fmt);
@@ -102,6 +106,15 @@ void cli_error_record(struct cli_ctx *ctx, const struct wire_value *rec)
 
 /* ---- stages ---- */
 
+/* What errors name while a stage runs: its cmdlet, its -ErrorAction, where it stands. */
+static void enter(struct cli_ctx *ctx, const struct cli_stage *st)
+{
+	ctx->cmdlet_name = st->cmdlet ? st->cmdlet->name : st->function->text;
+	ctx->error_action = st->args.error_action;
+	ctx->line = st->node->line;
+	ctx->col = st->node->col;
+}
+
 static int deliver(struct cli_ctx *ctx, struct cli_pipe *pipe, size_t to, struct wire_value *item)
 {
 	struct cli_stage *st;
@@ -116,8 +129,7 @@ static int deliver(struct cli_ctx *ctx, struct cli_pipe *pipe, size_t to, struct
 		wire_list_append(st->acc, item); /* a batch stage takes everything at its end */
 		return 0;
 	}
-	ctx->cmdlet_name = st->cmdlet->name;
-	ctx->error_action = st->args.error_action;
+	enter(ctx, st);
 	rc = st->cmdlet->process(ctx, st, item);
 	wire_value_unref(item);
 	return rc < 0 || ctx->stop_script ? -1 : 0;
@@ -127,7 +139,7 @@ int cli_emit(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
 {
 	struct cli_pipe *pipe = st->pipe;
 	const char *name = ctx->cmdlet_name;
-	int action = ctx->error_action, rc;
+	int action = ctx->error_action, line = ctx->line, col = ctx->col, rc;
 
 	if (pipe->stopped && st->index < pipe->stopper) {
 		wire_value_unref(item);
@@ -140,6 +152,8 @@ int cli_emit(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
 	rc = deliver(ctx, pipe, st->index + 1, item);
 	ctx->cmdlet_name = name;
 	ctx->error_action = action;
+	ctx->line = line;
+	ctx->col = col;
 	if (rc)
 		return rc;
 	return pipe->stopped && st->index < pipe->stopper ? CLI_STOP : 0;
@@ -207,6 +221,9 @@ static int stage_init(struct cli_ctx *ctx, struct cli_pipe *pipe, size_t i, cons
 
 	st->pipe = pipe;
 	st->index = i;
+	st->node = cmd;
+	ctx->line = cmd->line;
+	ctx->col = cmd->col;
 	st->acc = wire_list();
 	st->args.error_action = -1;
 	st->function = find_function(ctx, cmd->text);
@@ -217,9 +234,8 @@ static int stage_init(struct cli_ctx *ctx, struct cli_pipe *pipe, size_t i, cons
 		const char *hint = closest_cmdlet(cmd->text);
 
 		ctx->cmdlet_name = NULL;
-		cli_error(ctx, "The term '%s' is not recognized as a name of a cmdlet or function (line %d, column %d).%s%s%s",
-			  cmd->text, cmd->line, cmd->col, hint ? " Did you mean " : " Get-Command lists them.",
-			  hint ? hint : "", hint ? "?" : "");
+		cli_error(ctx, "The term '%s' is not recognized as a name of a cmdlet or function.%s%s%s", cmd->text,
+			  hint ? " Did you mean " : " Get-Command lists them.", hint ? hint : "", hint ? "?" : "");
 		return -1;
 	}
 	ctx->cmdlet_name = st->cmdlet->name;
@@ -232,10 +248,9 @@ static int stage_end(struct cli_ctx *ctx, struct cli_stage *st, const struct cli
 	size_t i;
 	int rc = 0;
 
+	enter(ctx, st);
 	if (st->function)
 		return call_function(ctx, st, cmd);
-	ctx->cmdlet_name = st->cmdlet->name;
-	ctx->error_action = st->args.error_action;
 	if (st->cmdlet->end)
 		return st->cmdlet->end(ctx, st);
 	if (!st->cmdlet->run)
@@ -314,8 +329,7 @@ int cli_run_pipeline(struct cli_ctx *ctx, const struct cli_node *pl, struct wire
 		struct cli_stage *st = &pipe.stages[i];
 
 		if (st->cmdlet && st->cmdlet->begin) {
-			ctx->cmdlet_name = st->cmdlet->name;
-			ctx->error_action = st->args.error_action;
+			enter(ctx, st);
 			rc = st->cmdlet->begin(ctx, st);
 		}
 	}
@@ -505,6 +519,9 @@ static int run_statement(struct cli_ctx *ctx, const struct cli_node *st, struct 
 {
 	struct wire_value *v;
 	int rc;
+
+	ctx->line = st->kind == N_PIPELINE && st->nkids ? st->kids[0]->line : st->line;
+	ctx->col = st->kind == N_PIPELINE && st->nkids ? st->kids[0]->col : st->col;
 
 	switch (st->kind) {
 	case N_ASSIGN:

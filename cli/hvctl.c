@@ -77,6 +77,7 @@ static int run_text(struct cli_ctx *ctx, const char *text, const char *origin)
 		return EXIT_USAGE;
 	}
 	cli_ctx_keep(ctx, script);
+	ctx->origin = strchr(text, '\n') && text[strcspn(text, "\n") + 1] ? origin : NULL;
 	rc = cli_exec_script(ctx, script);
 	return status_of(ctx, rc);
 }

@@ -742,6 +742,9 @@ static bool starts_command(struct parser *p)
 {
 	char c = peek(p);
 
+	/* ? and % alone are Where-Object and ForEach-Object. */
+	if ((c == '?' || c == '%') && (isspace((unsigned char)peek_at(p, 1)) || !peek_at(p, 1)))
+		return true;
 	return isalpha((unsigned char)c) || c == '_' || c == '.' || c == '&';
 }
 

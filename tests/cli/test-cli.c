@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -215,6 +216,30 @@ static void test_completion(void **state)
 	free(out);
 }
 
+static void test_out_file(void **state)
+{
+	char dir[] = "/tmp/hvkit-outfile-XXXXXX", path[64], script[512], *text;
+	char *argv[] = { (char *)build_path("cli/hvctl"), "-c", script, NULL };
+	struct run_result r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	snprintf(script, sizeof(script),
+		 "1, 2 | Out-File -FilePath %s; @{Name='a'; N=1} | Out-File %s -Append; 3 | Out-File %s -NoClobber",
+		 path, path, path);
+	run_program(argv, NULL, &r);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "already exists (-NoClobber)"));
+	text = slurp(path);
+	assert_non_null(text);
+	assert_string_equal(text, "1\n2\nName N\n---- -\na    1\n");
+	free(text);
+	run_result_free(&r);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* hvkit-cmdlets(7) documents exactly the cmdlets of the table, each with every parameter. */
 static void test_man_page_matches_table(void **state)
 {
@@ -260,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_golden_scripts),
 		cmocka_unit_test(test_completion),
+		cmocka_unit_test(test_out_file),
 		cmocka_unit_test(test_man_page_matches_table),
 	};
 

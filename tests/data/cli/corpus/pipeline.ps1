@@ -10,3 +10,5 @@ $vms | Select-Object -Last 1 | ConvertTo-Json -Compress
 ($vms | Where-Object Name -match '^web').Count
 $vms.Name
 $vms | ForEach-Object Name | Sort-Object -Descending
+$vms | ? State -eq Off | % Name
+$vms | ? { $_.Mem -ge 2GB } | % { $_.Name.Length }
