@@ -40,7 +40,8 @@ struct hv_partition_config {
 	uint64_t mem_bytes;     /* guest RAM, >= HV_MIN_MEM, multiple of 2 MiB */
 	hv_console_fn *console; /* COM1 output; NULL: write to console_fd */
 	void *console_opaque;
-	int console_fd;         /* used when console is NULL; < 0: output dropped */
+	int console_fd;         /* used when console is NULL and console_fd > 0: a zeroed
+				 * config drops the output instead of writing to stdin */
 	const char *kvm_path;   /* NULL: /dev/kvm */
 };
 
@@ -141,6 +142,8 @@ void *hv_partition_gpa(struct hv_partition *p, uint64_t gpa, uint64_t len);
 
 const char *hv_stop_reason_name(enum hv_stop_reason r);
 
+/* Frees a partition that is not running (hv_partition_run has returned or never ran).
+ * hv_partition_free(NULL) does nothing. */
 void hv_partition_free(struct hv_partition *p);
 
 #endif

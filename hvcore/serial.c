@@ -70,7 +70,7 @@ static void flush_locked(struct hv_partition *p)
 		return;
 	if (p->console)
 		p->console(p->console_opaque, s->out, s->out_len);
-	else if (p->console_fd >= 0)
+	else if (p->console_fd > 0)
 		write_all(p->console_fd, s->out, s->out_len);
 	s->out_len = 0;
 }

@@ -361,6 +361,35 @@ static void test_console_input(void **state)
 	hv_partition_free(p);
 }
 
+/* Without a callback the console goes to console_fd. */
+static void test_console_fd(void **state)
+{
+	struct hv_partition_config cfg = { .vcpus = 1, .mem_bytes = 32 * MIB };
+	struct hv_partition *p = NULL;
+	struct hv_stop_info info;
+	char buf[256], want[128];
+	ssize_t n;
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	cfg.console_fd = fds[1];
+	assert_int_equal(hv_partition_new(&cfg, &p), 0);
+	assert_int_equal(hv_partition_load_kernel(p, guest_img, guest_len, NULL, 0,
+						  "hvguest.poweroff=1"), 0);
+	run_with_watchdog(p, &info);
+	assert_int_equal(info.reason, HV_STOP_POWEROFF);
+	hv_partition_free(p);
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	buf[n] = 0;
+	snprintf(want, sizeof(want), "hvguest: ready cpus=1 mem=%llu\n",
+		 (unsigned long long)expected_mem(32 * MIB));
+	assert_string_equal(buf, want);
+}
+
 /* Eight partitions at once in one process: no shared state between them. */
 struct par {
 	pthread_t t;
@@ -671,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_pause_resume_stop),
 		cmocka_unit_test(test_power_button),
 		cmocka_unit_test(test_console_input),
+		cmocka_unit_test(test_console_fd),
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_too_much_memory),
 	};
