@@ -62,3 +62,7 @@ tests_hvcore_test_hvcore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
 
 EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md
+
+# hvguest holds no instruction KVM's emulator lacks (objdump over the built image).
+TESTS += tests/hvcore/guest-insns.sh
+EXTRA_DIST += tests/hvcore/guest-insns.sh
