@@ -245,7 +245,12 @@ int cli_connect(struct cli_ctx *ctx); /* 0, or -1 after reporting why */
 /* Calls hvd; on success *reply is the reply list (ErrorRecords already reported and
  * removed).  -1 after reporting a failure. */
 int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, struct wire_value **reply);
+/* One call per item of args_list, all sent before any reply is awaited; replies' objects go
+ * to out (may be NULL), errors are reported.  0, or -1 if any failed. */
+int cli_call_each(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args_list, struct wire_value *out);
 int cli_bridge(const char *socket_path);
+/* Connect-VMConsole (console.c). */
+int cli_run_console(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out);
 
 /* ---- output (format.c) ---- */
 void cli_out_default(struct cli_ctx *ctx, struct wire_value *items);

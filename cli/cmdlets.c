@@ -318,12 +318,125 @@ static const struct cli_param set_memory_params[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
+/*
+ * The lifecycle cmdlets act on each VM on its own: the VMs are looked up (one read), each is
+ * put to -WhatIf/-Confirm, and one call per VM goes to hvd, all at once, with the bound
+ * parameters named in pass_names copied in.
+ */
+static int per_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, uint32_t proc,
+		  const char *const *pass_names, struct wire_value *out)
+{
+	struct wire_value *sel = vm_args(ctx, b, "Name", in, false);
+	struct wire_value *vms = NULL, *calls;
+	size_t i;
+	int rc;
+
+	if (!sel)
+		return -1;
+	rc = cli_call(ctx, WIRE_PROC_VM_LIST, sel, &vms);
+	wire_value_unref(sel);
+	if (rc)
+		return -1;
+	calls = wire_list();
+	for (i = 0; i < vms->list.n; i++) {
+		const char *name = "", *id = "";
+		struct wire_value *a;
+
+		wire_object_get_string(vms->list.items[i], "Name", &name);
+		wire_object_get_string(vms->list.items[i], "Id", &id);
+		if (!cli_should_process(ctx, b, b->cmdlet->name, name))
+			continue;
+		a = wire_object("Arguments");
+		wire_object_add(a, "Id", wire_string(id));
+		pass(b, a, pass_names);
+		wire_list_append(calls, a);
+	}
+	wire_value_unref(vms);
+	rc = cli_call_each(ctx, proc, calls, cli_switch(b, "PassThru") ? out : NULL);
+	wire_value_unref(calls);
+	return rc;
+}
+
+static int run_start_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vm(ctx, b, in, WIRE_PROC_VM_START, NULL, out);
+}
+
+static int run_stop_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	static const char *const names[] = { "TurnOff", "Force", NULL };
+
+	return per_vm(ctx, b, in, WIRE_PROC_VM_STOP, names, out);
+}
+
+static int run_restart_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vm(ctx, b, in, WIRE_PROC_VM_RESTART, NULL, out);
+}
+
+static int run_suspend_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vm(ctx, b, in, WIRE_PROC_VM_SUSPEND, NULL, out);
+}
+
+static int run_resume_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vm(ctx, b, in, WIRE_PROC_VM_RESUME, NULL, out);
+}
+
+static const struct cli_param lifecycle_params[] = {
+	{ "Name", P_STRINGS, 0, 0, "VMName", "The VMs (wildcards allowed), or pipe them in" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the VMs" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cli_param stop_vm_params[] = {
+	{ "Name", P_STRINGS, 0, 0, "VMName", "The VMs (wildcards allowed), or pipe them in" },
+	{ "TurnOff", P_SWITCH, PF_NOPOS, 0, NULL, "Power off at once, as pulling the plug" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Turn off a guest that does not shut down within 30 seconds" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the VMs" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static int run_get_firmware(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return call_out(ctx, WIRE_PROC_VM_FIRMWARE_GET, vm_args(ctx, b, "VMName", in, true), true, out);
+}
+
+static int run_set_firmware(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	static const char *const names[] = { "KernelPath", "InitrdPath", "KernelCommandLine", NULL };
+	struct wire_value *args = vm_args(ctx, b, "VMName", in, false);
+
+	if (args)
+		pass(b, args, names);
+	if (args && !approve_vms(ctx, b, &args))
+		return 0;
+	return call_out(ctx, WIRE_PROC_VM_FIRMWARE_SET, args, cli_switch(b, "PassThru"), out);
+}
+
+static const struct cli_param set_firmware_params[] = {
+	{ "VMName", P_STRINGS, 0, 0, "Name", "The VMs to change (wildcards allowed), or pipe them in" },
+	{ "KernelPath", P_STRING, PF_NOPOS, 0, NULL, "An absolute path to a kernel (64-bit ELF or bzImage); '' for the built-in guest" },
+	{ "InitrdPath", P_STRING, PF_NOPOS, 0, NULL, "An absolute path to an initrd; '' for none" },
+	{ "KernelCommandLine", P_STRING, PF_NOPOS, 0, NULL, "The kernel's command line; '' for none" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed settings" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static int run_get_host(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
 	return call_out(ctx, WIRE_PROC_HOST_GET, wire_object("Arguments"), true, out);
 }
 
 static const struct cli_param no_params[] = { { NULL, 0, 0, 0, NULL, NULL } };
+
+static const struct cli_param console_params[] = {
+	{ "Name", P_STRING, 0, PF_MANDATORY, "VMName", "The VM whose console to attach to" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
 
 #define CHANGE (CLI_DAEMON | CLI_CHANGES)
 
@@ -349,6 +462,24 @@ const struct cli_cmdlet cli_daemon_cmdlets[] = {
 	{ .name = "Set-VMMemory", .synopsis = "Changes the memory settings of virtual machines",
 	  .params = set_memory_params, .run = run_set_memory, .flags = CHANGE,
 	  .example = "Set-VMMemory web1 -DynamicMemoryEnabled $true -MinimumBytes 256MB -MaximumBytes 2GB" },
+	{ .name = "Start-VM", .synopsis = "Starts virtual machines", .params = lifecycle_params, .run = run_start_vm,
+	  .flags = CHANGE, .example = "Start-VM web1\nGet-VM web* | Start-VM" },
+	{ .name = "Stop-VM", .synopsis = "Shuts down (asks the guest) or turns off virtual machines",
+	  .params = stop_vm_params, .run = run_stop_vm, .flags = CHANGE, .example = "Stop-VM web1\nStop-VM web* -TurnOff" },
+	{ .name = "Restart-VM", .synopsis = "Resets virtual machines (turns them off and starts them)",
+	  .params = lifecycle_params, .run = run_restart_vm, .flags = CHANGE | CLI_CONFIRM, .example = "Restart-VM web1 -Force" },
+	{ .name = "Suspend-VM", .synopsis = "Pauses virtual machines", .params = lifecycle_params, .run = run_suspend_vm,
+	  .flags = CHANGE, .example = "Suspend-VM web1" },
+	{ .name = "Resume-VM", .synopsis = "Resumes paused virtual machines", .params = lifecycle_params,
+	  .run = run_resume_vm, .flags = CHANGE, .example = "Resume-VM web1" },
+	{ .name = "Get-VMFirmware", .synopsis = "Gets what virtual machines boot", .params = get_vmpart_params,
+	  .run = run_get_firmware, .flags = CLI_DAEMON, .example = "Get-VMFirmware web1" },
+	{ .name = "Set-VMFirmware", .synopsis = "Sets the kernel, initrd and command line virtual machines boot",
+	  .params = set_firmware_params, .run = run_set_firmware, .flags = CHANGE,
+	  .example = "Set-VMFirmware web1 -KernelPath /boot/vmlinuz -InitrdPath /boot/initrd.img -KernelCommandLine 'console=ttyS0'\n"
+		     "Set-VMFirmware web1 -KernelCommandLine 'hvguest.poweroff=1'" },
+	{ .name = "Connect-VMConsole", .synopsis = "Attaches the terminal to a virtual machine's serial console (Ctrl-] leaves)",
+	  .params = console_params, .run = cli_run_console, .flags = CLI_DAEMON, .example = "Connect-VMConsole web1" },
 	{ .name = "Get-VMHost", .synopsis = "Gets the host: processors, memory, paths", .params = no_params,
 	  .run = run_get_host, .flags = CLI_DAEMON, .example = "Get-VMHost | Format-List" },
 	{ .name = NULL },

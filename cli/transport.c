@@ -126,6 +126,60 @@ int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, 
 	return 0;
 }
 
+int cli_call_each(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args_list, struct wire_value *out)
+{
+	uint32_t *serials;
+	size_t i;
+	int rc = 0, failed = 0;
+
+	if (!args_list->list.n)
+		return 0;
+	if (cli_connect(ctx))
+		return -1;
+	serials = calloc(args_list->list.n, sizeof(*serials));
+	if (!serials)
+		abort();
+	/* All calls go out first: hvd works on them together (eight VMs start at once). */
+	for (i = 0; i < args_list->list.n && rc == 0; i++)
+		rc = wire_conn_send(ctx->conn, proc, args_list->list.items[i], &serials[i]);
+	for (i = 0; i < args_list->list.n && rc == 0; i++) {
+		struct wire_value *payload = NULL;
+		int32_t status;
+		size_t k;
+
+		rc = wire_conn_wait(ctx->conn, serials[i], &status, &payload);
+		if (rc)
+			break;
+		if (status != WIRE_OK) {
+			if (payload && is_error_record(payload))
+				cli_error_record(ctx, payload);
+			else
+				cli_error(ctx, "hvd refused the call: %s", wire_status_name((enum wire_status)status));
+			failed = -1;
+		} else if (payload && payload->type == WIRE_LIST) {
+			for (k = 0; k < payload->list.n; k++) {
+				if (is_error_record(payload->list.items[k])) {
+					cli_error_record(ctx, payload->list.items[k]);
+					failed = -1;
+				} else if (out) {
+					wire_list_append(out, wire_value_ref(payload->list.items[k]));
+				}
+			}
+		}
+		wire_value_unref(payload);
+	}
+	free(serials);
+	if (rc) {
+		fprintf(stderr, "hvctl: lost the connection to hvd: %s\n", strerror(-rc));
+		wire_conn_free(ctx->conn);
+		ctx->conn = NULL;
+		ctx->conn_failed = true;
+		ctx->no_connection = true;
+		return -1;
+	}
+	return failed;
+}
+
 /* Copies what one descriptor has to another; false at end of input or on error. */
 static bool relay(int from, int to)
 {

@@ -31,8 +31,12 @@ struct hvd_vm {
 	uint64_t mem_maximum;
 	uint32_t mem_buffer;   /* percent */
 	uint32_t mem_priority; /* 0-100 */
+	char *kernel, *initrd, *cmdline; /* Set-VMFirmware; NULL: the built-in guest */
 	char *load_error; /* set when vm.xml could not be loaded: the VM is OffCritical */
-	struct wire_value *cached; /* its VirtualMachine object, once built (procs.c) */
+	struct wire_value *cached; /* its VirtualMachine object while it is off (procs.c) */
+	/* Runtime, not saved: shared by the copies a change makes. */
+	struct hvd_worker *worker; /* its running partition, or NULL */
+	char *status;              /* why it last stopped, when not by a request (daemon/runtime.c) */
 };
 
 /* Hyper-V's documented limits. */
@@ -93,6 +97,39 @@ typedef int (*hvd_proc_fn)(struct hvd *d, struct hvd_client *c, const struct wir
 			   struct wire_value **reply);
 hvd_proc_fn hvd_proc_handler(uint32_t procedure);
 
+/* A handler's answer will come later, through hvd_reply_to (a partition starting...). */
+#define HVD_DEFERRED (-1000)
+
+/* Running partitions (daemon/runtime.c). */
+struct pollfd;
+struct hvd_worker;
+struct hvd_vm_live {
+	const char *state; /* Off, OffCritical, Starting, Running, Paused, Stopping */
+	bool running;
+	int64_t uptime_ns;
+	int cpu_usage;     /* percent of its virtual processors */
+	uint64_t memory;
+	pid_t pid;
+};
+void hvd_runtime_init(void);
+const char *hvd_guest_path(void);
+size_t hvd_runtime_pollfds(struct pollfd *p, size_t max);
+void hvd_runtime_handle(struct hvd *d, const struct pollfd *p, size_t n);
+void hvd_runtime_tick(struct hvd *d);
+void hvd_runtime_rediscover(struct hvd *d);
+int hvd_runtime_start(struct hvd *d, struct hvd_vm *vm, uint64_t client, uint32_t serial, uint32_t proc,
+		      struct wire_value **reply);
+int hvd_runtime_stop(struct hvd *d, struct hvd_vm *vm, bool turn_off, bool force, bool restart, uint64_t client,
+		     uint32_t serial, uint32_t proc, struct wire_value **reply);
+/* Forwards a call to the VM's worker (consumes args); the client gets the VM when it is done. */
+int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args,
+			uint64_t client, uint32_t serial, uint32_t proc, struct wire_value **reply);
+void hvd_runtime_describe(const struct hvd_vm *vm, struct hvd_vm_live *live);
+int hvd_runtime_console_input(struct hvd_vm *vm, const struct wire_value *bytes);
+size_t hvd_runtime_count(void);
+/* A reply holding the VM's object (procs.c). */
+struct wire_value *hvd_vm_reply(const struct hvd_vm *vm);
+
 /* Where-Object filters evaluated for VM.List (daemon/filter.c). */
 int hvd_filter_check(const struct wire_value *filter, struct wire_value **reply);
 bool hvd_filter_keep(const struct wire_value *filter, const struct wire_value *obj);
@@ -108,6 +145,14 @@ int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store);
 void hvd_server_stop(void);
 const struct hvd_peer *hvd_client_peer(const struct hvd_client *c);
 uint32_t hvd_client_serial(const struct hvd_client *c);
+uint64_t hvd_client_id(const struct hvd_client *c);
+/* Answers a deferred call of a client that may have gone meanwhile (consumes payload). */
+void hvd_reply_to(struct hvd *d, uint64_t client, uint32_t serial, uint32_t proc, int status,
+		  struct wire_value *payload);
+/* Console streams: a client attached to a VM's console gets its output as stream frames. */
+void hvd_client_console(struct hvd_client *c, const char *vm_id, uint32_t serial);
+void hvd_console_output(struct hvd *d, const char *vm_id, const void *buf, size_t len);
+void hvd_console_end(struct hvd *d, const char *vm_id); /* the VM stopped: streams end */
 /* Subscriptions. */
 int hvd_client_subscribe(struct hvd_client *c, uint32_t serial);
 void hvd_client_unsubscribe(struct hvd_client *c);

@@ -30,32 +30,31 @@ static const char *hostname(void)
 	return name;
 }
 
-static const char *vm_state(const struct hvd_vm *vm)
-{
-	return vm->load_error ? "OffCritical" : "Off";
-}
-
-/* A VM's object is built once and kept with the definition (a change makes a new
- * definition, and so a new object): listing many VMs then costs no allocation per VM. */
+/* A VM's object: built once and kept with the definition while the VM is off (a change
+ * makes a new definition, and so a new object), so that listing many VMs costs no
+ * allocation per VM; a running VM's live properties make it new each time. */
 static struct wire_value *vm_object(const struct hvd_vm *vm)
 {
+	struct hvd_vm_live live;
 	struct wire_value *o;
 
-	if (vm->cached)
+	hvd_runtime_describe(vm, &live);
+	if (vm->cached && !live.running && !vm->status)
 		return wire_value_ref(vm->cached);
 	o = wire_object("VirtualMachine");
 
 	wire_object_add(o, "Name", wire_string(vm->name));
 	wire_object_add(o, "Id", wire_string(vm->id));
-	wire_object_add(o, "State", wire_string(vm_state(vm)));
-	wire_object_add(o, "CPUUsage", wire_int(0));
-	wire_object_add(o, "MemoryAssigned", wire_uint(0));
+	wire_object_add(o, "State", wire_string(live.state));
+	wire_object_add(o, "CPUUsage", wire_int(live.cpu_usage));
+	wire_object_add(o, "MemoryAssigned", wire_uint(live.memory));
 	wire_object_add(o, "MemoryDemand", wire_uint(0));
 	wire_object_add(o, "MemoryStatus", wire_string(""));
-	wire_object_add(o, "Uptime", wire_duration(0));
-	wire_object_add(o, "Status", vm->load_error ? wire_stringf("The configuration could not be loaded: %s",
-								   vm->load_error)
-						    : wire_string("Operating normally"));
+	wire_object_add(o, "Uptime", wire_duration(live.uptime_ns));
+	if (vm->load_error)
+		wire_object_add(o, "Status", wire_stringf("The configuration could not be loaded: %s", vm->load_error));
+	else
+		wire_object_add(o, "Status", wire_string(vm->status ? vm->status : "Operating normally"));
 	wire_object_add(o, "Version", wire_string("1.0"));
 	wire_object_add(o, "Generation", wire_int(vm->generation));
 	wire_object_add(o, "ProcessorCount", wire_int(vm->proc_count));
@@ -69,8 +68,19 @@ static struct wire_value *vm_object(const struct hvd_vm *vm)
 	wire_object_add(o, "ComputerName", wire_string(hostname()));
 	wire_object_add(o, "VMName", wire_string(vm->name));
 	wire_object_add(o, "VMId", wire_string(vm->id));
-	((struct hvd_vm *)vm)->cached = wire_value_ref(o);
+	wire_object_add(o, "KernelPath", wire_string(vm->kernel ? vm->kernel : ""));
+	wire_object_add(o, "WorkerProcessId", live.running ? wire_int(live.pid) : wire_null());
+	if (!live.running && !vm->status)
+		((struct hvd_vm *)vm)->cached = wire_value_ref(o);
 	return o;
+}
+
+struct wire_value *hvd_vm_reply(const struct hvd_vm *vm)
+{
+	struct wire_value *l = wire_list();
+
+	wire_list_append(l, vm_object(vm));
+	return l;
 }
 
 static struct wire_value *processor_object(const struct hvd_vm *vm)
@@ -480,6 +490,12 @@ static int change_each(struct hvd *d, struct hvd_client *c, const struct wire_va
 		}
 		copy = hvd_vm_dup(vm);
 		st = change(s, copy, arg, &err);
+		if (st == 0 && vm->worker && (copy->proc_count != vm->proc_count || copy->mem_startup != vm->mem_startup)) {
+			err = wire_error_record(WIRE_E_INVALID_STATE, vm->name,
+						"Cannot change the %s of \"%s\" while it is running: the virtual machine must be off.",
+						copy->proc_count != vm->proc_count ? "processor count" : "startup memory", vm->name);
+			st = WIRE_E_INVALID_STATE;
+		}
 		if (st == 0 && hvd_vm_check_memory(copy, msg, sizeof(msg))) {
 			err = wire_error_record(WIRE_E_INVALID_ARGUMENT, vm->name, "Cannot change \"%s\": %s.", vm->name, msg);
 			st = WIRE_E_INVALID_ARGUMENT;
@@ -669,9 +685,15 @@ static int proc_vm_remove(struct hvd *d, struct hvd_client *c, const struct wire
 	}
 	for (i = 0; i < n; i++) {
 		struct hvd_vm *vm = vms[i];
-		struct wire_value *gone = vm_object(vm);
+		struct wire_value *gone;
 		const char *name;
 
+		if (vm->worker) {
+			wire_list_append(out, wire_error_record(WIRE_E_INVALID_STATE, vm->name,
+								"\"%s\" is running: turn it off first (Stop-VM -TurnOff).", vm->name));
+			continue;
+		}
+		gone = vm_object(vm);
 		st = hvd_store_remove(s, vm);
 		if (st) {
 			wire_list_append(out, wire_error_record(WIRE_E_RESOURCE, vm->name,
@@ -749,6 +771,212 @@ static int proc_unsubscribe(struct hvd *d, struct hvd_client *c, const struct wi
 	return WIRE_OK;
 }
 
+/* The one VM a lifecycle call is about: by Id, or by a Name that matches exactly one. */
+static int one_vm(struct hvd *d, const struct wire_value *args, struct hvd_vm **out, struct wire_value **reply)
+{
+	struct wire_value *errors = wire_list();
+	struct hvd_vm **vms;
+	size_t n;
+	int st = require_selector(args, reply);
+
+	if (st == 0)
+		st = select_vms(hvd_get_store(d), args, &vms, &n, errors, reply);
+	if (st) {
+		wire_value_unref(errors);
+		return st;
+	}
+	if (errors->list.n) {
+		*reply = wire_value_ref(errors->list.items[0]);
+		st = WIRE_E_NOT_FOUND;
+	} else if (n != 1) {
+		*reply = wire_error_record(WIRE_E_INVALID_ARGUMENT, NULL, "%s", n ? "Name one virtual machine at a time here."
+										  : "No virtual machine matches.");
+		st = WIRE_E_INVALID_ARGUMENT;
+	} else if (vms[0]->load_error) {
+		*reply = wire_error_record(WIRE_E_INVALID_STATE, vms[0]->id, "The configuration of VM %s could not be loaded.",
+					   vms[0]->id);
+		st = WIRE_E_INVALID_STATE;
+	} else {
+		*out = vms[0];
+	}
+	free(vms);
+	wire_value_unref(errors);
+	return st;
+}
+
+static int proc_vm_start(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			 struct wire_value **reply)
+{
+	struct hvd_vm *vm;
+	int st = one_vm(d, args, &vm, reply);
+
+	if (st)
+		return st;
+	return hvd_runtime_start(d, vm, hvd_client_id(c), hvd_client_serial(c), WIRE_PROC_VM_START, reply);
+}
+
+static int stop_like(struct hvd *d, struct hvd_client *c, const struct wire_value *args, uint32_t proc,
+		     bool restart, struct wire_value **reply)
+{
+	bool turn_off = false, force = false;
+	struct hvd_vm *vm;
+	int st = one_vm(d, args, &vm, reply);
+
+	if (st)
+		return st;
+	wire_object_get_bool(args, "TurnOff", &turn_off);
+	wire_object_get_bool(args, "Force", &force);
+	return hvd_runtime_stop(d, vm, turn_off, force, restart, hvd_client_id(c), hvd_client_serial(c), proc, reply);
+}
+
+static int proc_vm_stop(struct hvd *d, struct hvd_client *c, const struct wire_value *args, struct wire_value **reply)
+{
+	return stop_like(d, c, args, WIRE_PROC_VM_STOP, false, reply);
+}
+
+static int proc_vm_restart(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			   struct wire_value **reply)
+{
+	return stop_like(d, c, args, WIRE_PROC_VM_RESTART, true, reply);
+}
+
+static int forward(struct hvd *d, struct hvd_client *c, const struct wire_value *args, uint32_t proc,
+		   uint32_t worker_proc, const char *want, struct wire_value **reply)
+{
+	struct hvd_vm_live live;
+	struct hvd_vm *vm;
+	int st = one_vm(d, args, &vm, reply);
+
+	if (st)
+		return st;
+	hvd_runtime_describe(vm, &live);
+	if (strcmp(live.state, want)) {
+		*reply = wire_error_record(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is %s; this needs it %s.", vm->name,
+					   live.state, want);
+		return WIRE_E_INVALID_STATE;
+	}
+	return hvd_runtime_forward(d, vm, worker_proc, NULL, hvd_client_id(c), hvd_client_serial(c), proc, reply);
+}
+
+static int proc_vm_suspend(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			   struct wire_value **reply)
+{
+	return forward(d, c, args, WIRE_PROC_VM_SUSPEND, WIRE_PROC_WORKER_PAUSE, "Running", reply);
+}
+
+static int proc_vm_resume(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			  struct wire_value **reply)
+{
+	return forward(d, c, args, WIRE_PROC_VM_RESUME, WIRE_PROC_WORKER_RESUME, "Paused", reply);
+}
+
+static struct wire_value *firmware_object(const struct hvd_vm *vm)
+{
+	struct wire_value *o = wire_object("VMFirmware");
+
+	wire_object_add(o, "VMName", wire_string(vm->name));
+	wire_object_add(o, "VMId", wire_string(vm->id));
+	wire_object_add(o, "KernelPath", wire_string(vm->kernel ? vm->kernel : ""));
+	wire_object_add(o, "InitrdPath", wire_string(vm->initrd ? vm->initrd : ""));
+	wire_object_add(o, "KernelCommandLine", wire_string(vm->cmdline ? vm->cmdline : ""));
+	wire_object_add(o, "BootsBuiltInGuest", wire_bool(!vm->kernel));
+	wire_object_add(o, "ComputerName", wire_string(hostname()));
+	return o;
+}
+
+static int proc_firmware_get(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			     struct wire_value **reply)
+{
+	return list_view(d, args, firmware_object, true, reply);
+}
+
+struct fw_settings {
+	const char *kernel, *initrd, *cmdline;
+};
+
+static void replace(char **field, const char *value)
+{
+	if (!value)
+		return;
+	free(*field);
+	*field = *value ? strdup(value) : NULL; /* "" clears it */
+}
+
+static int apply_firmware(struct hvd_store *s, struct hvd_vm *vm, const void *arg, struct wire_value **reply)
+{
+	const struct fw_settings *fw = arg;
+
+	replace(&vm->kernel, fw->kernel);
+	replace(&vm->initrd, fw->initrd);
+	replace(&vm->cmdline, fw->cmdline);
+	return 0;
+}
+
+static int check_file(const char *param, const char *path, struct wire_value **reply)
+{
+	if (!path || !*path)
+		return 0;
+	if (path[0] != '/')
+		return ERR(WIRE_E_INVALID_ARGUMENT, path, "Invalid value \"%s\" for parameter -%s: it must be an absolute path.",
+			   path, param);
+	if (access(path, R_OK) != 0)
+		return ERR(WIRE_E_NOT_FOUND, path, "Invalid value for parameter -%s: cannot read %s: %s.", param, path,
+			   strerror(errno));
+	return 0;
+}
+
+static int proc_firmware_set(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			     struct wire_value **reply)
+{
+	struct fw_settings fw = { 0 };
+	int st;
+
+	if ((st = arg_string(args, "KernelPath", 4096, &fw.kernel, reply)) ||
+	    (st = arg_string(args, "InitrdPath", 4096, &fw.initrd, reply)) ||
+	    (st = arg_string(args, "KernelCommandLine", 4095, &fw.cmdline, reply)) ||
+	    (st = check_file("KernelPath", fw.kernel, reply)) || (st = check_file("InitrdPath", fw.initrd, reply)))
+		return st;
+	return change_each(d, c, args, apply_firmware, &fw, firmware_object, reply);
+}
+
+static int proc_console_attach(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			       struct wire_value **reply)
+{
+	struct hvd_vm *vm;
+	int st = one_vm(d, args, &vm, reply);
+
+	if (st)
+		return st;
+	hvd_client_console(c, vm->id, hvd_client_serial(c));
+	*reply = hvd_vm_reply(vm);
+	return WIRE_OK;
+}
+
+static int proc_console_input(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			      struct wire_value **reply)
+{
+	const struct wire_value *bytes = wire_object_get(args, "Bytes");
+	struct hvd_vm *vm;
+	int st = one_vm(d, args, &vm, reply);
+
+	if (st)
+		return st;
+	if (!bytes || (bytes->type != WIRE_BYTES && bytes->type != WIRE_STRING) || bytes->str.len > 4096)
+		return ERR(WIRE_E_INVALID_ARGUMENT, NULL, "Bytes must be up to 4096 bytes of console input.");
+	if (hvd_runtime_console_input(vm, bytes))
+		return ERR(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is not running.", vm->name);
+	*reply = wire_list();
+	return WIRE_OK;
+}
+
+static int proc_console_detach(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+			       struct wire_value **reply)
+{
+	hvd_client_console(c, NULL, 0);
+	*reply = wire_list();
+	return WIRE_OK;
+}
+
 hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 {
 	static const struct {
@@ -768,6 +996,16 @@ hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 		{ WIRE_PROC_VM_PROCESSOR_SET, proc_processor_set },
 		{ WIRE_PROC_VM_MEMORY_GET, proc_memory_get },
 		{ WIRE_PROC_VM_MEMORY_SET, proc_memory_set },
+		{ WIRE_PROC_VM_START, proc_vm_start },
+		{ WIRE_PROC_VM_STOP, proc_vm_stop },
+		{ WIRE_PROC_VM_RESTART, proc_vm_restart },
+		{ WIRE_PROC_VM_SUSPEND, proc_vm_suspend },
+		{ WIRE_PROC_VM_RESUME, proc_vm_resume },
+		{ WIRE_PROC_VM_FIRMWARE_GET, proc_firmware_get },
+		{ WIRE_PROC_VM_FIRMWARE_SET, proc_firmware_set },
+		{ WIRE_PROC_VM_CONSOLE_ATTACH, proc_console_attach },
+		{ WIRE_PROC_VM_CONSOLE_INPUT, proc_console_input },
+		{ WIRE_PROC_VM_CONSOLE_DETACH, proc_console_detach },
 	};
 	size_t i;
 

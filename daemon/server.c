@@ -38,6 +38,9 @@ struct hvd_client {
 	bool subscribed;
 	uint32_t sub_serial;
 	uint32_t cur_serial; /* serial of the call being handled */
+	uint64_t id;         /* never reused: deferred replies find their client by it */
+	char console_vm[37]; /* attached to this VM's console ("" when not) */
+	uint32_t console_serial;
 };
 
 struct hvd {
@@ -47,6 +50,8 @@ struct hvd {
 	struct hvd_client *clients[MAX_CLIENTS];
 	size_t nclients;
 	int64_t started_ns;
+	uint64_t next_client_id;
+	int64_t next_tick_ms;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -90,6 +95,17 @@ const struct hvd_peer *hvd_client_peer(const struct hvd_client *c)
 uint32_t hvd_client_serial(const struct hvd_client *c)
 {
 	return c->cur_serial;
+}
+
+uint64_t hvd_client_id(const struct hvd_client *c)
+{
+	return c->id;
+}
+
+void hvd_client_console(struct hvd_client *c, const char *vm_id, uint32_t serial)
+{
+	snprintf(c->console_vm, sizeof(c->console_vm), "%s", vm_id ? vm_id : "");
+	c->console_serial = serial;
 }
 
 int hvd_client_subscribe(struct hvd_client *c, uint32_t serial)
@@ -179,6 +195,7 @@ static void accept_client(struct hvd *d, int lfd, bool read_only)
 	else
 		snprintf(c->peer.user, sizeof(c->peer.user), "uid%u", (unsigned)cred.uid);
 	c->peer.read_only = read_only;
+	c->id = ++d->next_client_id;
 	c->peer.socket_path = read_only ? d->cfg->ro_socket_path : d->cfg->socket_path;
 	c->last_heard_ms = mono_ms();
 	d->clients[d->nclients++] = c;
@@ -221,6 +238,56 @@ static void send_error(struct hvd_client *c, uint32_t serial, uint32_t proc, enu
 
 	queue_frame(c, &f);
 	wire_value_unref(rec);
+}
+
+void hvd_reply_to(struct hvd *d, uint64_t client, uint32_t serial, uint32_t proc, int status,
+		  struct wire_value *payload)
+{
+	size_t i;
+
+	for (i = 0; i < d->nclients; i++) {
+		struct hvd_client *c = d->clients[i];
+		struct wire_frame f = { .kind = status ? WIRE_KIND_ERROR : WIRE_KIND_REPLY, .serial = serial,
+					.procedure = proc, .status = status, .payload = payload };
+
+		if (c->id == client && !c->closing) {
+			queue_frame(c, &f);
+			break;
+		}
+	}
+	wire_value_unref(payload);
+}
+
+void hvd_console_output(struct hvd *d, const char *vm_id, const void *buf, size_t len)
+{
+	struct wire_value *bytes = wire_bytes(buf, len);
+	size_t i;
+
+	for (i = 0; i < d->nclients; i++) {
+		struct hvd_client *c = d->clients[i];
+		struct wire_frame f = { .kind = WIRE_KIND_STREAM, .serial = c->console_serial,
+					.procedure = WIRE_PROC_VM_CONSOLE_ATTACH, .payload = bytes };
+
+		if (!c->closing && !strcmp(c->console_vm, vm_id))
+			queue_frame(c, &f);
+	}
+	wire_value_unref(bytes);
+}
+
+void hvd_console_end(struct hvd *d, const char *vm_id)
+{
+	size_t i;
+
+	for (i = 0; i < d->nclients; i++) {
+		struct hvd_client *c = d->clients[i];
+		struct wire_frame f = { .kind = WIRE_KIND_STREAM_END, .serial = c->console_serial,
+					.procedure = WIRE_PROC_VM_CONSOLE_ATTACH };
+
+		if (!c->closing && !strcmp(c->console_vm, vm_id)) {
+			queue_frame(c, &f);
+			c->console_vm[0] = '\0';
+		}
+	}
 }
 
 void hvd_broadcast_event(struct hvd *d, struct wire_value *event)
@@ -273,7 +340,9 @@ static void handle_call(struct hvd *d, struct hvd_client *c, struct wire_frame *
 		(int)c->peer.pid);
 	st = fn(d, c, f->payload, &reply);
 	if (info->flags & WIRE_PROC_MUTATE)
-		hvd_audit_record(&c->peer, f->procedure, f->payload, st, reply);
+		hvd_audit_record(&c->peer, f->procedure, f->payload, st == HVD_DEFERRED ? WIRE_OK : st, reply);
+	if (st == HVD_DEFERRED)
+		return; /* answered later, through hvd_reply_to */
 	if (st == WIRE_OK) {
 		struct wire_frame r = { .kind = WIRE_KIND_REPLY, .serial = f->serial,
 					.procedure = f->procedure, .payload = reply };
@@ -445,9 +514,10 @@ static void sweep(struct hvd *d)
 
 static void loop_once(struct hvd *d)
 {
-	struct pollfd pfd[MAX_CLIENTS + 2];
+	struct pollfd pfd[MAX_CLIENTS + 2], wfd[256];
 	struct hvd_client *polled[MAX_CLIENTS];
-	size_t i, n = 2, np = d->nclients;
+	size_t i, n = 2, np = d->nclients, nw = hvd_runtime_pollfds(wfd, 256);
+	struct pollfd all[MAX_CLIENTS + 2 + 256];
 	int64_t now;
 	int rc;
 
@@ -459,10 +529,19 @@ static void loop_once(struct hvd *d)
 		polled[i] = c;
 		pfd[n++] = (struct pollfd){ .fd = c->fd, .events = (short)(POLLIN | (c->out.len ? POLLOUT : 0)) };
 	}
-	rc = poll(pfd, n, 1000);
+	memcpy(all, pfd, n * sizeof(*pfd));
+	memcpy(all + n, wfd, nw * sizeof(*wfd));
+	rc = poll(all, n + nw, 1000);
 	if (rc < 0)
 		return;
+	memcpy(pfd, all, n * sizeof(*pfd));
+	memcpy(wfd, all + n, nw * sizeof(*wfd));
 	now = mono_ms();
+	hvd_runtime_handle(d, wfd, nw);
+	if (now >= d->next_tick_ms) {
+		hvd_runtime_tick(d);
+		d->next_tick_ms = now + 1000;
+	}
 	for (i = 0; i < np; i++) {
 		struct hvd_client *c = polled[i];
 		short re = pfd[i + 2].revents;
@@ -505,8 +584,10 @@ int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store)
 		rc = d.lfd[1];
 		goto out;
 	}
-	hvd_log(HVD_LOG_INFO, "listening on %s and %s (read-only), %zu VMs defined", cfg->socket_path,
-		cfg->ro_socket_path, store->n);
+	hvd_runtime_init();
+	hvd_runtime_rediscover(&d);
+	hvd_log(HVD_LOG_INFO, "listening on %s and %s (read-only), %zu VMs defined, %zu running", cfg->socket_path,
+		cfg->ro_socket_path, store->n, hvd_runtime_count());
 	if (cfg->ready_fd >= 0) {
 		char ok = 0;
 		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);

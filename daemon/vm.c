@@ -98,6 +98,10 @@ struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm)
 	c->notes = xstrdup(vm->notes);
 	c->path = xstrdup(vm->path);
 	c->load_error = xstrdup(vm->load_error);
+	c->kernel = xstrdup(vm->kernel);
+	c->initrd = xstrdup(vm->initrd);
+	c->cmdline = xstrdup(vm->cmdline);
+	c->status = xstrdup(vm->status);
 	c->cached = NULL;
 	return c;
 }
@@ -110,6 +114,10 @@ void hvd_vm_free(struct hvd_vm *vm)
 	free(vm->notes);
 	free(vm->path);
 	free(vm->load_error);
+	free(vm->kernel);
+	free(vm->initrd);
+	free(vm->cmdline);
+	free(vm->status);
 	wire_value_unref(vm->cached);
 	free(vm);
 }
@@ -173,6 +181,15 @@ static uint64_t attr_u64(xmlNodePtr n, const char *name)
 
 	xmlFree(s);
 	return v;
+}
+
+static char *attr_str(xmlNodePtr n, const char *name)
+{
+	xmlChar *s = xmlGetProp(n, (const xmlChar *)name);
+	char *r = s ? xstrdup((const char *)s) : NULL;
+
+	xmlFree(s);
+	return r;
 }
 
 static bool attr_bool(xmlNodePtr n, const char *name)
@@ -282,6 +299,12 @@ static struct hvd_vm *vm_from_doc(xmlNodePtr root)
 	vm->mem_maximum = attr_u64(n, "maximum");
 	vm->mem_buffer = (uint32_t)attr_u64(n, "buffer");
 	vm->mem_priority = (uint32_t)attr_u64(n, "priority");
+	n = child(root, "firmware");
+	if (n) {
+		vm->kernel = attr_str(n, "kernel");
+		vm->initrd = attr_str(n, "initrd");
+		vm->cmdline = attr_str(n, "cmdline");
+	}
 	return vm;
 }
 
@@ -387,6 +410,16 @@ int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len)
 	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"buffer", "%u", vm->mem_buffer) < 0;
 	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"priority", "%u", vm->mem_priority) < 0;
 	ok |= xmlTextWriterEndElement(w) < 0;
+	if (vm->kernel || vm->initrd || vm->cmdline) {
+		ok |= xmlTextWriterStartElement(w, (const xmlChar *)"firmware") < 0;
+		if (vm->kernel)
+			ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"kernel", (const xmlChar *)vm->kernel) < 0;
+		if (vm->initrd)
+			ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"initrd", (const xmlChar *)vm->initrd) < 0;
+		if (vm->cmdline)
+			ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"cmdline", (const xmlChar *)vm->cmdline) < 0;
+		ok |= xmlTextWriterEndElement(w) < 0;
+	}
 	ok |= xmlTextWriterEndDocument(w) < 0;
 	xmlFreeTextWriter(w);
 	if (ok) {

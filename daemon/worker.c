@@ -1,0 +1,562 @@
+/*
+ * hv-worker: runs one partition for hvd (Hyper-V's VMWP).  It builds the partition with
+ * libhvcore, runs it in a thread of its own, writes the serial console to the VM's
+ * console.log, and serves hvd over the wire protocol: on the socketpair hvd started it with
+ * and on DIR/worker.sock, where a restarted hvd finds it again.  Every connection is told
+ * of state changes, console output and a sample each second (events); when the partition
+ * stops, the worker says why, leaves the reason in DIR/last-stop, and exits.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hvcore/hvcore.h"
+#include "wire-protocol/wire.h"
+
+#define MAX_CONNS 8
+
+struct conn {
+	int fd;
+	struct wire_buf in, out;
+	uint32_t sub_serial;
+};
+
+struct worker {
+	const char *dir, *id;
+	struct hv_partition *part;
+	pthread_t thread;
+	struct hv_stop_info stop;
+	int stop_pipe[2];    /* the partition thread writes one byte when the run ends */
+	int console_pipe[2]; /* console bytes for the connections (the log gets them directly) */
+	int log_fd;
+	int listen_fd;
+	struct conn conns[MAX_CONNS];
+	size_t nconns;
+	const char *state;
+	int64_t start_ns;
+	unsigned vcpus;
+	uint64_t mem;
+};
+
+static int64_t now_ns(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* From vCPU threads: never blocks.  The log keeps everything; the stream drops what a full
+ * pipe cannot take. */
+static void on_console(void *opaque, const void *buf, size_t len)
+{
+	struct worker *w = opaque;
+	ssize_t n;
+
+	if (w->log_fd >= 0)
+		n = write(w->log_fd, buf, len);
+	n = write(w->console_pipe[1], buf, len);
+	(void)n;
+}
+
+static void *run_thread(void *arg)
+{
+	struct worker *w = arg;
+	char one = 1;
+	int rc = hv_partition_run(w->part, &w->stop);
+
+	if (rc) {
+		w->stop.reason = HV_STOP_HOST_ERROR;
+		w->stop.error = rc;
+	}
+	if (write(w->stop_pipe[1], &one, 1) < 0)
+		abort();
+	return NULL;
+}
+
+static void send_frame(struct conn *c, uint8_t kind, uint32_t serial, uint32_t proc, int32_t status,
+		       struct wire_value *payload)
+{
+	struct wire_frame f = { .kind = kind, .serial = serial, .procedure = proc, .status = status, .payload = payload };
+	int rc = wire_frame_encode(&f, &c->out);
+
+	(void)rc;
+	wire_value_unref(payload);
+}
+
+static void broadcast(struct worker *w, struct wire_value *ev)
+{
+	size_t i;
+
+	for (i = 0; i < w->nconns; i++)
+		send_frame(&w->conns[i], WIRE_KIND_EVENT, w->conns[i].sub_serial, WIRE_PROC_WORKER_SUBSCRIBE, 0,
+			   wire_value_ref(ev));
+	wire_value_unref(ev);
+}
+
+static struct wire_value *event(const char *type)
+{
+	struct wire_value *e = wire_object("WorkerEvent");
+
+	wire_object_add(e, "Type", wire_string(type));
+	return e;
+}
+
+static uint64_t cpu_ns(struct worker *w)
+{
+	struct hv_vcpu_stats s;
+	uint64_t sum = 0;
+	unsigned i;
+
+	for (i = 0; w->part && i < w->vcpus; i++)
+		if (hv_partition_vcpu_stats(w->part, i, &s) == 0)
+			sum += s.cpu_ns;
+	return sum;
+}
+
+static struct wire_value *status_object(struct worker *w)
+{
+	struct wire_value *o = wire_object("WorkerStatus");
+
+	wire_object_add(o, "State", wire_string(w->state));
+	wire_object_add(o, "Pid", wire_int(getpid()));
+	wire_object_add(o, "StartTime", wire_timestamp(w->start_ns));
+	wire_object_add(o, "CpuNs", wire_uint(cpu_ns(w)));
+	wire_object_add(o, "ProcessorCount", wire_int(w->vcpus));
+	wire_object_add(o, "MemoryBytes", wire_uint(w->mem));
+	wire_object_add(o, "UsableRam", wire_uint(w->part ? hv_partition_usable_ram(w->part) : 0));
+	return o;
+}
+
+static void set_state(struct worker *w, const char *state)
+{
+	struct wire_value *e = event("State");
+
+	w->state = state;
+	wire_object_add(e, "State", wire_string(state));
+	broadcast(w, e);
+}
+
+/* Why the partition stopped, in words an administrator can act on. */
+static char *describe_stop(const struct hv_stop_info *s)
+{
+	char insn[64] = "", *out = NULL;
+	unsigned i;
+	int n = 0;
+
+	for (i = 0; i < s->insn_len && n < (int)sizeof(insn) - 4; i++)
+		n += snprintf(insn + n, sizeof(insn) - (size_t)n, "%s%02x", i ? " " : "", s->insn[i]);
+	switch (s->reason) {
+	case HV_STOP_POWEROFF:
+		n = asprintf(&out, "The guest powered off.");
+		break;
+	case HV_STOP_RESET:
+		n = asprintf(&out, "The guest reset.");
+		break;
+	case HV_STOP_REQUESTED:
+		n = asprintf(&out, "Turned off.");
+		break;
+	case HV_STOP_TRIPLE_FAULT:
+		n = asprintf(&out, "Crashed: the guest triple-faulted (vCPU %d, RIP 0x%llx).", s->vcpu,
+			     (unsigned long long)s->rip);
+		break;
+	case HV_STOP_INTERNAL_ERROR:
+		n = asprintf(&out, "Crashed: KVM could not run the guest's instruction (internal error %u, vCPU %d, RIP 0x%llx%s%s).",
+			     s->suberror, s->vcpu, (unsigned long long)s->rip, insn[0] ? ", bytes " : "", insn);
+		break;
+	case HV_STOP_HOST_ERROR:
+		n = asprintf(&out, "Crashed: the host failed to run the partition: %s.", strerror(-s->error));
+		break;
+	default:
+		n = asprintf(&out, "Crashed: %s (vCPU %d, RIP 0x%llx, exit %u).", hv_stop_reason_name(s->reason), s->vcpu,
+			     (unsigned long long)s->rip, s->exit_reason);
+		break;
+	}
+	if (n < 0)
+		abort();
+	return out;
+}
+
+static void handle_call(struct worker *w, struct conn *c, struct wire_frame *f)
+{
+	struct wire_value *reply = NULL;
+	bool b = false;
+	int rc = 0;
+
+	switch (f->procedure) {
+	case WIRE_PROC_WORKER_STATUS:
+		reply = status_object(w);
+		break;
+	case WIRE_PROC_WORKER_SUBSCRIBE:
+		c->sub_serial = f->serial;
+		break;
+	case WIRE_PROC_WORKER_STOP:
+		if (wire_object_get_bool(f->payload, "TurnOff", &b) == 0 && b) {
+			rc = hv_partition_stop(w->part);
+		} else {
+			rc = hv_partition_power_button(w->part);
+			if (rc == 0)
+				set_state(w, "Stopping");
+		}
+		break;
+	case WIRE_PROC_WORKER_PAUSE:
+		rc = hv_partition_pause(w->part);
+		if (rc == 0)
+			set_state(w, "Paused");
+		break;
+	case WIRE_PROC_WORKER_RESUME:
+		rc = hv_partition_resume(w->part);
+		if (rc == 0)
+			set_state(w, "Running");
+		break;
+	case WIRE_PROC_WORKER_CONSOLE_INPUT: {
+		const struct wire_value *bytes = wire_object_get(f->payload, "Bytes");
+
+		if (bytes && (bytes->type == WIRE_BYTES || bytes->type == WIRE_STRING))
+			rc = hv_partition_console_input(w->part, bytes->str.p, bytes->str.len) < 0 ? -EIO : 0;
+		break;
+	}
+	default:
+		send_frame(c, WIRE_KIND_ERROR, f->serial, f->procedure, WIRE_E_UNKNOWN_PROCEDURE,
+			   wire_error_record(WIRE_E_UNKNOWN_PROCEDURE, NULL, "hv-worker has no procedure %u", f->procedure));
+		return;
+	}
+	if (rc < 0) {
+		send_frame(c, WIRE_KIND_ERROR, f->serial, f->procedure, WIRE_E_INVALID_STATE,
+			   wire_error_record(WIRE_E_INVALID_STATE, NULL, "%s", strerror(-rc)));
+		return;
+	}
+	send_frame(c, WIRE_KIND_REPLY, f->serial, f->procedure, 0, reply ? reply : wire_list());
+}
+
+/* Reads and handles what a connection sent; false when it is gone or talks nonsense. */
+static bool conn_read(struct worker *w, struct conn *c)
+{
+	ssize_t n;
+
+	wire_buf_reserve(&c->in, 65536);
+	n = read(c->fd, c->in.data + c->in.len, 65536);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	c->in.len += (size_t)n;
+	for (;;) {
+		struct wire_frame f;
+		size_t len;
+
+		if (wire_frame_peek(c->in.data, c->in.len, &len) || len == 0)
+			return wire_frame_peek(c->in.data, c->in.len, &len) == 0;
+		if (wire_frame_decode(c->in.data, len, &f)) {
+			wire_frame_clear(&f);
+			return false;
+		}
+		wire_buf_consume(&c->in, len);
+		if (f.kind == WIRE_KIND_CALL)
+			handle_call(w, c, &f);
+		else if (f.kind == WIRE_KIND_PING)
+			send_frame(c, WIRE_KIND_PONG, f.serial, 0, 0, NULL);
+		wire_frame_clear(&f);
+	}
+}
+
+static void conn_flush(struct conn *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n <= 0)
+			return;
+		wire_buf_consume(&c->out, (size_t)n);
+	}
+}
+
+static void conn_drop(struct worker *w, size_t i)
+{
+	close(w->conns[i].fd);
+	wire_buf_free(&w->conns[i].in);
+	wire_buf_free(&w->conns[i].out);
+	w->conns[i] = w->conns[--w->nconns];
+}
+
+static void conn_add(struct worker *w, int fd)
+{
+	if (w->nconns == MAX_CONNS) {
+		close(fd);
+		return;
+	}
+	memset(&w->conns[w->nconns], 0, sizeof(w->conns[0]));
+	w->conns[w->nconns++].fd = fd;
+}
+
+static int listen_control(struct worker *w)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/worker.sock", w->dir) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	unlink(sa.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void write_last_stop(struct worker *w, const char *text)
+{
+	char path[4200], tmp[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/last-stop", w->dir);
+	snprintf(tmp, sizeof(tmp), "%s/.last-stop.tmp", w->dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
+		unlink(tmp);
+	close(fd);
+}
+
+static void sample(struct worker *w)
+{
+	struct wire_value *e = event("Sample");
+
+	wire_object_add(e, "Status", status_object(w));
+	broadcast(w, e);
+}
+
+/* The main loop: connections, console output, samples, until the partition stops. */
+static void serve(struct worker *w)
+{
+	int64_t next_sample = now_ns(CLOCK_MONOTONIC) + 1000000000;
+	bool stopped = false;
+
+	while (!stopped || w->nconns) {
+		struct pollfd p[MAX_CONNS + 3];
+		size_t i, n = 0;
+		int64_t wait = (next_sample - now_ns(CLOCK_MONOTONIC)) / 1000000;
+
+		p[n++] = (struct pollfd){ .fd = w->listen_fd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = w->console_pipe[0], .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = stopped ? -1 : w->stop_pipe[0], .events = POLLIN };
+		for (i = 0; i < w->nconns; i++)
+			p[n++] = (struct pollfd){ .fd = w->conns[i].fd,
+						  .events = (short)(POLLIN | (w->conns[i].out.len ? POLLOUT : 0)) };
+		if (poll(p, n, stopped ? 2000 : (int)(wait < 0 ? 0 : wait)) < 0 && errno != EINTR)
+			break;
+		if (stopped && !(p[1].revents & POLLIN)) {
+			bool pending = false;
+
+			for (i = 0; i < w->nconns; i++)
+				pending |= w->conns[i].out.len > 0;
+			if (!pending)
+				break; /* everything said: done */
+		}
+		if (p[0].revents & POLLIN) {
+			int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+			if (fd >= 0)
+				conn_add(w, fd);
+		}
+		if (p[1].revents & POLLIN) {
+			char buf[4096];
+			ssize_t len = read(w->console_pipe[0], buf, sizeof(buf));
+
+			if (len > 0) {
+				struct wire_value *e = event("Console");
+
+				wire_object_add(e, "Bytes", wire_bytes(buf, (size_t)len));
+				broadcast(w, e);
+			}
+		}
+		if (!stopped && (p[2].revents & POLLIN)) {
+			char one, *why = describe_stop(&w->stop);
+			struct wire_value *e = event("Stopped");
+
+			if (read(w->stop_pipe[0], &one, 1) < 0)
+				one = 0;
+			pthread_join(w->thread, NULL);
+			stopped = true;
+			w->state = "Off";
+			write_last_stop(w, why);
+			wire_object_add(e, "Reason", wire_string(hv_stop_reason_name(w->stop.reason)));
+			wire_object_add(e, "Crashed", wire_bool(w->stop.reason >= HV_STOP_TRIPLE_FAULT));
+			wire_object_add(e, "Reset", wire_bool(w->stop.reason == HV_STOP_RESET));
+			wire_object_add(e, "Message", wire_string(why));
+			wire_object_add(e, "Rip", wire_uint(w->stop.rip));
+			free(why);
+			/* Console bytes still in the pipe go out before the news of the stop. */
+			for (;;) {
+				char buf[4096];
+				ssize_t len = read(w->console_pipe[0], buf, sizeof(buf));
+				struct wire_value *ce;
+
+				if (len <= 0)
+					break;
+				ce = event("Console");
+				wire_object_add(ce, "Bytes", wire_bytes(buf, (size_t)len));
+				broadcast(w, ce);
+			}
+			broadcast(w, e);
+		}
+		for (i = w->nconns; i-- > 0;) {
+			short re = p[3 + i].revents;
+
+			if ((re & (POLLIN | POLLHUP | POLLERR)) && !conn_read(w, &w->conns[i])) {
+				conn_drop(w, i);
+				continue;
+			}
+			conn_flush(&w->conns[i]);
+		}
+		if (!stopped && now_ns(CLOCK_MONOTONIC) >= next_sample) {
+			sample(w);
+			next_sample += 1000000000;
+		}
+	}
+}
+
+/* Why the partition could not start, in words. */
+static const char *failure(int rc, bool created, const char *kernel, const char *initrd)
+{
+	static char msg[8400];
+
+	if (!created) {
+		switch (rc) {
+		case -ENOMEM:
+			snprintf(msg, sizeof(msg), "the host cannot give the partition its memory");
+			break;
+		case -E2BIG:
+			snprintf(msg, sizeof(msg), "KVM cannot run that many virtual processors");
+			break;
+		case -ENOENT:
+		case -EACCES:
+			snprintf(msg, sizeof(msg), "cannot open /dev/kvm: %s", strerror(-rc));
+			break;
+		default:
+			snprintf(msg, sizeof(msg), "cannot create the partition: %s", strerror(-rc));
+		}
+		return msg;
+	}
+	switch (rc) {
+	case -ENOEXEC:
+		snprintf(msg, sizeof(msg), "%s is neither a 64-bit ELF kernel nor a Linux bzImage", kernel);
+		break;
+	case -EBADMSG:
+		snprintf(msg, sizeof(msg), "%s is a damaged kernel image", kernel);
+		break;
+	case -E2BIG:
+		snprintf(msg, sizeof(msg), "the kernel, initrd or command line does not fit in the partition's memory");
+		break;
+	case -ENOTSUP:
+		snprintf(msg, sizeof(msg), "%s is a kind of kernel image hvkit cannot boot", kernel);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "cannot load %s%s%s: %s", kernel, initrd ? " or " : "", initrd ? initrd : "",
+			 strerror(-rc));
+	}
+	return msg;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "Usage: hv-worker --dir DIR --id ID --cpus N --memory BYTES --kernel FILE\n"
+			"                 [--initrd FILE] [--cmdline TEXT] [--control-fd FD]\n"
+			"Runs one partition for hvd; not meant to be started by hand (see hv-worker(8)).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },   { "id", required_argument, NULL, 'i' },
+		{ "cpus", required_argument, NULL, 'c' },  { "memory", required_argument, NULL, 'm' },
+		{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'r' },
+		{ "cmdline", required_argument, NULL, 'a' }, { "control-fd", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+	};
+	struct worker w = { .log_fd = -1, .listen_fd = -1, .state = "Starting" };
+	struct hv_partition_config cfg = { 0 };
+	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
+	char logpath[4200];
+	int c, rc, control = -1;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': w.dir = optarg; break;
+		case 'i': w.id = optarg; break;
+		case 'c': w.vcpus = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': w.mem = strtoull(optarg, NULL, 10); break;
+		case 'k': kernel = optarg; break;
+		case 'r': initrd = optarg; break;
+		case 'a': cmdline = optarg; break;
+		case 'f': control = atoi(optarg); break;
+		default: usage(); return 2;
+		}
+	}
+	if (!w.dir || !w.id || !w.vcpus || !w.mem || !kernel) {
+		usage();
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	w.start_ns = now_ns(CLOCK_REALTIME);
+	if (pipe2(w.stop_pipe, O_CLOEXEC) < 0 || pipe2(w.console_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return 1;
+	if (control >= 0) {
+		fcntl(control, F_SETFD, FD_CLOEXEC);
+		conn_add(&w, control);
+	}
+	snprintf(logpath, sizeof(logpath), "%s/console.log", w.dir);
+	w.log_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	cfg.vcpus = w.vcpus;
+	cfg.mem_bytes = w.mem;
+	cfg.console = on_console;
+	cfg.console_opaque = &w;
+	rc = hv_partition_new(&cfg, &w.part);
+	if (rc == 0)
+		rc = hv_partition_load_kernel_file(w.part, kernel, initrd, cmdline);
+	if (rc == 0) {
+		w.listen_fd = listen_control(&w);
+		rc = w.listen_fd < 0 ? w.listen_fd : 0;
+	}
+	if (rc == 0 && (rc = -pthread_create(&w.thread, NULL, run_thread, &w)) == 0) {
+		struct wire_value *e = event("Started");
+
+		wire_object_add(e, "Pid", wire_int(getpid()));
+		wire_object_add(e, "UsableRam", wire_uint(hv_partition_usable_ram(w.part)));
+		w.state = "Running";
+		broadcast(&w, e);
+		serve(&w);
+	} else {
+		struct wire_value *e = event("Failed");
+
+		wire_object_add(e, "Errno", wire_int(-rc));
+		wire_object_add(e, "Message", wire_string(failure(rc, w.part != NULL, kernel, initrd)));
+		broadcast(&w, e);
+		if (w.nconns)
+			conn_flush(&w.conns[0]);
+	}
+	if (w.listen_fd >= 0) {
+		snprintf(logpath, sizeof(logpath), "%s/worker.sock", w.dir);
+		unlink(logpath);
+	}
+	hv_partition_free(w.part);
+	return rc ? 1 : 0;
+}
