@@ -49,6 +49,14 @@ int vhdx_pread(struct vhdx *v, void *buf, size_t len, uint64_t off)
 		else
 			memset(b + (s - off), 0, e - s);
 	}
+	/* metadata changed in this session but not yet committed through the log */
+	for (size_t i = 0; i < v->npending; i++) {
+		const struct vhdx_pending *p = &v->pending[i];
+		uint64_t s = p->offset > off ? p->offset : off;
+		uint64_t e = p->offset + 4096 < off + len ? p->offset + 4096 : off + len;
+		if (s < e)
+			memcpy(b + (s - off), p->data + (s - p->offset), e - s);
+	}
 	return 0;
 }
 
@@ -166,7 +174,7 @@ int vhdx_read(struct vhdx *v, void *buf, size_t len, uint64_t off)
 	return r;
 }
 
-static int allocate(struct vhdx *v, uint64_t *where)
+static int allocate_len(struct vhdx *v, uint64_t len, uint64_t *where)
 {
 	off_t end = lseek(v->fd, 0, SEEK_END);
 
@@ -175,11 +183,28 @@ static int allocate(struct vhdx *v, uint64_t *where)
 	uint64_t at = ((uint64_t)end + VHDX_MIB - 1) & ~(VHDX_MIB - 1);
 	if (at < v->alloc_end)
 		at = v->alloc_end;
-	if (at + v->block_size > (1ull << 50))
+	if (at + len > (1ull << 50))
 		return -EFBIG;
-	v->alloc_end = at + v->block_size;
+	v->alloc_end = at + len;
 	*where = at;
 	return 0;
+}
+
+static int allocate(struct vhdx *v, uint64_t *where)
+{
+	return allocate_len(v, v->block_size, where);
+}
+
+/* LEN bytes at the end of the file that read as zeros (the file is extended over them). */
+static int allocate_sparse(struct vhdx *v, uint64_t len, uint64_t *where)
+{
+	int r = allocate_len(v, len, where);
+
+	if (r == 0 && ftruncate(v->fd, (off_t)(*where + len)) < 0)
+		r = -errno;
+	if (r == 0 && *where + len > v->file_size)
+		v->file_size = *where + len;
+	return r;
 }
 
 /* Does BLOCK (not present in this file) read as zeros everywhere? */
@@ -216,11 +241,7 @@ static int write_new_block(struct vhdx *v, uint64_t block, const uint8_t *src, u
 	int r;
 
 	if (reads_as_zeros(v, block, e)) {
-		r = allocate(v, &at);
-		if (r == 0 && ftruncate(v->fd, (off_t)(at + v->block_size)) < 0)
-			r = -errno;
-		if (r == 0 && at + v->block_size > v->file_size)
-			v->file_size = at + v->block_size;
+		r = allocate_sparse(v, v->block_size, &at);
 		if (r == 0 && n)
 			r = vhdx_pwrite(v, src, n, at + within);
 		return r < 0 ? r : vhdx_bat_set(v, idx, at | PAYLOAD_FULLY_PRESENT);
@@ -249,6 +270,84 @@ static int write_new_block(struct vhdx *v, uint64_t block, const uint8_t *src, u
 	return vhdx_bat_set(v, idx, at | PAYLOAD_FULLY_PRESENT);
 }
 
+/* Set the sector-bitmap bits of sectors [first, last] of BLOCK (committed with the BAT). */
+static int bitmap_set(struct vhdx *v, uint64_t block, uint32_t first, uint32_t last)
+{
+	uint64_t se = v->bat[vhdx_sb_index(v, block / v->chunk_ratio)];
+	uint64_t pos = (block % v->chunk_ratio) * v->sectors_per_block + first;
+	uint32_t count = last - first + 1;
+	size_t nbytes = (size_t)((pos % 8 + count + 7) / 8);
+	uint8_t *bits = malloc(nbytes);
+	int r;
+
+	if (!bits)
+		return -ENOMEM;
+	r = vhdx_pread(v, bits, nbytes, BAT_OFFSET(se) + pos / 8);
+	for (uint32_t i = 0; i < count && r == 0; i++) {
+		uint64_t p = pos % 8 + i;
+		bits[p / 8] |= (uint8_t)(1u << (p % 8));
+	}
+	if (r == 0)
+		r = vhdx_pending_patch(v, BAT_OFFSET(se) + pos / 8, bits, nbytes);
+	free(bits);
+	return r;
+}
+
+/* Is sector S of a partially present BLOCK in this file? */
+static int sector_here(struct vhdx *v, uint64_t block, uint32_t s)
+{
+	uint8_t bits[2];
+	int bit0 = vhdx_bitmap_read(v, block, s, 1, bits);
+
+	return bit0 < 0 ? bit0 : (bits[0] >> bit0) & 1;
+}
+
+/*
+ * A write to a differencing disk's block that is not fully present: the block is (or
+ * becomes) partially present and the sectors written are marked in the sector bitmap, as
+ * Hyper-V does (2.5.1.1) and as readers that ignore FULLY_PRESENT in children expect.  Edge
+ * sectors only partly written get the rest of their bytes from the parent first.
+ */
+static int write_partial(struct vhdx *v, uint64_t block, const uint8_t *src, uint32_t within,
+			 size_t n)
+{
+	uint64_t idx = vhdx_bat_index(v, block), sidx = vhdx_sb_index(v, block / v->chunk_ratio);
+	uint64_t start = block * v->block_size, at;
+	uint32_t first = within / v->lss, last = (uint32_t)((within + n - 1) / v->lss);
+	int r = 0;
+
+	if (BAT_STATE(v->bat[sidx]) != SB_PRESENT) {
+		r = allocate_sparse(v, VHDX_SB_BLOCK_SIZE, &at);
+		if (r == 0)
+			r = vhdx_bat_set(v, sidx, at | SB_PRESENT);
+	}
+	if (r == 0 && BAT_STATE(v->bat[idx]) != PAYLOAD_PARTIALLY_PRESENT) {
+		r = allocate_sparse(v, v->block_size, &at);
+		if (r == 0)
+			r = vhdx_bat_set(v, idx, at | PAYLOAD_PARTIALLY_PRESENT);
+	}
+	uint32_t edges[2] = { first, last };
+	for (int i = 0; i < 2 && r == 0; i++) {
+		uint32_t s = edges[i];
+		uint64_t so = (uint64_t)s * v->lss;
+		if ((i == 1 && last == first) || (so >= within && so + v->lss <= within + n))
+			continue;
+		r = sector_here(v, block, s);
+		if (r == 0) {
+			r = read_parent(v, v->scratch, v->lss, start + so);
+			if (r == 0)
+				r = vhdx_pwrite(v, v->scratch, v->lss, BAT_OFFSET(v->bat[idx]) + so);
+		} else if (r > 0) {
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = vhdx_pwrite(v, src, n, BAT_OFFSET(v->bat[idx]) + within);
+	if (r == 0)
+		r = bitmap_set(v, block, first, last);
+	return r;
+}
+
 int vhdx_write(struct vhdx *v, const void *buf, size_t len, uint64_t off)
 {
 	const uint8_t *b = buf;
@@ -267,9 +366,12 @@ int vhdx_write(struct vhdx *v, const void *buf, size_t len, uint64_t off)
 
 		if (BAT_STATE(e) == PAYLOAD_FULLY_PRESENT)
 			r = vhdx_pwrite(v, b, n, BAT_OFFSET(e) + within);
+		else if (v->has_parent && (BAT_STATE(e) == PAYLOAD_NOT_PRESENT ||
+					   BAT_STATE(e) == PAYLOAD_PARTIALLY_PRESENT))
+			r = write_partial(v, block, b, within, n);
 		else
 			r = write_new_block(v, block, b, within, n);
-		if (r == 0 && v->ndirty >= MAX_DIRTY)
+		if (r == 0 && v->ndirty + v->npending >= MAX_DIRTY)
 			r = vhdx_flush(v);
 		b += n;
 		off += n;
@@ -292,7 +394,7 @@ int vhdx_write_map(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *file_of
 	r = vhdx_session_begin(v, true);
 	if (r == 0 && BAT_STATE(v->bat[idx]) != PAYLOAD_FULLY_PRESENT)
 		r = write_new_block(v, block, NULL, 0, 0); /* keeps the content it reads as */
-	if (r == 0 && v->ndirty >= MAX_DIRTY)
+	if (r == 0 && v->ndirty + v->npending >= MAX_DIRTY)
 		r = vhdx_flush(v);
 	if (r < 0)
 		return r;

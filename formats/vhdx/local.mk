@@ -68,3 +68,6 @@ EXTRA_DIST += tests/vhdx/test-hv-img.sh
 noinst_PROGRAMS += bench/vhdx-io
 bench_vhdx_io_LDADD = formats/vhdx/libvhdx.a
 EXTRA_DIST += bench/vhdx-bench.sh
+
+TESTS += tests/vhdx/test-vhdx-libvhdi.sh
+EXTRA_DIST += tests/vhdx/test-vhdx-libvhdi.sh

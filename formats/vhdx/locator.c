@@ -132,6 +132,7 @@ static char *candidate(const struct vhdx *v, int n)
 	const char *dir = dir_end ? v->path : ".";
 	const char *val = vhdx_locator_find(v, keys[n % 3]);
 	char *u, *out = NULL;
+	int r;
 
 	if (!val || !*val)
 		return strdup("");
@@ -139,17 +140,25 @@ static char *candidate(const struct vhdx *v, int n)
 	if (!u)
 		return NULL;
 	if (n == 0 && u[0] != '/') {
-		if (asprintf(&out, "%.*s/%s", dirlen, dir, u) < 0)
+		const char *rel = u;
+		while (rel[0] == '.' && rel[1] == '/')
+			rel += 2;
+		if (dir_end)
+			r = asprintf(&out, "%.*s/%s", dirlen, dir, rel);
+		else
+			r = asprintf(&out, "%s", rel);
+		if (r < 0)
 			out = NULL;
 	} else if (n == 2 && u[0] == '/') {
 		out = strdup(u);
 	} else if (n >= 3) {
 		const char *base = strrchr(u, '/');
 		base = base ? base + 1 : u;
-		if (*base && asprintf(&out, "%.*s/%s", dirlen, dir, base) < 0)
-			out = NULL;
-		else if (!*base)
+		if (!*base)
 			out = strdup("");
+		else if ((dir_end ? asprintf(&out, "%.*s/%s", dirlen, dir, base)
+				  : asprintf(&out, "%s", base)) < 0)
+			out = NULL;
 	} else {
 		out = strdup("");
 	}
