@@ -129,6 +129,14 @@ static void emit_event(struct hvd *d, struct hvd_client *c, const char *type, co
 	hvd_broadcast_event(d, e);
 }
 
+static int by_name(const void *a, const void *b)
+{
+	const struct hvd_vm *x = *(struct hvd_vm *const *)a, *y = *(struct hvd_vm *const *)b;
+	int c = strcasecmp(x->name, y->name);
+
+	return c ? c : strcmp(x->id, y->id);
+}
+
 static bool has_wildcard(const char *s)
 {
 	return strpbrk(s, "*?[") != NULL;
@@ -191,6 +199,7 @@ static int select_vms(struct hvd_store *s, const struct wire_value *args, struct
 	}
 done:
 	free(taken);
+	qsort(vms, n, sizeof(*vms), by_name); /* as Get-VM lists them: by name */
 	*out = vms;
 	*nout = n;
 	return WIRE_OK;

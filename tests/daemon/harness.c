@@ -1,6 +1,7 @@
 /* Integration-test harness: see harness.h. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -175,9 +176,41 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+/* Workers outlive hvd by design: a test's own must not outlive the test. */
+static void kill_workers(const struct hvd_instance *h)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	while (d && (e = readdir(d))) {
+		char path[300], cmd[4096];
+		FILE *f;
+		size_t n, i;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (i = 0; i < n; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+		if (strstr(cmd, "hv-worker") && strstr(cmd, h->state))
+			kill(atoi(e->d_name), SIGKILL);
+	}
+	if (d)
+		closedir(d);
+}
+
 void hvd_cleanup(struct hvd_instance *h)
 {
 	hvd_stop(h, false);
+	if (h->dir[0])
+		kill_workers(h);
 	if (h->dir[0])
 		nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

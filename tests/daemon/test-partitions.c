@@ -1,0 +1,333 @@
+/* Integration: real partitions of the built-in guest under a real hvd, on /dev/kvm.  Skipped,
+ * with the reason, where /dev/kvm cannot be opened. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/daemon/harness.h"
+
+#define assert_contains(hay, needle)                                                                 \
+	do {                                                                                         \
+		if (!strstr((hay), (needle)))                                                        \
+			fail_msg("expected to find [%s] in:\n%s", (needle), (hay));                  \
+	} while (0)
+
+static int setup(void **state)
+{
+	struct hvd_instance *h = calloc(1, sizeof(*h));
+
+	hvd_start(h);
+	*state = h;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	hvd_cleanup(*state);
+	free(*state);
+	return 0;
+}
+
+static char *run_ok(const struct hvd_instance *h, const char *script)
+{
+	struct run_result r;
+	char *out;
+	size_t n;
+
+	hvctl_run(h, NULL, script, &r, NULL);
+	if (r.status != 0)
+		fail_msg("hvctl -c '%s' exited %d:\n%s%s", script, r.status, r.out, r.err);
+	out = r.out;
+	r.out = NULL;
+	run_result_free(&r);
+	n = strlen(out);
+	if (n && out[n - 1] == '\n' && !memchr(out, '\n', n - 1))
+		out[n - 1] = '\0'; /* one line: without its newline */
+	return out;
+}
+
+static char *console_of(const struct hvd_instance *h, const char *vm)
+{
+	char script[128], path[600], *id, *text = NULL;
+	FILE *f;
+	long n;
+
+	snprintf(script, sizeof(script), "(Get-VM %s).Id", vm);
+	id = run_ok(h, script);
+	snprintf(path, sizeof(path), "%s/vms/%s/console.log", h->state, id);
+	free(id);
+	f = fopen(path, "r");
+	if (!f)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	text = calloc(1, (size_t)n + 1);
+	if (fread(text, 1, (size_t)n, f) != (size_t)n)
+		text[0] = '\0';
+	fclose(f);
+	return text;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle))) {
+		n++;
+		hay++;
+	}
+	return n;
+}
+
+/* Waits (up to 60 s: the guest runs in KVM's instruction emulator here) for the console to
+ * hold `times` ready lines. */
+static char *wait_ready(const struct hvd_instance *h, const char *vm, int times)
+{
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		char *c = console_of(h, vm);
+		struct timespec ts = { 0, 100000000 };
+
+		if (count(c, "hvguest: ready") >= times)
+			return c;
+		free(c);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s did not print its ready line", vm);
+	return NULL;
+}
+
+static char *state_of(const struct hvd_instance *h, const char *vm)
+{
+	char script[128];
+
+	snprintf(script, sizeof(script), "(Get-VM %s).State", vm);
+	return run_ok(h, script);
+}
+
+static void expect_state(const struct hvd_instance *h, const char *vm, const char *want)
+{
+	char *s = state_of(h, vm);
+
+	assert_string_equal(s, want);
+	free(s);
+}
+
+static void test_ready_lines(void **state)
+{
+	static const unsigned cpus[] = { 1, 2, 4 };
+	struct hvd_instance *h = *state;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char script[256], name[16], want[64], *c, *line;
+		unsigned long long mem;
+
+		snprintf(name, sizeof(name), "r%u", cpus[i]);
+		snprintf(script, sizeof(script), "New-VM %s -ProcessorCount %u -MemoryStartupBytes 256MB | Start-VM", name, cpus[i]);
+		free(run_ok(h, script));
+		c = wait_ready(h, name, 1);
+		snprintf(want, sizeof(want), "hvguest: ready cpus=%u mem=", cpus[i]);
+		line = strstr(c, want);
+		assert_non_null(line);
+		mem = strtoull(line + strlen(want), NULL, 10);
+		/* What the guest found: the partition's usable RAM, a little under 256 MiB. */
+		assert_true(mem <= 256ull << 20);
+		assert_true(mem >= 250ull << 20);
+		free(c);
+		snprintf(script, sizeof(script), "(Get-VM %s).MemoryAssigned", name);
+		c = run_ok(h, script);
+		assert_string_equal(c, "268435456");
+		free(c);
+		expect_state(h, name, "Running");
+	}
+}
+
+static void test_lifecycle(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char *c;
+
+	free(run_ok(h, "New-VM life -MemoryStartupBytes 64MB | Start-VM"));
+	free(wait_ready(h, "life", 1));
+	free(run_ok(h, "Suspend-VM life"));
+	expect_state(h, "life", "Paused");
+	free(run_ok(h, "Resume-VM life"));
+	expect_state(h, "life", "Running");
+	/* Running VMs keep their processors and memory; Remove-VM wants them off. */
+	hvctl_run(h, NULL, "Set-VMProcessor life -Count 2", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "while it is running: the virtual machine must be off");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Remove-VM life -Force", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "is running: turn it off first");
+	run_result_free(&r);
+	free(run_ok(h, "Restart-VM life -Force"));
+	expect_state(h, "life", "Running");
+	free(wait_ready(h, "life", 2));
+	/* Plain Stop-VM asks the guest (ACPI power button); hvguest powers off. */
+	free(run_ok(h, "Stop-VM life"));
+	expect_state(h, "life", "Off");
+	c = console_of(h, "life");
+	assert_contains(c, "hvguest: power button");
+	free(c);
+	free(run_ok(h, "Start-VM life"));
+	free(wait_ready(h, "life", 3));
+	free(run_ok(h, "Stop-VM life -TurnOff"));
+	expect_state(h, "life", "Off");
+	c = run_ok(h, "(Get-VM life).Status");
+	assert_string_equal(c, "Operating normally");
+	free(c);
+}
+
+static void test_many_and_a_killed_worker(void **state)
+{
+	struct hvd_instance *h = *state;
+	char *pid, *c;
+	int i;
+
+	free(run_ok(h, "foreach ($i in 1..8) { New-VM \"m$i\" -MemoryStartupBytes 32MB | Out-Null }; Get-VM m* | Start-VM"));
+	for (i = 1; i <= 8; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "m%d", i);
+		free(wait_ready(h, name, 1));
+	}
+	pid = run_ok(h, "(Get-VM m3).WorkerProcessId");
+	assert_int_equal(kill(atoi(pid), SIGKILL), 0);
+	free(pid);
+	for (i = 0; i < 100; i++) {
+		char *s = state_of(h, "m3");
+		bool off = !strcmp(s, "Off");
+		struct timespec ts = { 0, 20000000 };
+
+		free(s);
+		if (off)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	expect_state(h, "m3", "Off");
+	c = run_ok(h, "(Get-VM m3).Status");
+	assert_contains(c, "ended unexpectedly: killed by signal 9");
+	free(c);
+	c = run_ok(h, "(Get-VM m* | Where-Object State -eq Running).Count");
+	assert_string_equal(c, "7");
+	free(c);
+	/* hvd restarts and finds the seven again. */
+	hvd_stop(h, true);
+	hvd_start_again(h);
+	c = run_ok(h, "(Get-VM m* | Where-Object State -eq Running).Count");
+	assert_string_equal(c, "7");
+	free(c);
+	free(run_ok(h, "Get-VM m* | Where-Object State -eq Running | Stop-VM -TurnOff"));
+	c = run_ok(h, "(Get-VM m* | Where-Object State -eq Off).Count");
+	assert_string_equal(c, "8");
+	free(c);
+}
+
+static void test_bad_starts(void **state)
+{
+	static const struct {
+		const char *script, *want;
+	} cases[] = {
+		{ "Set-VMFirmware bad -KernelPath DIR/garbage; Start-VM bad", "is neither a 64-bit ELF kernel nor a Linux bzImage" },
+		{ "Set-VMFirmware bad -KernelPath ''; Set-VMFirmware bad -InitrdPath DIR/missing", "cannot read" },
+		{ "Set-VMFirmware bad -InitrdPath ''; Set-VM bad -MemoryStartupBytes 11TB; Start-VM bad", "of memory to start and the host has" },
+		{ "Set-VM bad -MemoryStartupBytes 32MB -ProcessorCount 240; Start-VM bad", "KVM cannot run that many virtual processors" },
+	};
+	struct hvd_instance *h = *state;
+	char path[400], script[1024], *c;
+	struct run_result r;
+	FILE *f;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/garbage", h->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("this is not a kernel\n", f);
+	fclose(f);
+	free(run_ok(h, "New-VM bad"));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *at = strstr(cases[i].script, "DIR");
+
+		if (at)
+			snprintf(script, sizeof(script), "%.*s%s%s", (int)(at - cases[i].script), cases[i].script, h->dir, at + 3);
+		else
+			snprintf(script, sizeof(script), "%s", cases[i].script);
+		hvctl_run(h, NULL, script, &r, NULL);
+		if (r.status != 1 || !strstr(r.err, cases[i].want))
+			fail_msg("%s: exit %d\n%s", script, r.status, r.err);
+		run_result_free(&r);
+		expect_state(h, "bad", "Off");
+		c = run_ok(h, "(Get-VM bad).WorkerProcessId");
+		assert_string_equal(c, "");
+		free(c);
+	}
+	/* A guest that crashes: the VM is off and its Status says how, with the guest's RIP. */
+	free(run_ok(h, "Set-VM bad -ProcessorCount 1; Set-VMFirmware bad -KernelCommandLine 'hvguest.crash=triple'; Start-VM bad"));
+	for (i = 0; i < 600; i++) {
+		char *s = state_of(h, "bad");
+		bool off = !strcmp(s, "Off");
+		struct timespec ts = { 0, 100000000 };
+
+		free(s);
+		if (off)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	c = run_ok(h, "(Get-VM bad).Status");
+	assert_contains(c, "Crashed: the guest triple-faulted");
+	assert_contains(c, "RIP 0x");
+	free(c);
+}
+
+static void test_console(void **state)
+{
+	struct hvd_instance *h = *state;
+	char host[400], *argv[] = { (char *)build_path("cli/hvctl"), "-H", host, "-c", "Connect-VMConsole echo", NULL };
+	struct run_result r;
+
+	snprintf(host, sizeof(host), "unix://%s", h->sock);
+	free(run_ok(h, "New-VM echo -MemoryStartupBytes 32MB | Out-Null; Set-VMFirmware echo -KernelCommandLine 'hvguest.echo=1'; Start-VM echo"));
+	free(wait_ready(h, "echo", 1));
+	run_program(argv, "typed into the console\n", &r);
+	assert_int_equal(r.status, 0);
+	assert_contains(r.out, "typed into the console");
+	run_result_free(&r);
+	free(run_ok(h, "Stop-VM echo -TurnOff"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ready_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_and_a_killed_worker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_starts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
+	};
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("SKIP: partitions need hardware virtualization and /dev/kvm cannot be opened: %s\n", strerror(errno));
+		return 77;
+	}
+	close(fd);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
