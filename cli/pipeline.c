@@ -266,12 +266,13 @@ static int select_end(struct cli_ctx *ctx, struct cli_stage *st)
 {
 	const struct cli_bound *b = &st->args;
 	struct wire_value *first = cli_arg(b, "First"), *last = cli_arg(b, "Last"), *skip = cli_arg(b, "Skip");
-	struct wire_value *in = st->acc, *made = wire_list();
+	struct wire_value *in = st->acc, *made;
 	size_t i, k, from = 0, to = in->list.n, nout = 0;
 	int rc = 0;
 
 	if (!select_needs_all(b))
 		return 0;
+	made = wire_list();
 	if (skip)
 		from = skip->i < 0 ? 0 : (size_t)skip->i > to ? to : (size_t)skip->i;
 	if (first && first->i >= 0 && from + (size_t)first->i < to)

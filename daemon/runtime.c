@@ -390,7 +390,7 @@ void hvd_runtime_handle(struct hvd *d, const struct pollfd *p, size_t n)
 				char why[600], how[64];
 
 				exit_reason(w, how, sizeof(how));
-				if (w->stopped && !how[0]) {
+				if (w->stopped) { /* it said why it stopped: how it exited adds nothing */
 					struct hvd_vm *vm = hvd_store_find_id(hvd_get_store(d), w->id);
 
 					worker_gone(d, w, vm && vm->status ? vm->status : NULL);
