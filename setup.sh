@@ -1,6 +1,7 @@
 #!/bin/sh
 # hvkit on a fresh Debian 12 machine, in one command:
-#   ./setup.sh demo   install what hvkit needs, build it, start a private hvd, define a VM, show it
+#   ./setup.sh demo   install what hvkit needs, build it, start a private hvd, define a VM, boot
+#                     it (the built-in guest), show its console and Get-VM
 #   ./setup.sh test   install what hvkit needs, build it, run the whole test suite (make check)
 # Packages are installed with apt-get (as root, or through sudo).
 set -eu
@@ -45,16 +46,32 @@ demo() {
 	fi
 	hvctl() { "$build/cli/hvctl" -H "unix://$sock" "$@"; }
 	hvctl -c 'Get-VM -Name demo1' >/dev/null 2>&1 ||
-		hvctl -c 'New-VM -Name demo1 -MemoryStartupBytes 512MB -ProcessorCount 2 | Out-Null'
+		hvctl -c 'New-VM -Name demo1 -MemoryStartupBytes 256MB -ProcessorCount 2 | Out-Null'
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		echo "== Start-VM demo1 (the built-in guest; its kernel code runs in KVM's emulator here)"
+		hvctl -c 'if ((Get-VM demo1).State -eq "Off") { Start-VM demo1 }'
+		log="$run/state/vms/$(hvctl -c '(Get-VM demo1).Id')/console.log"
+		i=0
+		while [ $i -lt 300 ] && ! grep -q 'hvguest: ready' "$log" 2>/dev/null; do
+			sleep 0.2
+			i=$((i + 1))
+		done
+		echo "== its serial console ($log)"
+		cat "$log"
+	else
+		echo "== /dev/kvm cannot be used here: demo1 is defined but not started"
+	fi
+	echo
 	echo "== Get-VM"
 	hvctl -c 'Get-VM'
 	echo
-	echo "== Get-VM demo1 | Format-List Name,State,ProcessorCount,MemoryStartup,Path"
-	hvctl -c 'Get-VM demo1 | Format-List Name,State,ProcessorCount,MemoryStartup,Path'
+	echo "== Get-VM demo1 | Format-List Name,State,ProcessorCount,MemoryAssigned,Uptime,Status"
+	hvctl -c 'Get-VM demo1 | Format-List Name,State,ProcessorCount,MemoryAssigned,Uptime,Status'
 	echo
 	echo "hvd is running with its state in $run/state. Talk to it with:"
 	echo "  $build/cli/hvctl -H unix://$sock"
-	echo "Stop it with: kill \$(head -1 $run/state/hvd.lock)"
+	echo "Stop the VM with: $build/cli/hvctl -H unix://$sock -c 'Stop-VM demo1'"
+	echo "Stop hvd with: kill \$(head -1 $run/state/hvd.lock)"
 }
 
 case "${1:-}" in
