@@ -317,7 +317,7 @@ int img_cmd_convert(int argc, char **argv)
 {
 	const char *ofmt = "raw", *ifmt = NULL, *opts = NULL;
 	struct img s, d;
-	bool progress = false;
+	bool progress = true; /* shown only when stdout is a terminal */
 	int c, r;
 
 	while ((c = getopt(argc, argv, "f:O:o:pq")) != -1) {
@@ -326,7 +326,7 @@ int img_cmd_convert(int argc, char **argv)
 		case 'O': ofmt = optarg; break;
 		case 'o': opts = optarg; break;
 		case 'p': progress = true; break;
-		case 'q': break;
+		case 'q': progress = false; break;
 		default:
 			return img_error(0, "usage: hv-img convert [-p] [-f FMT] [-O raw|vhdx] "
 					 "[-o OPTIONS] SRC DST");

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +92,12 @@ int vhdx_open_depth(const char *path, unsigned flags, unsigned depth, struct vhd
 	v->fd = open(path, ((flags & VHDX_OPEN_RDWR) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (v->fd < 0) {
 		r = vhdx_fail(v, -errno, "%s", strerror(errno));
+		goto out;
+	}
+	/* one writer at a time; readers are not locked out (a parent is read by its children) */
+	if ((flags & VHDX_OPEN_RDWR) && flock(v->fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? vhdx_fail(v, -EBUSY, "in use by another writer")
+					 : vhdx_fail(v, -errno, "cannot lock: %s", strerror(errno));
 		goto out;
 	}
 	r = load(v);

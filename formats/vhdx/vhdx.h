@@ -36,7 +36,8 @@ enum vhdx_type {
 };
 
 /* vhdx_open() flags */
-#define VHDX_OPEN_RDWR 0x1u      /* read-write; a dirty log is replayed into the file */
+#define VHDX_OPEN_RDWR 0x1u      /* read-write (one writer: -EBUSY if locked); a dirty log is
+				    replayed into the file */
 #define VHDX_OPEN_NO_PARENT 0x2u /* do not open the parent; reads that need it fail -ENOENT */
 #define VHDX_OPEN_NO_REPLAY 0x4u /* read-only: fail with -EBUSY instead of replaying in memory */
 

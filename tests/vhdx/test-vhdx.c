@@ -354,6 +354,21 @@ static void test_readonly_never_writes(void **state)
 	assert_true(file_sum("ro.vhdx") == before);
 }
 
+static void test_one_writer(void **state)
+{
+	struct vhdx *a, *b;
+
+	(void)state;
+	create("lock.vhdx", VHDX_TYPE_DYNAMIC, 8 * VHDX_MIB, VHDX_MIB, 512, NULL);
+	a = open_ok("lock.vhdx", VHDX_OPEN_RDWR);
+	assert_int_equal(vhdx_open(tpath("lock.vhdx"), VHDX_OPEN_RDWR, &b), -EBUSY);
+	b = open_ok("lock.vhdx", 0); /* readers are not locked out */
+	vhdx_free(b);
+	assert_int_equal(vhdx_close(a), 0);
+	b = open_ok("lock.vhdx", VHDX_OPEN_RDWR);
+	assert_int_equal(vhdx_close(b), 0);
+}
+
 static void test_discard(void **state)
 {
 	uint8_t *buf = malloc(4 * VHDX_MIB), *back = malloc(4 * VHDX_MIB);
@@ -392,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_log_corrupt),
 		cmocka_unit_test(test_readonly_never_writes),
 		cmocka_unit_test(test_discard),
+		cmocka_unit_test(test_one_writer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
