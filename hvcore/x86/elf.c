@@ -89,7 +89,12 @@ int hv_elf_load(struct hv_partition *p, const uint8_t *img, size_t len, const vo
 			entry_pa = entry - s.vaddr + s.paddr;
 			entry_ok = true;
 		}
+		/* Linux's vmlinux gives the physical address of startup_64 as e_entry. */
+		if (!entry_ok && !entry_pa && entry >= s.paddr && entry - s.paddr < s.memsz)
+			entry_pa = entry;
 	}
+	if (!entry_ok && entry_pa)
+		entry_ok = true;
 	if (!loads || !entry_ok)
 		return -EBADMSG;
 	for (i = 0; i < phnum; i++) {

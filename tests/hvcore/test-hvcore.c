@@ -540,6 +540,37 @@ static void test_bad_elf(void **state)
 	free(c);
 }
 
+/* Linux's vmlinux links at high virtual addresses and gives e_entry as a physical
+ * address: the same layout made from hvguest must still boot. */
+static void test_elf_physical_entry(void **state)
+{
+	struct hv_partition *p = NULL;
+	struct hv_stop_info info;
+	struct output o;
+	unsigned i, phnum = (unsigned)(guest_img[56] | guest_img[57] << 8);
+	uint8_t *c = guest_copy();
+	char want[128];
+
+	(void)state;
+	for (i = 0; i < phnum; i++) {
+		uint8_t *ph = c + 64 + 56 * i;
+
+		if (ph[0] == 1) { /* PT_LOAD: p_vaddr += 0xffffffff80000000 */
+			put32(ph + 16 + 4, 0xffffffffu);
+			ph[16 + 3] |= 0x80;
+		}
+	}
+	assert_int_equal(new_partition(1, 32 * MIB, &o, &p), 0);
+	assert_int_equal(hv_partition_load_kernel(p, c, guest_len, NULL, 0, "hvguest.poweroff=1"), 0);
+	run_with_watchdog(p, &info);
+	snprintf(want, sizeof(want), "hvguest: ready cpus=1 mem=%llu\n",
+		 (unsigned long long)expected_mem(32 * MIB));
+	assert_string_equal(o.buf, want);
+	assert_int_equal(info.reason, HV_STOP_POWEROFF);
+	hv_partition_free(p);
+	free(c);
+}
+
 /* A bzImage whose 64-bit entry prints 'K', the e820 entry count from boot_params (RSI) as
  * a digit, and powers off through the FADT's PM1a control port (0x604, SLP_TYP 5). */
 static const uint8_t bz_code[] = {
@@ -699,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_bad_elf),
 		cmocka_unit_test(test_bad_bzimage),
 		cmocka_unit_test(test_bzimage),
+		cmocka_unit_test(test_elf_physical_entry),
 		cmocka_unit_test(test_boot_1cpu),
 		cmocka_unit_test(test_boot_2cpu),
 		cmocka_unit_test(test_boot_4cpu),
