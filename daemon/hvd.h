@@ -127,6 +127,12 @@ int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, 
 void hvd_runtime_describe(const struct hvd_vm *vm, struct hvd_vm_live *live);
 int hvd_runtime_console_input(struct hvd_vm *vm, const struct wire_value *bytes);
 size_t hvd_runtime_count(void);
+/* Processor limits through cgroup v2 (daemon/cgroup.c): true when enforced; note says. */
+bool hvd_cgroup_apply(const struct hvd_vm *vm, pid_t pid, char *note, size_t notelen);
+/* What the last application of a running VM's limits said, or NULL when it is off. */
+const char *hvd_runtime_limits(const struct hvd_vm *vm, bool *enforced);
+/* Applies a running VM's limits again after they changed. */
+void hvd_runtime_limits_changed(struct hvd_vm *vm);
 /* A reply holding the VM's object (procs.c). */
 struct wire_value *hvd_vm_reply(const struct hvd_vm *vm);
 

@@ -93,7 +93,13 @@ static struct wire_value *processor_object(const struct hvd_vm *vm)
 	wire_object_add(o, "Reserve", wire_int(vm->proc_reserve));
 	wire_object_add(o, "Maximum", wire_int(vm->proc_maximum));
 	wire_object_add(o, "RelativeWeight", wire_int(vm->proc_weight));
-	/* Enforced through cgroups once partitions run (DESIGN.md, Partitions). */
+	{
+		bool enforced = false;
+		const char *note = hvd_runtime_limits(vm, &enforced);
+
+		wire_object_add(o, "LimitsEnforced", wire_bool(enforced));
+		wire_object_add(o, "LimitsStatus", wire_string(note ? note : "Applied when the virtual machine runs."));
+	}
 	wire_object_add(o, "ComputerName", wire_string(hostname()));
 	return o;
 }
@@ -520,6 +526,8 @@ static int change_each(struct hvd *d, struct hvd_client *c, const struct wire_va
 		for (k = 0; k < s->n; k++)
 			if (s->vms[k] == vm)
 				s->vms[k] = copy;
+		if (copy->worker && (copy->proc_maximum != vm->proc_maximum || copy->proc_weight != vm->proc_weight))
+			hvd_runtime_limits_changed(copy);
 		hvd_vm_free(vm);
 		emit_event(d, c, old_name ? "Renamed" : "Changed", copy->name, copy->id, old_name);
 		free(old_name);

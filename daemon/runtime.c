@@ -51,6 +51,8 @@ struct hvd_worker {
 	struct waiter calls[8];        /* Suspend/Resume/console input forwarded, by worker serial */
 	uint32_t call_serials[8];
 	bool stopped;                  /* sent Stopped: its exit is expected */
+	bool limits_enforced;
+	char limits[300];              /* what applying the processor limits said */
 };
 
 static struct hvd_worker *workers[MAX_WORKERS];
@@ -525,6 +527,7 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
 	w->pid = pid;
 	w->vcpus = vm->proc_count;
 	w->mem = vm->mem_startup;
+	w->limits_enforced = hvd_cgroup_apply(vm, pid, w->limits, sizeof(w->limits));
 	vm->worker = w;
 	set_status(vm, NULL);
 	*out = w;
@@ -711,6 +714,22 @@ int hvd_runtime_console_input(struct hvd_vm *vm, const struct wire_value *bytes)
 	wire_object_add(a, "Bytes", wire_value_ref((struct wire_value *)bytes));
 	send_call(vm->worker, WIRE_PROC_WORKER_CONSOLE_INPUT, a, NULL);
 	return 0;
+}
+
+const char *hvd_runtime_limits(const struct hvd_vm *vm, bool *enforced)
+{
+	if (!vm->worker)
+		return NULL;
+	*enforced = vm->worker->limits_enforced;
+	return vm->worker->limits;
+}
+
+void hvd_runtime_limits_changed(struct hvd_vm *vm)
+{
+	struct hvd_worker *w = vm->worker;
+
+	if (w)
+		w->limits_enforced = hvd_cgroup_apply(vm, w->pid, w->limits, sizeof(w->limits));
 }
 
 size_t hvd_runtime_count(void)

@@ -178,6 +178,11 @@ static void test_lifecycle(void **state)
 	assert_int_equal(r.status, 1);
 	assert_contains(r.err, "is running: turn it off first");
 	run_result_free(&r);
+	/* Processor limits: cgroup v2 enforces them where its cpu controller is enabled; either
+	 * way Get-VMProcessor says which. */
+	c = run_ok(h, "(Get-VMProcessor life).LimitsStatus");
+	assert_true(!strncmp(c, "Enforced by ", 12) || !strncmp(c, "Not enforced: ", 14));
+	free(c);
 	free(run_ok(h, "Restart-VM life -Force"));
 	expect_state(h, "life", "Running");
 	free(wait_ready(h, "life", 2));
