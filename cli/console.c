@@ -87,8 +87,10 @@ int cli_run_console(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_
 			break;
 		if (!drain(ctx, 0))
 			break;
-		if (!input_open && !(p[1].revents & POLLIN) && ++quiet >= 2)
-			break; /* input over, and the guest has gone quiet */
+		if (p[1].revents & POLLIN)
+			quiet = 0;
+		else if (!input_open && ++quiet >= 2)
+			break; /* input over, and the guest quiet for two seconds in a row */
 		if (!(p[0].revents & (POLLIN | POLLHUP)))
 			continue;
 		n = read(0, buf, sizeof(buf));

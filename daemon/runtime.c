@@ -57,6 +57,8 @@ struct hvd_worker {
 
 static struct hvd_worker *workers[MAX_WORKERS];
 static size_t nworkers;
+static pid_t unreaped[MAX_WORKERS]; /* our workers already handled but not yet waited for */
+static size_t nunreaped;
 static char worker_path[4096], guest_path[4096];
 
 static int64_t now_ns(int clock)
@@ -155,6 +157,8 @@ static void forget(struct hvd_worker *w)
 			break;
 		}
 	}
+	if (w->ours && w->pid > 0 && nunreaped < MAX_WORKERS)
+		unreaped[nunreaped++] = w->pid;
 	if (w->fd >= 0)
 		close(w->fd);
 	wire_buf_free(&w->in);
@@ -174,6 +178,7 @@ static void exit_reason(struct hvd_worker *w, char *buf, size_t len)
 		pid_t r = waitpid(w->pid, &st, WNOHANG);
 
 		if (r == w->pid) {
+			w->pid = -1; /* reaped */
 			if (WIFSIGNALED(st))
 				snprintf(buf, len, ": killed by signal %d", WTERMSIG(st));
 			else if (WIFEXITED(st) && WEXITSTATUS(st))
@@ -213,11 +218,15 @@ static void worker_gone(struct hvd *d, struct hvd_worker *w, const char *why)
 	forget(w);
 	if (vm && restart) {
 		struct hvd_worker *nw;
+		int rc = spawn(d, vm, &nw);
 
-		if (spawn(d, vm, &nw) == 0) {
+		if (rc == 0) {
 			nw->start = stop; /* Restart-VM answers once the new run has started */
 			return;
 		}
+		answer(d, &stop, WIRE_E_RESOURCE,
+		       wire_error_record(WIRE_E_RESOURCE, vm->name, "\"%s\" was turned off but could not start again: %s.",
+					 vm->name, strerror(-rc)));
 	}
 	if (vm) {
 		vm_event(d, vm, "Off");
@@ -270,6 +279,8 @@ static bool handle_event(struct hvd *d, struct hvd_worker *w, const struct wire_
 		const struct wire_value *st = wire_object_get(e, "Status");
 		int64_t cpu, at = now_ns(CLOCK_MONOTONIC);
 
+		if (wire_object_get_string(st, "State", &s) == 0 && strcmp(s, w->state) && strcmp(w->state, "Off"))
+			snprintf(w->state, sizeof(w->state), "%s", s);
 		if (!w->ours) {
 			/* Found again after hvd restarted: learn what the worker knows. */
 			const struct wire_value *t = wire_object_get(st, "StartTime");
@@ -390,6 +401,7 @@ void hvd_runtime_handle(struct hvd *d, const struct pollfd *p, size_t n)
 				continue;
 			if (r == 0) {
 				char why[600], how[64];
+				int pid = (int)w->pid;
 
 				exit_reason(w, how, sizeof(how));
 				if (w->stopped) { /* it said why it stopped: how it exited adds nothing */
@@ -397,8 +409,7 @@ void hvd_runtime_handle(struct hvd *d, const struct pollfd *p, size_t n)
 
 					worker_gone(d, w, vm && vm->status ? vm->status : NULL);
 				} else {
-					snprintf(why, sizeof(why), "The worker process (pid %d) ended unexpectedly%s.", (int)w->pid,
-						 how);
+					snprintf(why, sizeof(why), "The worker process (pid %d) ended unexpectedly%s.", pid, how);
 					w->restart = false;
 					worker_gone(d, w, why);
 				}
@@ -420,8 +431,14 @@ void hvd_runtime_tick(struct hvd *d)
 	int64_t now = now_ns(CLOCK_MONOTONIC);
 	size_t i;
 
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		; /* workers whose ends were already handled */
+	for (i = 0; i < nunreaped;) {
+		pid_t r = waitpid(unreaped[i], NULL, WNOHANG);
+
+		if (r == unreaped[i] || r < 0)
+			unreaped[i] = unreaped[--nunreaped];
+		else
+			i++;
+	}
 	for (i = 0; i < nworkers; i++) {
 		struct hvd_worker *w = workers[i];
 
@@ -493,7 +510,10 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
 			dup2(null, 0);
 			dup2(null, 1);
 		}
-		dup2(sv[1], 3);
+		if (sv[1] == 3)
+			fcntl(3, F_SETFD, 0); /* dup2 onto itself would keep close-on-exec */
+		else
+			dup2(sv[1], 3);
 		snprintf(fdnum, sizeof(fdnum), "3");
 		argv[n++] = worker_path;
 		argv[n++] = "--dir";
@@ -684,10 +704,11 @@ void hvd_runtime_rediscover(struct hvd *d)
 		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			hvd_log(HVD_LOG_INFO, "VM %s: its worker is gone (stale %s removed)", vm->name, sa.sun_path);
+			hvd_log(HVD_LOG_WARNING, "VM %s: its worker is gone (stale %s removed)", vm->name, sa.sun_path);
 			if (fd >= 0)
 				close(fd);
 			unlink(sa.sun_path);
+			set_status(vm, "Lost: its worker process ended while hvd was not running.");
 			continue;
 		}
 		fcntl(fd, F_SETFL, O_NONBLOCK);

@@ -347,7 +347,7 @@ static void sample(struct worker *w)
 /* The main loop: connections, console output, samples, until the partition stops. */
 static void serve(struct worker *w)
 {
-	int64_t next_sample = now_ns(CLOCK_MONOTONIC) + 1000000000;
+	int64_t next_sample = now_ns(CLOCK_MONOTONIC) + 1000000000, stopped_at = 0;
 	bool stopped = false;
 
 	while (!stopped || w->nconns) {
@@ -368,8 +368,9 @@ static void serve(struct worker *w)
 
 			for (i = 0; i < w->nconns; i++)
 				pending |= w->conns[i].out.len > 0;
-			if (!pending)
-				break; /* everything said: done */
+			/* Everything said, or a connection that does not read gave up on: done. */
+			if (!pending || now_ns(CLOCK_MONOTONIC) - stopped_at > 2000000000)
+				break;
 		}
 		if (p[0].revents & POLLIN) {
 			int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -396,6 +397,7 @@ static void serve(struct worker *w)
 				one = 0;
 			pthread_join(w->thread, NULL);
 			stopped = true;
+			stopped_at = now_ns(CLOCK_MONOTONIC);
 			w->state = "Off";
 			write_last_stop(w, why);
 			wire_object_add(e, "Reason", wire_string(hv_stop_reason_name(w->stop.reason)));
@@ -534,7 +536,18 @@ int main(int argc, char **argv)
 		rc = hv_partition_load_kernel_file(w.part, kernel, initrd, cmdline);
 	if (rc == 0) {
 		w.listen_fd = listen_control(&w);
-		rc = w.listen_fd < 0 ? w.listen_fd : 0;
+		if (w.listen_fd < 0) {
+			struct wire_value *e = event("Failed");
+
+			wire_object_add(e, "Errno", wire_int(-w.listen_fd));
+			wire_object_add(e, "Message", wire_stringf("cannot listen on %s/worker.sock: %s", w.dir,
+								   strerror(-w.listen_fd)));
+			broadcast(&w, e);
+			if (w.nconns)
+				conn_flush(&w.conns[0]);
+			hv_partition_free(w.part);
+			return 1;
+		}
 	}
 	if (rc == 0 && (rc = -pthread_create(&w.thread, NULL, run_thread, &w)) == 0) {
 		struct wire_value *e = event("Started");

@@ -234,11 +234,22 @@ static void test_many_and_a_killed_worker(void **state)
 	c = run_ok(h, "(Get-VM m* | Where-Object State -eq Running).Count");
 	assert_string_equal(c, "7");
 	free(c);
-	/* hvd restarts and finds the seven again. */
+	/* hvd restarts and finds the seven again, and says which one died while it was away. */
+	pid = run_ok(h, "(Get-VM m5).WorkerProcessId");
 	hvd_stop(h, true);
+	assert_int_equal(kill(atoi(pid), SIGKILL), 0);
+	free(pid);
+	{
+		struct timespec ts = { 0, 200000000 };
+
+		nanosleep(&ts, NULL);
+	}
 	hvd_start_again(h);
 	c = run_ok(h, "(Get-VM m* | Where-Object State -eq Running).Count");
-	assert_string_equal(c, "7");
+	assert_string_equal(c, "6");
+	free(c);
+	c = run_ok(h, "(Get-VM m5).Status");
+	assert_contains(c, "Lost: its worker process ended while hvd was not running");
 	free(c);
 	free(run_ok(h, "Get-VM m* | Where-Object State -eq Running | Stop-VM -TurnOff"));
 	c = run_ok(h, "(Get-VM m* | Where-Object State -eq Off).Count");
