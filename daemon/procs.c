@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "daemon/hvd.h"
+#include "daemon/procs.h"
 
-#define ERR(st, target, ...) (*reply = wire_error_record((st), (target), __VA_ARGS__), (st))
 
-static const char *hostname(void)
+const char *hvd_host_name(void)
 {
 	static char name[256];
 
@@ -65,7 +65,7 @@ static struct wire_value *vm_object(const struct hvd_vm *vm)
 	wire_object_add(o, "Notes", wire_string(vm->notes ? vm->notes : ""));
 	wire_object_add(o, "Path", wire_string(vm->path ? vm->path : ""));
 	wire_object_add(o, "CreationTime", wire_timestamp(vm->created_ns));
-	wire_object_add(o, "ComputerName", wire_string(hostname()));
+	wire_object_add(o, "ComputerName", wire_string(hvd_host_name()));
 	wire_object_add(o, "VMName", wire_string(vm->name));
 	wire_object_add(o, "VMId", wire_string(vm->id));
 	wire_object_add(o, "KernelPath", wire_string(vm->kernel ? vm->kernel : ""));
@@ -100,7 +100,7 @@ static struct wire_value *processor_object(const struct hvd_vm *vm)
 		wire_object_add(o, "LimitsEnforced", wire_bool(enforced));
 		wire_object_add(o, "LimitsStatus", wire_string(note ? note : "Applied when the virtual machine runs."));
 	}
-	wire_object_add(o, "ComputerName", wire_string(hostname()));
+	wire_object_add(o, "ComputerName", wire_string(hvd_host_name()));
 	return o;
 }
 
@@ -116,7 +116,7 @@ static struct wire_value *memory_object(const struct hvd_vm *vm)
 	wire_object_add(o, "Maximum", wire_uint(vm->mem_maximum));
 	wire_object_add(o, "Buffer", wire_int(vm->mem_buffer));
 	wire_object_add(o, "Priority", wire_int(vm->mem_priority));
-	wire_object_add(o, "ComputerName", wire_string(hostname()));
+	wire_object_add(o, "ComputerName", wire_string(hvd_host_name()));
 	return o;
 }
 
@@ -153,7 +153,7 @@ static bool has_wildcard(const char *s)
  * names with wildcards); neither means all.  A name without wildcards that matches nothing
  * is a non-terminating error appended to errors, as Get-VM reports it.
  */
-static int select_vms(struct hvd_store *s, const struct wire_value *args, struct hvd_vm ***out,
+int hvd_vms_select(struct hvd_store *s, const struct wire_value *args, struct hvd_vm ***out,
 		      size_t *nout, struct wire_value *errors, struct wire_value **reply)
 {
 	const struct wire_value *ids = wire_object_get(args, "Id"), *names = wire_object_get(args, "Name");
@@ -211,9 +211,8 @@ done:
 	return WIRE_OK;
 }
 
-typedef struct wire_value *(*view_fn)(const struct hvd_vm *vm);
 
-static int list_view(struct hvd *d, const struct wire_value *args, view_fn view, bool skip_broken,
+int hvd_vms_view(struct hvd *d, const struct wire_value *args, hvd_view_fn view, bool skip_broken,
 		     struct wire_value **reply)
 {
 	const struct wire_value *filter = wire_object_get(args, "Filter");
@@ -226,7 +225,7 @@ static int list_view(struct hvd *d, const struct wire_value *args, view_fn view,
 		return st;
 	out = wire_list();
 	errors = wire_list();
-	st = select_vms(hvd_get_store(d), args, &vms, &n, errors, reply);
+	st = hvd_vms_select(hvd_get_store(d), args, &vms, &n, errors, reply);
 	if (st) {
 		wire_value_unref(out);
 		wire_value_unref(errors);
@@ -254,19 +253,19 @@ static int list_view(struct hvd *d, const struct wire_value *args, view_fn view,
 static int proc_vm_list(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
 			struct wire_value **reply)
 {
-	return list_view(d, args, vm_object, false, reply);
+	return hvd_vms_view(d, args, vm_object, false, reply);
 }
 
 static int proc_processor_get(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
 			      struct wire_value **reply)
 {
-	return list_view(d, args, processor_object, true, reply);
+	return hvd_vms_view(d, args, processor_object, true, reply);
 }
 
 static int proc_memory_get(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
 			   struct wire_value **reply)
 {
-	return list_view(d, args, memory_object, true, reply);
+	return hvd_vms_view(d, args, memory_object, true, reply);
 }
 
 /* Reads an optional integer argument and checks its range; 0 when absent or good. */
@@ -339,7 +338,7 @@ static bool xml_text(const char *s)
 	return true;
 }
 
-static int arg_string(const struct wire_value *args, const char *name, size_t maxlen, const char **out,
+int hvd_arg_string(const struct wire_value *args, const char *name, size_t maxlen, const char **out,
 		      struct wire_value **reply)
 {
 	int rc = wire_object_get_string(args, name, out);
@@ -413,10 +412,10 @@ static int proc_vm_new(struct hvd *d, struct hvd_client *c, const struct wire_va
 	struct hvd_vm *vm;
 	int st;
 
-	if ((st = arg_string(args, "Name", HVD_MAX_NAME, &name, reply)) ||
+	if ((st = hvd_arg_string(args, "Name", HVD_MAX_NAME, &name, reply)) ||
 	    (st = check_name("Name", name, reply)) ||
-	    (st = arg_string(args, "Path", 4096, &path, reply)) ||
-	    (st = arg_string(args, "Notes", HVD_MAX_NOTES, &notes, reply)) ||
+	    (st = hvd_arg_string(args, "Path", 4096, &path, reply)) ||
+	    (st = hvd_arg_string(args, "Notes", HVD_MAX_NOTES, &notes, reply)) ||
 	    (st = arg_memory(args, "MemoryStartupBytes", &has_mem, &mem, reply)) ||
 	    (st = arg_range(args, "ProcessorCount", 1, HVD_MAX_VCPUS, &has_cpus, &cpus, reply)) ||
 	    (st = arg_range(args, "Generation", 1, 2, &has_gen, &gen, reply)) ||
@@ -464,29 +463,28 @@ static int proc_vm_new(struct hvd *d, struct hvd_client *c, const struct wire_va
  * Applies one change to every selected VM.  change() edits a copy; the copy is checked and
  * saved before it replaces the definition, so a failed write changes nothing.
  */
-typedef int (*change_fn)(struct hvd_store *s, struct hvd_vm *vm, const void *arg, struct wire_value **reply);
 
 /* A call that changes VMs must name them: "all" is never implied. */
-static int require_selector(const struct wire_value *args, struct wire_value **reply)
+int hvd_vms_require(const struct wire_value *args, struct wire_value **reply)
 {
 	if (wire_object_get(args, "Id") || wire_object_get(args, "Name"))
 		return 0;
 	return ERR(WIRE_E_INVALID_ARGUMENT, NULL, "Name the virtual machines to change (Name or Id).");
 }
 
-static int change_each(struct hvd *d, struct hvd_client *c, const struct wire_value *args, change_fn change,
-		       const void *arg, view_fn view, struct wire_value **reply)
+int hvd_vms_change(struct hvd *d, struct hvd_client *c, const struct wire_value *args, hvd_change_fn change,
+		       const void *arg, hvd_view_fn view, struct wire_value **reply)
 {
 	struct hvd_store *s = hvd_get_store(d);
 	struct wire_value *out;
 	struct hvd_vm **vms;
 	size_t n, i, k;
-	int st = require_selector(args, reply);
+	int st = hvd_vms_require(args, reply);
 
 	if (st)
 		return st;
 	out = wire_list();
-	st = select_vms(s, args, &vms, &n, out, reply);
+	st = hvd_vms_select(s, args, &vms, &n, out, reply);
 	if (st) {
 		wire_value_unref(out);
 		return st;
@@ -590,8 +588,8 @@ static int proc_vm_set(struct hvd *d, struct hvd_client *c, const struct wire_va
 	struct vm_settings set = { 0 };
 	int st;
 
-	if ((st = arg_string(args, "Notes", HVD_MAX_NOTES, &set.notes, reply)) ||
-	    (st = arg_string(args, "NewVMName", HVD_MAX_NAME, &set.new_name, reply)) ||
+	if ((st = hvd_arg_string(args, "Notes", HVD_MAX_NOTES, &set.notes, reply)) ||
+	    (st = hvd_arg_string(args, "NewVMName", HVD_MAX_NAME, &set.new_name, reply)) ||
 	    (set.new_name && (st = check_name("NewVMName", set.new_name, reply))) ||
 	    (st = arg_range(args, "ProcessorCount", 1, HVD_MAX_VCPUS, &set.has_cpus, &set.cpus, reply)) ||
 	    (st = arg_memory(args, "MemoryStartupBytes", &set.has_mem, &set.mem, reply)) ||
@@ -599,7 +597,7 @@ static int proc_vm_set(struct hvd *d, struct hvd_client *c, const struct wire_va
 	    (st = arg_memory(args, "MemoryMaximumBytes", &set.has_max, &set.max, reply)) ||
 	    (st = read_dynamic(args, "DynamicMemory", &set, reply)))
 		return st;
-	return change_each(d, c, args, apply_settings, &set, vm_object, reply);
+	return hvd_vms_change(d, c, args, apply_settings, &set, vm_object, reply);
 }
 
 static int proc_vm_rename(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
@@ -608,10 +606,10 @@ static int proc_vm_rename(struct hvd *d, struct hvd_client *c, const struct wire
 	struct vm_settings set = { 0 };
 	int st;
 
-	if ((st = arg_string(args, "NewName", HVD_MAX_NAME, &set.new_name, reply)) ||
+	if ((st = hvd_arg_string(args, "NewName", HVD_MAX_NAME, &set.new_name, reply)) ||
 	    (st = check_name("NewName", set.new_name, reply)))
 		return st;
-	return change_each(d, c, args, apply_settings, &set, vm_object, reply);
+	return hvd_vms_change(d, c, args, apply_settings, &set, vm_object, reply);
 }
 
 struct proc_settings {
@@ -645,7 +643,7 @@ static int proc_processor_set(struct hvd *d, struct hvd_client *c, const struct 
 	    (st = arg_range(args, "Maximum", 0, 100, &p.has_max, &p.max, reply)) ||
 	    (st = arg_range(args, "RelativeWeight", 1, 10000, &p.has_weight, &p.weight, reply)))
 		return st;
-	return change_each(d, c, args, apply_processor, &p, processor_object, reply);
+	return hvd_vms_change(d, c, args, apply_processor, &p, processor_object, reply);
 }
 
 struct mem_settings {
@@ -680,7 +678,7 @@ static int proc_memory_set(struct hvd *d, struct hvd_client *c, const struct wir
 	    (st = arg_range(args, "Buffer", 5, 2000, &m.has_buffer, &m.buffer, reply)) ||
 	    (st = arg_range(args, "Priority", 0, 100, &m.has_priority, &m.priority, reply)))
 		return st;
-	return change_each(d, c, args, apply_memory, &m, memory_object, reply);
+	return hvd_vms_change(d, c, args, apply_memory, &m, memory_object, reply);
 }
 
 static int proc_vm_remove(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
@@ -690,12 +688,12 @@ static int proc_vm_remove(struct hvd *d, struct hvd_client *c, const struct wire
 	struct wire_value *out;
 	struct hvd_vm **vms;
 	size_t n, i;
-	int st = require_selector(args, reply);
+	int st = hvd_vms_require(args, reply);
 
 	if (st)
 		return st;
 	out = wire_list();
-	st = select_vms(s, args, &vms, &n, out, reply);
+	st = hvd_vms_select(s, args, &vms, &n, out, reply);
 	if (st) {
 		wire_value_unref(out);
 		return st;
@@ -736,8 +734,8 @@ static int proc_host_get(struct hvd *d, struct hvd_client *c, const struct wire_
 	struct sysinfo si;
 	char *vhd;
 
-	wire_object_set(h, "ComputerName", wire_string(hostname()));
-	wire_object_set(h, "Name", wire_string(hostname()));
+	wire_object_set(h, "ComputerName", wire_string(hvd_host_name()));
+	wire_object_set(h, "Name", wire_string(hvd_host_name()));
 	wire_object_set(h, "LogicalProcessorCount", wire_int(sysconf(_SC_NPROCESSORS_ONLN)));
 	if (sysinfo(&si) == 0)
 		wire_object_set(h, "MemoryCapacity", wire_uint((uint64_t)si.totalram * si.mem_unit));
@@ -788,212 +786,6 @@ static int proc_unsubscribe(struct hvd *d, struct hvd_client *c, const struct wi
 	return WIRE_OK;
 }
 
-/* The one VM a lifecycle call is about: by Id, or by a Name that matches exactly one. */
-static int one_vm(struct hvd *d, const struct wire_value *args, struct hvd_vm **out, struct wire_value **reply)
-{
-	struct wire_value *errors = wire_list();
-	struct hvd_vm **vms;
-	size_t n;
-	int st = require_selector(args, reply);
-
-	if (st == 0)
-		st = select_vms(hvd_get_store(d), args, &vms, &n, errors, reply);
-	if (st) {
-		wire_value_unref(errors);
-		return st;
-	}
-	if (errors->list.n) {
-		*reply = wire_value_ref(errors->list.items[0]);
-		st = WIRE_E_NOT_FOUND;
-	} else if (n != 1) {
-		*reply = wire_error_record(WIRE_E_INVALID_ARGUMENT, NULL, "%s", n ? "Name one virtual machine at a time here."
-										  : "No virtual machine matches.");
-		st = WIRE_E_INVALID_ARGUMENT;
-	} else if (vms[0]->load_error) {
-		*reply = wire_error_record(WIRE_E_INVALID_STATE, vms[0]->id, "The configuration of VM %s could not be loaded.",
-					   vms[0]->id);
-		st = WIRE_E_INVALID_STATE;
-	} else {
-		*out = vms[0];
-	}
-	free(vms);
-	wire_value_unref(errors);
-	return st;
-}
-
-static int proc_vm_start(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			 struct wire_value **reply)
-{
-	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
-
-	if (st)
-		return st;
-	return hvd_runtime_start(d, vm, hvd_client_id(c), hvd_client_serial(c), WIRE_PROC_VM_START, reply);
-}
-
-static int stop_like(struct hvd *d, struct hvd_client *c, const struct wire_value *args, uint32_t proc,
-		     bool restart, struct wire_value **reply)
-{
-	bool turn_off = false, force = false;
-	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
-
-	if (st)
-		return st;
-	wire_object_get_bool(args, "TurnOff", &turn_off);
-	wire_object_get_bool(args, "Force", &force);
-	return hvd_runtime_stop(d, vm, turn_off, force, restart, hvd_client_id(c), hvd_client_serial(c), proc, reply);
-}
-
-static int proc_vm_stop(struct hvd *d, struct hvd_client *c, const struct wire_value *args, struct wire_value **reply)
-{
-	return stop_like(d, c, args, WIRE_PROC_VM_STOP, false, reply);
-}
-
-static int proc_vm_restart(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			   struct wire_value **reply)
-{
-	return stop_like(d, c, args, WIRE_PROC_VM_RESTART, true, reply);
-}
-
-static int forward(struct hvd *d, struct hvd_client *c, const struct wire_value *args, uint32_t proc,
-		   uint32_t worker_proc, const char *want, struct wire_value **reply)
-{
-	struct hvd_vm_live live;
-	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
-
-	if (st)
-		return st;
-	hvd_runtime_describe(vm, &live);
-	if (strcmp(live.state, want)) {
-		*reply = wire_error_record(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is %s; this needs it %s.", vm->name,
-					   live.state, want);
-		return WIRE_E_INVALID_STATE;
-	}
-	return hvd_runtime_forward(d, vm, worker_proc, NULL, hvd_client_id(c), hvd_client_serial(c), proc, reply);
-}
-
-static int proc_vm_suspend(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			   struct wire_value **reply)
-{
-	return forward(d, c, args, WIRE_PROC_VM_SUSPEND, WIRE_PROC_WORKER_PAUSE, "Running", reply);
-}
-
-static int proc_vm_resume(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			  struct wire_value **reply)
-{
-	return forward(d, c, args, WIRE_PROC_VM_RESUME, WIRE_PROC_WORKER_RESUME, "Paused", reply);
-}
-
-static struct wire_value *firmware_object(const struct hvd_vm *vm)
-{
-	struct wire_value *o = wire_object("VMFirmware");
-
-	wire_object_add(o, "VMName", wire_string(vm->name));
-	wire_object_add(o, "VMId", wire_string(vm->id));
-	wire_object_add(o, "KernelPath", wire_string(vm->kernel ? vm->kernel : ""));
-	wire_object_add(o, "InitrdPath", wire_string(vm->initrd ? vm->initrd : ""));
-	wire_object_add(o, "KernelCommandLine", wire_string(vm->cmdline ? vm->cmdline : ""));
-	wire_object_add(o, "BootsBuiltInGuest", wire_bool(!vm->kernel));
-	wire_object_add(o, "ComputerName", wire_string(hostname()));
-	return o;
-}
-
-static int proc_firmware_get(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			     struct wire_value **reply)
-{
-	return list_view(d, args, firmware_object, true, reply);
-}
-
-struct fw_settings {
-	const char *kernel, *initrd, *cmdline;
-};
-
-static void replace(char **field, const char *value)
-{
-	if (!value)
-		return;
-	free(*field);
-	*field = *value ? strdup(value) : NULL; /* "" clears it */
-}
-
-static int apply_firmware(struct hvd_store *s, struct hvd_vm *vm, const void *arg, struct wire_value **reply)
-{
-	const struct fw_settings *fw = arg;
-
-	replace(&vm->kernel, fw->kernel);
-	replace(&vm->initrd, fw->initrd);
-	replace(&vm->cmdline, fw->cmdline);
-	return 0;
-}
-
-static int check_file(const char *param, const char *path, struct wire_value **reply)
-{
-	if (!path || !*path)
-		return 0;
-	if (path[0] != '/')
-		return ERR(WIRE_E_INVALID_ARGUMENT, path, "Invalid value \"%s\" for parameter -%s: it must be an absolute path.",
-			   path, param);
-	if (access(path, R_OK) != 0)
-		return ERR(WIRE_E_NOT_FOUND, path, "Invalid value for parameter -%s: cannot read %s: %s.", param, path,
-			   strerror(errno));
-	return 0;
-}
-
-static int proc_firmware_set(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			     struct wire_value **reply)
-{
-	struct fw_settings fw = { 0 };
-	int st;
-
-	if ((st = arg_string(args, "KernelPath", 4096, &fw.kernel, reply)) ||
-	    (st = arg_string(args, "InitrdPath", 4096, &fw.initrd, reply)) ||
-	    (st = arg_string(args, "KernelCommandLine", 4095, &fw.cmdline, reply)) ||
-	    (st = check_file("KernelPath", fw.kernel, reply)) || (st = check_file("InitrdPath", fw.initrd, reply)))
-		return st;
-	return change_each(d, c, args, apply_firmware, &fw, firmware_object, reply);
-}
-
-static int proc_console_attach(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			       struct wire_value **reply)
-{
-	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
-
-	if (st)
-		return st;
-	hvd_client_console(c, vm->id, hvd_client_serial(c));
-	*reply = hvd_vm_reply(vm);
-	return WIRE_OK;
-}
-
-static int proc_console_input(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			      struct wire_value **reply)
-{
-	const struct wire_value *bytes = wire_object_get(args, "Bytes");
-	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
-
-	if (st)
-		return st;
-	if (!bytes || (bytes->type != WIRE_BYTES && bytes->type != WIRE_STRING) || bytes->str.len > 4096)
-		return ERR(WIRE_E_INVALID_ARGUMENT, NULL, "Bytes must be up to 4096 bytes of console input.");
-	if (hvd_runtime_console_input(vm, bytes))
-		return ERR(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is not running.", vm->name);
-	*reply = wire_list();
-	return WIRE_OK;
-}
-
-static int proc_console_detach(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
-			       struct wire_value **reply)
-{
-	hvd_client_console(c, NULL, 0);
-	*reply = wire_list();
-	return WIRE_OK;
-}
-
 hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 {
 	static const struct {
@@ -1013,16 +805,16 @@ hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 		{ WIRE_PROC_VM_PROCESSOR_SET, proc_processor_set },
 		{ WIRE_PROC_VM_MEMORY_GET, proc_memory_get },
 		{ WIRE_PROC_VM_MEMORY_SET, proc_memory_set },
-		{ WIRE_PROC_VM_START, proc_vm_start },
-		{ WIRE_PROC_VM_STOP, proc_vm_stop },
-		{ WIRE_PROC_VM_RESTART, proc_vm_restart },
-		{ WIRE_PROC_VM_SUSPEND, proc_vm_suspend },
-		{ WIRE_PROC_VM_RESUME, proc_vm_resume },
-		{ WIRE_PROC_VM_FIRMWARE_GET, proc_firmware_get },
-		{ WIRE_PROC_VM_FIRMWARE_SET, proc_firmware_set },
-		{ WIRE_PROC_VM_CONSOLE_ATTACH, proc_console_attach },
-		{ WIRE_PROC_VM_CONSOLE_INPUT, proc_console_input },
-		{ WIRE_PROC_VM_CONSOLE_DETACH, proc_console_detach },
+		{ WIRE_PROC_VM_START, hvd_proc_vm_start },
+		{ WIRE_PROC_VM_STOP, hvd_proc_vm_stop },
+		{ WIRE_PROC_VM_RESTART, hvd_proc_vm_restart },
+		{ WIRE_PROC_VM_SUSPEND, hvd_proc_vm_suspend },
+		{ WIRE_PROC_VM_RESUME, hvd_proc_vm_resume },
+		{ WIRE_PROC_VM_FIRMWARE_GET, hvd_proc_firmware_get },
+		{ WIRE_PROC_VM_FIRMWARE_SET, hvd_proc_firmware_set },
+		{ WIRE_PROC_VM_CONSOLE_ATTACH, hvd_proc_console_attach },
+		{ WIRE_PROC_VM_CONSOLE_INPUT, hvd_proc_console_input },
+		{ WIRE_PROC_VM_CONSOLE_DETACH, hvd_proc_console_detach },
 	};
 	size_t i;
 

@@ -5,7 +5,7 @@ tests_cli_test_cli_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cli_test_cli_LDADD = cli/libhvctl.a wire-protocol/libhvwire.a $(CMOCKA_LIBS) -lm
 
 tests_fuzz_fuzz_parse_corpus_SOURCES = tests/fuzz/fuzz-parse.c tests/fuzz/standalone.c
-tests_fuzz_fuzz_parse_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"cli/corpus"'
+tests_fuzz_fuzz_parse_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"cli"'
 tests_fuzz_fuzz_parse_corpus_LDADD = cli/libhvctl.a wire-protocol/libhvwire.a -lm
 
 tests_fuzz_fuzz_vmxml_corpus_SOURCES = tests/fuzz/fuzz-vmxml.c tests/fuzz/standalone.c daemon/vm.c

@@ -236,3 +236,19 @@ void hvctl_run(const struct hvd_instance *h, const char *uri, const char *script
 	argv[n] = NULL;
 	run_program(argv, NULL, r);
 }
+
+int hvd_setup(void **state)
+{
+	struct hvd_instance *h = calloc(1, sizeof(*h));
+
+	hvd_start(h);
+	*state = h;
+	return 0;
+}
+
+int hvd_teardown(void **state)
+{
+	hvd_cleanup(*state);
+	free(*state);
+	return 0;
+}

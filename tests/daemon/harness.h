@@ -35,4 +35,14 @@ void run_result_free(struct run_result *r);
 void run_program(char *const argv[], const char *stdin_text, struct run_result *r);
 const char *build_path(const char *rel); /* $top_builddir/rel (static buffer) */
 
+/* cmocka fixtures: a fresh hvd for each test, in *state. */
+int hvd_setup(void **state);
+int hvd_teardown(void **state);
+
+#define assert_contains(hay, needle)                                                                 \
+	do {                                                                                         \
+		if (!strstr((hay), (needle)))                                                        \
+			fail_msg("expected to find [%s] in:\n%s", (needle), (hay));                  \
+	} while (0)
+
 #endif

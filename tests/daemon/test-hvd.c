@@ -22,27 +22,6 @@
 #include "tests/daemon/harness.h"
 #include "wire-protocol/conn.h"
 
-static int setup(void **state)
-{
-	struct hvd_instance *h = calloc(1, sizeof(*h));
-
-	hvd_start(h);
-	*state = h;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	hvd_cleanup(*state);
-	free(*state);
-	return 0;
-}
-
-#define assert_contains(hay, needle)                                                                 \
-	do {                                                                                         \
-		if (!strstr((hay), (needle)))                                                        \
-			fail_msg("expected to find [%s] in:\n%s", (needle), (hay));                  \
-	} while (0)
 
 static void hvctl_ok(const struct hvd_instance *h, const char *script, struct run_result *r)
 {
@@ -631,18 +610,18 @@ static void test_bridge(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_new_vm_json_and_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_default_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ranges_named, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_only_socket, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_slow_client, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_clients_and_events, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_definitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_atomic_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bridge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_language_against_hvd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_vm_json_and_restart, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_default_table, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_ranges_named, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_exit_codes, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_read_only_socket, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_clients, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_slow_client, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_many_clients_and_events, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_definitions, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_writes, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_bridge, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_language_against_hvd, hvd_setup, hvd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,27 +18,6 @@
 
 #include "tests/daemon/harness.h"
 
-#define assert_contains(hay, needle)                                                                 \
-	do {                                                                                         \
-		if (!strstr((hay), (needle)))                                                        \
-			fail_msg("expected to find [%s] in:\n%s", (needle), (hay));                  \
-	} while (0)
-
-static int setup(void **state)
-{
-	struct hvd_instance *h = calloc(1, sizeof(*h));
-
-	hvd_start(h);
-	*state = h;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	hvd_cleanup(*state);
-	free(*state);
-	return 0;
-}
 
 static char *run_ok(const struct hvd_instance *h, const char *script)
 {
@@ -332,11 +311,11 @@ static void test_console(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ready_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_and_a_killed_worker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_starts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ready_lines, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_lifecycle, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_many_and_a_killed_worker, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_starts, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_console, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 

@@ -1,2 +1,0 @@
-Get-Help Set-VMProcessor
-Get-Command *-VMMemory | Select-Object Name, Source

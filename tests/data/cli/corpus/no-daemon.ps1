@@ -1,2 +1,0 @@
-Write-Output 'pipeline cmdlets run without hvd'
-Get-VM

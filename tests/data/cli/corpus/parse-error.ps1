@@ -1,2 +1,0 @@
-Write-Output fine
-Write-Output @{a=1; b=

@@ -1,4 +1,0 @@
-$ErrorActionPreference = 'Stop'
-'first'
-Get-Vmm
-'never printed'
