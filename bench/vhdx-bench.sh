@@ -34,11 +34,14 @@ bench_pair() { # name hv-cmd qemu-cmd: run alternately RUNS times each, outputs 
 	name=$1; hv=$2; qm=$3
 	: >h.t
 	: >q.t
+	# one warm-up run of each, not counted
+	rm -f out.*; timed sh -c "$hv" >/dev/null
+	rm -f out.*; timed sh -c "$qm" >/dev/null
 	for r in $(seq "$RUNS"); do
 		rm -f out.*; timed sh -c "$hv" >>h.t
 		rm -f out.*; timed sh -c "$qm" >>q.t
 	done
-	h=$(median <h.t)
+	h=$(median <h.t); [ -n "${VERBOSE:-}" ] && echo "  runs: hv-img $(tr "\n" " " <h.t) qemu $(tr "\n" " " <q.t)"
 	q=$(median <q.t)
 	printf '%-28s hv-img %6.3f s   qemu-img %6.3f s   speed ratio %.2fx\n' "$name" "$h" "$q" \
 		"$(echo "$q / $h" | bc -l)"
@@ -70,7 +73,7 @@ for kind in write read; do
 		t=$(timed sh -c "qemu-io io.vhdx <${kind}s.qio")
 		echo "$OPS / $t" | bc -l >>q.t
 	done
-	h=$(median <h.t)
+	h=$(median <h.t); [ -n "${VERBOSE:-}" ] && echo "  runs: hv-img $(tr "\n" " " <h.t) qemu $(tr "\n" " " <q.t)"
 	q=$(median <q.t)
 	printf '%-28s hvkit %8.0f IOPS  qemu-io %8.0f IOPS  ratio %.2fx\n' "random 4 KiB $kind" \
 		"$h" "$q" "$(echo "$h / $q" | bc -l)"

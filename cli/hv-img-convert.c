@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,35 +227,113 @@ static int copy_direct(int in, uint64_t in_off, int out, uint64_t out_off, uint6
 }
 
 /*
- * Raw data straight into the blocks of a new VHDX: every block of a new image reads as zeros,
- * so holes of the source can stay unwritten.  -1 to fall back to reads and writes.
+ * Direct copies are gathered into batches and run by a few threads: on fast storage one
+ * thread's in-kernel copy is the bottleneck.  Mapping (which changes the image) stays serial.
  */
-static int copy_into(struct img *s, struct img *d, uint64_t off, uint64_t len)
+#define BATCH 256
+#define MAX_THREADS 4
+
+struct job {
+	int in, out;
+	uint64_t in_off, out_off, len;
+	uint64_t voff; /* virtual offset, for the fallback */
+	int failed;
+};
+
+struct batch {
+	struct job jobs[BATCH];
+	size_t n;
+	size_t next; /* taken under the lock */
+	pthread_mutex_t lock;
+};
+
+static void *worker(void *arg)
 {
+	struct batch *b = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		size_t i = b->next++;
+		pthread_mutex_unlock(&b->lock);
+		if (i >= b->n)
+			return NULL;
+		struct job *j = &b->jobs[i];
+		j->failed = copy_direct(j->in, j->in_off, j->out, j->out_off, j->len) < 0;
+	}
+}
+
+/* Run the batch; jobs the kernel refused are redone through reads and writes. */
+static int run_batch(struct batch *b, struct img *s, struct img *d, uint8_t *buf)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nt = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus, started = 0;
+	pthread_t t[MAX_THREADS];
+	int r = 0;
+
+	b->next = 0;
+	for (int i = 1; i < nt && b->n > 1; i++)
+		if (pthread_create(&t[started], NULL, worker, b) == 0)
+			started++;
+	worker(b);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	for (size_t i = 0; i < b->n && r == 0; i++) {
+		struct job *j = &b->jobs[i];
+		if (!j->failed)
+			continue;
+		r = src_read(s, buf, (size_t)j->len, j->voff);
+		if (r == 0)
+			r = d->v ? dst_write(d, buf, (size_t)j->len, j->voff)
+				 : copy_pieces(d, buf, (size_t)j->len, j->voff);
+	}
+	b->n = 0;
+	return r;
+}
+
+static int queue(struct batch *b, struct img *s, struct img *d, uint8_t *buf, struct job j)
+{
+	b->jobs[b->n++] = j;
+	return b->n == BATCH ? run_batch(b, s, d, buf) : 0;
+}
+
+/*
+ * Raw data straight into the blocks of a new VHDX: every block of a new image reads as zeros,
+ * so holes of the source can stay unwritten.  1: not possible here, use reads and writes.
+ */
+static int queue_into(struct batch *b, struct img *s, struct img *d, uint8_t *buf, uint64_t off,
+		      uint64_t len)
+{
+	int r = 0;
+
 	if (d->level_fd[0] == 0)
 		d->level_fd[0] = open(d->path, O_WRONLY | O_CLOEXEC);
 	if (d->level_fd[0] < 0)
-		return -1;
-	while (len) {
+		return 1;
+	while (len && r == 0) {
 		uint64_t foff, n;
-		if (vhdx_write_map(d->v, off, len, &foff, &n) < 0)
-			return -1;
-		if (copy_direct(s->fd, off, d->level_fd[0], foff, n) < 0)
-			return -1;
+		r = vhdx_write_map(d->v, off, len, &foff, &n);
+		if (r == 0)
+			r = queue(b, s, d, buf, (struct job){ s->fd, d->level_fd[0], off, foff, n,
+							      off, 0 });
 		off += n;
 		len -= n;
 	}
-	return 0;
+	return r;
 }
 
 static int copy(struct img *s, struct img *d, bool progress)
 {
 	uint8_t *buf = malloc(CHUNK);
+	struct batch *b = calloc(1, sizeof(*b));
 	uint64_t off = 0;
 	int r = 0;
 
-	if (!buf)
+	if (!buf || !b) {
+		free(buf);
+		free(b);
 		return -ENOMEM;
+	}
+	pthread_mutex_init(&b->lock, NULL);
 	while (off < s->size && r == 0) {
 		uint64_t len, foff = 0;
 		bool data;
@@ -263,24 +342,24 @@ static int copy(struct img *s, struct img *d, bool progress)
 			       &fd, &foff);
 		if (r < 0)
 			break;
-		if (data && fd >= 0 && !d->v && copy_direct(fd, foff, d->fd, off, len) == 0) {
-			off += len;
-			img_progress(progress, off, s->size);
-			continue;
-		}
-		if (data && !s->v && d->v && copy_into(s, d, off, len) == 0) {
-			off += len;
-			img_progress(progress, off, s->size);
-			continue;
-		}
-		if (data) {
+		if (data && fd >= 0 && !d->v) {
+			r = queue(b, s, d, buf, (struct job){ fd, d->fd, foff, off, len, off, 0 });
+		} else if (data && !s->v && d->v && (r = queue_into(b, s, d, buf, off, len)) <= 0) {
+			/* queued (or failed) */
+		} else if (data) {
 			r = src_read(s, buf, (size_t)len, off);
 			if (r == 0)
 				r = copy_pieces(d, buf, (size_t)len, off);
 		}
 		off += len;
-		img_progress(progress, off, s->size);
+		if (b->n == 0)
+			img_progress(progress, off, s->size);
 	}
+	if (r == 0)
+		r = run_batch(b, s, d, buf);
+	img_progress(progress && r == 0, s->size, s->size);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
 	free(buf);
 	return r;
 }
