@@ -152,6 +152,9 @@ void hvd_server_stop(void);
 const struct hvd_peer *hvd_client_peer(const struct hvd_client *c);
 uint32_t hvd_client_serial(const struct hvd_client *c);
 uint64_t hvd_client_id(const struct hvd_client *c);
+/* Samples: every second, an event VMSamples {Time, VMs: [VirtualMachine...]} (procs.c). */
+void hvd_client_samples(struct hvd_client *c, uint32_t serial);
+struct wire_value *hvd_samples_event(struct hvd *d);
 /* Answers a deferred call of a client that may have gone meanwhile (consumes payload). */
 void hvd_reply_to(struct hvd *d, uint64_t client, uint32_t serial, uint32_t proc, int status,
 		  struct wire_value *payload);

@@ -778,6 +778,28 @@ static int proc_subscribe(struct hvd *d, struct hvd_client *c, const struct wire
 	return WIRE_OK;
 }
 
+static int proc_samples_subscribe(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
+				  struct wire_value **reply)
+{
+	hvd_client_samples(c, hvd_client_serial(c));
+	*reply = wire_list();
+	wire_list_append(*reply, hvd_samples_event(d)); /* the first sample at once */
+	return WIRE_OK;
+}
+
+struct wire_value *hvd_samples_event(struct hvd *d)
+{
+	struct hvd_store *s = hvd_get_store(d);
+	struct wire_value *e = wire_object("VMSamples"), *vms = wire_list();
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		wire_list_append(vms, vm_object(s->vms[i]));
+	wire_object_add(e, "Time", wire_timestamp(hvd_now_ns()));
+	wire_object_add(e, "VMs", vms);
+	return e;
+}
+
 static int proc_unsubscribe(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
 			    struct wire_value **reply)
 {
@@ -795,6 +817,7 @@ hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 		{ WIRE_PROC_HELLO, proc_hello },
 		{ WIRE_PROC_EVENTS_SUBSCRIBE, proc_subscribe },
 		{ WIRE_PROC_EVENTS_UNSUBSCRIBE, proc_unsubscribe },
+		{ WIRE_PROC_SAMPLES_SUBSCRIBE, proc_samples_subscribe },
 		{ WIRE_PROC_HOST_GET, proc_host_get },
 		{ WIRE_PROC_VM_LIST, proc_vm_list },
 		{ WIRE_PROC_VM_NEW, proc_vm_new },

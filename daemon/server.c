@@ -39,6 +39,8 @@ struct hvd_client {
 	uint32_t sub_serial;
 	uint32_t cur_serial; /* serial of the call being handled */
 	uint64_t id;         /* never reused: deferred replies find their client by it */
+	bool samples;        /* gets a VMSamples event every second */
+	uint32_t samples_serial;
 	char console_vm[37]; /* attached to this VM's console ("" when not) */
 	uint32_t console_serial;
 };
@@ -100,6 +102,35 @@ uint32_t hvd_client_serial(const struct hvd_client *c)
 uint64_t hvd_client_id(const struct hvd_client *c)
 {
 	return c->id;
+}
+
+static void queue_frame(struct hvd_client *c, struct wire_frame *f);
+
+void hvd_client_samples(struct hvd_client *c, uint32_t serial)
+{
+	c->samples = true;
+	c->samples_serial = serial;
+}
+
+/* Once a second, to each client that asked: every VM's object, one event for all. */
+static void send_samples(struct hvd *d)
+{
+	struct wire_value *ev = NULL;
+	size_t i;
+
+	for (i = 0; i < d->nclients; i++) {
+		struct hvd_client *c = d->clients[i];
+		struct wire_frame f = { .kind = WIRE_KIND_EVENT, .procedure = WIRE_PROC_SAMPLES_SUBSCRIBE };
+
+		if (!c->samples || c->closing)
+			continue;
+		if (!ev)
+			ev = hvd_samples_event(d);
+		f.serial = c->samples_serial;
+		f.payload = ev;
+		queue_frame(c, &f);
+	}
+	wire_value_unref(ev);
 }
 
 void hvd_client_console(struct hvd_client *c, const char *vm_id, uint32_t serial)
@@ -540,6 +571,7 @@ static void loop_once(struct hvd *d)
 	hvd_runtime_handle(d, wfd, nw);
 	if (now >= d->next_tick_ms) {
 		hvd_runtime_tick(d);
+		send_samples(d);
 		d->next_tick_ms = now + 1000;
 	}
 	for (i = 0; i < np; i++) {

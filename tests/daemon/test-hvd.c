@@ -385,6 +385,18 @@ static void test_many_clients_and_events(void **state)
 		}
 	}
 	wire_conn_free(sub);
+
+	/* Samples: every VM, every second, in one event. */
+	assert_int_equal(wire_conn_open_unix(h->ro_sock, &sub), 0);
+	assert_int_equal(wire_conn_call(sub, WIRE_PROC_SAMPLES_SUBSCRIBE, NULL, &st, &reply), 0);
+	assert_int_equal(st, WIRE_OK);
+	assert_string_equal(reply->list.items[0]->obj.type_name, "VMSamples");
+	wire_value_unref(reply);
+	assert_int_equal(wire_conn_next_event(sub, 3000, &ev), 0);
+	assert_string_equal(ev.payload->obj.type_name, "VMSamples");
+	assert_non_null(wire_object_get(ev.payload, "VMs"));
+	wire_frame_clear(&ev);
+	wire_conn_free(sub);
 }
 
 static void write_file(const char *path, const char *text)
