@@ -6,3 +6,4 @@ cli_libhvctl_a_SOURCES = cli/cli.h cli/parse.c cli/exec.c cli/eval.c cli/bind.c 
 cli_hvctl_SOURCES = cli/hvctl.c
 cli_hvctl_CFLAGS = $(AM_CFLAGS) $(LIBEDIT_CFLAGS)
 cli_hvctl_LDADD = cli/libhvctl.a wire-protocol/libhvwire.a $(LIBEDIT_LIBS) -lm
+include cli/hvtop.mk

@@ -1,0 +1,1 @@
+# hvtop: the dashboard (cli/hvtop.mk is its build rules)
