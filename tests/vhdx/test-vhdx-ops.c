@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,6 +26,8 @@ static char *dir;
 static int setup(void **state)
 {
 	(void)state;
+	if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
+		setenv("TMPDIR", "/dev/shm", 1);
 	dir = th_mkdtemp();
 	return dir ? 0 : -1;
 }
@@ -176,6 +181,52 @@ static void test_merge(void **state)
 	free(b);
 }
 
+/* A merge killed at a random moment: the chain still opens and reads as before, or the
+ * merge finished and the parent reads as the chain did; running it again finishes it. */
+static void test_merge_killed(void **state)
+{
+	uint8_t *want, *got;
+	struct vhdx *v;
+	int finished = 0;
+
+	(void)state;
+	srand((unsigned)time(NULL));
+	for (int round = 0; round < 12; round++) {
+		create("kp.vhdx", VHDX_TYPE_DYNAMIC, 48 * VHDX_MIB, VHDX_MIB, NULL);
+		write_at("kp.vhdx", 0, 20 * VHDX_MIB, 30);
+		create("kc.avhdx", VHDX_TYPE_DIFFERENCING, 0, 0, "kp.vhdx");
+		write_at("kc.avhdx", 512, 30 * VHDX_MIB, 31);
+		want = read_all("kc.avhdx", 48 * VHDX_MIB);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(vhdx_merge_into_parent(tpath("kc.avhdx")) == 0 ? 0 : 1);
+		struct timespec ts = { 0, (long)(rand() % 25) * 1000000L };
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (access(tpath("kc.avhdx"), F_OK) == 0) {
+			got = read_all("kc.avhdx", 48 * VHDX_MIB);
+			assert_memory_equal(want, got, 48 * VHDX_MIB);
+			free(got);
+			assert_int_equal(vhdx_merge_into_parent(tpath("kc.avhdx")), 0);
+		} else {
+			finished++;
+		}
+		got = read_all("kp.vhdx", 48 * VHDX_MIB);
+		assert_memory_equal(want, got, 48 * VHDX_MIB);
+		free(got);
+		free(want);
+		assert_int_equal(vhdx_open(tpath("kp.vhdx"), 0, &v), 0);
+		struct vhdx_check_result res;
+		assert_int_equal(vhdx_check(v, 0, NULL, NULL, &res), 0);
+		assert_int_equal(res.errors, 0);
+		vhdx_free(v);
+	}
+	print_message("12 merges killed, %d had finished before the kill\n", finished);
+}
+
 static void test_compact(void **state)
 {
 	uint8_t *a, *b, zero[65536] = { 0 };
@@ -210,6 +261,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_killed),
 		cmocka_unit_test(test_compact),
 	};
 
