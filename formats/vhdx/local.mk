@@ -37,7 +37,7 @@ TESTS += tests/fuzz/fuzz-vhdx-corpus
 tests_fuzz_fuzz_vhdx_corpus_SOURCES = tests/fuzz/fuzz-vhdx.c tests/fuzz/standalone.c
 tests_fuzz_fuzz_vhdx_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"vhdx/corpus"'
 tests_fuzz_fuzz_vhdx_corpus_LDADD = formats/vhdx/libvhdx.a
-EXTRA_DIST += tests/vhdx/vhdx2corpus.py
+EXTRA_DIST += tests/vhdx/vhdx2corpus.py formats/vhdx/README.md
 
 FUZZ_TARGETS += tests/fuzz/fuzz-vhdx
 CLEANFILES += tests/fuzz/fuzz-vhdx
