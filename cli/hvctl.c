@@ -21,12 +21,15 @@ enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hvctl [-H URI] [-o table|list|json|jsonl|csv] [-c COMMANDS | -f FILE | FILE]\n"
+		"Usage: hvctl [-H URI] [-F SSH_CONFIG] [-o table|list|json|jsonl|csv] [-c COMMANDS | -f FILE | FILE]\n"
 		"       hvctl --bridge [--socket PATH]\n"
 		"Runs Hyper-V's cmdlets against hvd; interactive when neither -c nor a file is given.\n"
 		"\n"
-		"  -H, --host URI      unix:///path/to/hvd.sock (default: $HVKIT_HOST, else the local\n"
-		"                      hvd's socket)\n"
+		"  -H, --host URI      unix:///path/to/hvd.sock or ssh://[user@]host[:port][/socket]\n"
+		"                      (default: $HVKIT_HOST, else the local hvd's socket)\n"
+		"  -F, --ssh-config FILE  SSH settings from FILE instead of ~/.ssh/config (as ssh -F;\n"
+		"                      also $HVKIT_SSH_CONFIG)\n"
+		"      --accept-new-host-key  trust and record an SSH host key not yet known\n"
 		"  -c, --command TEXT  run TEXT and exit\n"
 		"  -f, --file FILE     run the script FILE and exit (- for standard input)\n"
 		"  -o, --output FMT    how results are written: table (default), list, json, jsonl, csv\n"
@@ -297,6 +300,8 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "complete", required_argument, NULL, 'C' },
 		{ "list-cmdlets", no_argument, NULL, 'L' },
+		{ "ssh-config", required_argument, NULL, 'F' },
+		{ "accept-new-host-key", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -307,8 +312,14 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	cli_ctx_init(&ctx);
-	while ((c = getopt_long(argc, argv, "+H:c:f:o:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+H:c:f:o:F:hV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'F':
+			ctx.ssh_config = optarg;
+			break;
+		case 'A':
+			ctx.accept_new_host_key = true;
+			break;
 		case 'H':
 			ctx.uri = optarg;
 			break;

@@ -1,1 +1,7 @@
-# hvtop: the dashboard (cli/hvtop.mk is its build rules)
+# hvtop: the live dashboard (ncurses), and its tests and bench.  It talks to hvd only through
+# libhvwire: never libhvcore or libvhdx (DESIGN.md).
+bin_PROGRAMS += cli/hvtop
+cli_hvtop_SOURCES = cli/hvtop.c cli/top-model.c cli/top-model.h cli/top-conn.c cli/top-conn.h \
+	cli/top-batch.c cli/top-view.c cli/top-view.h cli/top-ui.c
+cli_hvtop_CFLAGS = $(AM_CFLAGS) $(NCURSES_CFLAGS)
+cli_hvtop_LDADD = wire-protocol/libhvwire.a $(NCURSES_LIBS) -lm

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -210,6 +211,29 @@ static int write_host_process(struct cli_ctx *ctx, struct cli_stage *st, struct 
 	return 0;
 }
 
+static int start_sleep_begin(struct cli_ctx *ctx, struct cli_stage *st)
+{
+	struct wire_value *s = cli_arg(&st->args, "Seconds"), *ms = cli_arg(&st->args, "Milliseconds");
+	int64_t total = (s ? s->i * 1000 : 0) + (ms ? ms->i : 0);
+	struct timespec ts;
+
+	if (total < 0 || total > 86400000) {
+		cli_error(ctx, "Start-Sleep takes 0 to 86400 seconds.");
+		return -1;
+	}
+	ts.tv_sec = total / 1000;
+	ts.tv_nsec = (total % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+static const struct cli_param start_sleep_params[] = {
+	{ "Seconds", P_INT, 0, 0, NULL, "How long to wait, in seconds" },
+	{ "Milliseconds", P_INT, PF_NOPOS, 0, NULL, "How long to wait, in milliseconds (added)" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct cli_param write_host_params[] = {
 	{ "Object", P_ANY, 0, 0, NULL, "What to write (a list is joined with spaces)" },
 	{ "NoNewline", P_SWITCH, PF_NOPOS, 0, NULL, "No line break at the end" },
@@ -329,6 +353,8 @@ const struct cli_cmdlet cli_output_cmdlets[] = {
 	  .params = write_params, .begin = write_begin, .process = write_process, .example = "Write-Output 1, 2, 3" },
 	{ .name = "Write-Host", .synopsis = "Writes text to the terminal (not to the pipeline)",
 	  .params = write_host_params, .begin = write_host_begin, .process = write_host_process, .example = "Write-Host \"done: $n VMs\"" },
+	{ .name = "Start-Sleep", .aliases = "sleep", .synopsis = "Waits", .params = start_sleep_params,
+	  .begin = start_sleep_begin, .example = "Start-Sleep 2\nStart-Sleep -Milliseconds 500" },
 	{ .name = "Get-Member", .aliases = "gm", .synopsis = "Lists the properties of the objects' types",
 	  .params = no_params, .run = run_get_member, .example = "Get-VM | Get-Member" },
 	{ .name = "Get-Help", .aliases = "help", .synopsis = "Describes a cmdlet, its parameters and examples",

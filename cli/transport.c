@@ -42,9 +42,11 @@ int cli_connect(struct cli_ctx *ctx)
 	ctx->conn_failed = true;
 	ctx->no_connection = true;
 	if (uri && !strncmp(uri, "ssh://", 6)) {
-		fprintf(stderr, "hvctl: %s: this build of hvctl cannot reach hosts over SSH yet; "
-				"run hvctl on that host, or use a unix:// URI\n", uri);
-		return -1;
+		if (cli_ssh_connect(uri, ctx->ssh_config, ctx->accept_new_host_key, &ctx->conn))
+			return -1;
+		ctx->conn_failed = false;
+		ctx->no_connection = false;
+		return 0;
 	}
 	rc = socket_of(uri, path, sizeof(path));
 	if (rc) {

@@ -24,6 +24,20 @@ struct wire_conn {
 	int error; /* sticky transport error */
 };
 
+/* WIRE_KEEPALIVE_MS, or $HVKIT_KEEPALIVE_MS (tests make dead peers show sooner). */
+static int64_t keepalive_ms(void)
+{
+	static int64_t ms;
+
+	if (!ms) {
+		const char *e = getenv("HVKIT_KEEPALIVE_MS");
+		long v = e ? strtol(e, NULL, 10) : 0;
+
+		ms = v >= 100 && v <= 3600000 ? v : WIRE_KEEPALIVE_MS;
+	}
+	return ms;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -181,12 +195,12 @@ static int fill(struct wire_conn *c, int timeout_ms)
 
 	for (;;) {
 		struct pollfd pfd = { .fd = c->rfd, .events = POLLIN };
-		int64_t t = now_ms(), wait = WIRE_KEEPALIVE_MS - (t - c->last_heard_ms);
+		int64_t t = now_ms(), wait = keepalive_ms() - (t - c->last_heard_ms);
 		ssize_t n;
 		int rc;
 
 		if (c->ping_sent)
-			wait += WIRE_KEEPALIVE_MS;
+			wait += keepalive_ms();
 		if (wait <= 0) {
 			if (c->ping_sent)
 				return c->error = -ETIMEDOUT;
