@@ -5,3 +5,9 @@ cli_hvtop_SOURCES = cli/hvtop.c cli/top-model.c cli/top-model.h cli/top-conn.c c
 	cli/top-batch.c cli/top-view.c cli/top-view.h cli/top-ui.c
 cli_hvtop_CFLAGS = $(AM_CFLAGS) $(NCURSES_CFLAGS)
 cli_hvtop_LDADD = wire-protocol/libhvwire.a $(NCURSES_LIBS) -lm
+
+check_PROGRAMS += tests/hvtop/test-hvtop
+TESTS += tests/hvtop/test-hvtop
+tests_hvtop_test_hvtop_SOURCES = tests/hvtop/test-hvtop.c tests/daemon/harness.c tests/daemon/harness.h
+tests_hvtop_test_hvtop_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvtop_test_hvtop_LDADD = $(CMOCKA_LIBS)

@@ -275,12 +275,46 @@ static void draw_sparkline(const struct top_ui *ui, const struct top_vm *vm, int
 		addstr("|");
 }
 
+/* Writes the VM's properties from row y on: short values two to a row (on 80 columns and
+ * more), long ones a row each; returns the next free row. */
+static int draw_properties(const struct top_vm *vm, int y, int last)
+{
+	int ncol = COLS >= 80 ? 2 : 1, colw = COLS / ncol, k = 0, pass;
+	char text[512], value[400];
+	size_t i;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < vm->obj->obj.n; i++) {
+			const struct wire_prop *p = &vm->obj->obj.props[i];
+			int isshort;
+
+			if (!strcmp(p->name, "VMName") || !strcmp(p->name, "VMId"))
+				continue; /* the same as Name and Id */
+			value_text(value, sizeof(value), p->name, p->value);
+			isshort = (int)strlen(value) + 18 < colw;
+			if (isshort != (pass == 0))
+				continue;
+			if (y + (pass == 0 ? k / ncol : 0) > last)
+				return y;
+			snprintf(text, sizeof(text), " %-16s %s", p->name, value);
+			if (pass == 0) {
+				mvaddnstr(y + k / ncol, (k % ncol) * colw, text, colw - 1);
+				k++;
+			} else {
+				mvaddnstr(y++, 0, text, COLS);
+			}
+		}
+		if (pass == 0)
+			y += (k + ncol - 1) / ncol;
+	}
+	return y;
+}
+
 static void draw_detail(const struct top_ui *ui, const struct top_model *m)
 {
 	const struct top_vm *vm = NULL;
-	int y, last = LINES - 3, colw = COLS >= 80 ? COLS / 2 : COLS, ncol = COLS >= 80 ? 2 : 1;
-	size_t i, k = 0;
-	char text[512], value[400];
+	int y, last = LINES - 3;
+	char text[512];
 
 	if (ui->sel < m->nrows)
 		vm = &m->vms[m->rows[ui->sel]];
@@ -294,20 +328,7 @@ static void draw_detail(const struct top_ui *ui, const struct top_model *m)
 	}
 	snprintf(text, sizeof(text), " %s  (Esc or Enter: back to the table)", vm->name);
 	line_at(1, look(PAIR_HEADER, A_REVERSE), text);
-	for (i = 0; i < vm->obj->obj.n; i++) {
-		const struct wire_prop *p = &vm->obj->obj.props[i];
-		int row = 2 + (int)(k / (size_t)ncol), col = (int)(k % (size_t)ncol) * colw;
-
-		if (!strcmp(p->name, "VMName") || !strcmp(p->name, "VMId"))
-			continue; /* the same as Name and Id */
-		if (row > last - 4)
-			break;
-		value_text(value, sizeof(value), p->name, p->value);
-		snprintf(text, sizeof(text), " %-20s %s", p->name, value);
-		mvaddnstr(row, col, text, colw - 1);
-		k++;
-	}
-	y = 3 + (int)((k + (size_t)ncol - 1) / (size_t)ncol);
+	y = draw_properties(vm, 2, last - 4) + 1;
 	if (y + 1 <= last)
 		draw_sparkline(ui, vm, y);
 	if (y + 2 <= last)
