@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: hvd [--socket PATH] [--ro-socket PATH] [--state-dir DIR] [--foreground]\n"
-		"           [--log-level error|warning|info|debug]\n"
+		"           [--log-level error|warning|info|debug] [--group GROUP]\n"
 		"The hvkit management service: keeps VM definitions in DIR/vms/<Id>/vm.xml and serves\n"
 		"hvctl and hvtop on a Unix socket, and Get-*/Measure-*/Watch-* on a read-only one.\n"
 		"\n"
@@ -38,6 +38,8 @@ static void usage(FILE *f)
 		"  --foreground       stay in the foreground and log to stderr\n"
 		"                     (otherwise hvd detaches once it listens and logs to DIR/hvd.log)\n"
 		"  --log-level LEVEL  error, warning, info (default) or debug\n"
+		"  --group GROUP      members of GROUP may use the main socket (default for root:\n"
+		"                     hvkit, when it exists; otherwise only the owner may)\n"
 		"  --help, --version\n");
 }
 
@@ -161,6 +163,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -193,6 +196,10 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 'g':
+			cfg.group = optarg;
+			cfg.group_given = true;
 			break;
 		case 'l':
 			if (parse_level(optarg, &level)) {
@@ -256,6 +263,8 @@ int main(int argc, char **argv)
 		hvd_log(HVD_LOG_ERROR, "cannot open the audit log in %s: %s", state, strerror(-rc));
 		goto out;
 	}
+	if (!cfg.group && geteuid() == 0)
+		cfg.group = "hvkit"; /* the default group of administrators */
 	cfg.socket_path = sock;
 	cfg.ro_socket_path = ro;
 	cfg.state_dir = state;

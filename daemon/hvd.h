@@ -146,6 +146,8 @@ struct hvd_config {
 	const char *ro_socket_path;
 	const char *state_dir;
 	int ready_fd; /* >= 0: write one 0 byte there and close it once listening */
+	const char *group; /* owner group of the main socket (NULL: none) */
+	bool group_given;  /* --group named it (a missing group is then an error to report) */
 };
 int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store);
 void hvd_server_stop(void);

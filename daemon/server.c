@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -608,9 +609,24 @@ int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store)
 	int rc = 0;
 
 	d.started_ns = hvd_now_ns();
-	d.lfd[0] = listen_on(cfg->socket_path, geteuid() == 0 ? 0660 : 0600);
+	/* Who may change things: the socket's owner and group (0660); everyone else gets only
+	 * the read-only socket. */
+	d.lfd[0] = listen_on(cfg->socket_path, 0600);
 	if (d.lfd[0] < 0)
 		return d.lfd[0];
+	if (cfg->group) {
+		struct group *g = getgrnam(cfg->group);
+
+		if (!g)
+			hvd_log(cfg->group_given ? HVD_LOG_ERROR : HVD_LOG_INFO,
+				"group %s does not exist: %s is for its owner only (create the group, or give --group)",
+				cfg->group, cfg->socket_path);
+		else if (chown(cfg->socket_path, (uid_t)-1, g->gr_gid) < 0 || chmod(cfg->socket_path, 0660) < 0)
+			hvd_log(HVD_LOG_WARNING, "cannot give %s to group %s: %s", cfg->socket_path, cfg->group,
+				strerror(errno));
+		else
+			hvd_log(HVD_LOG_INFO, "members of group %s may use %s", cfg->group, cfg->socket_path);
+	}
 	d.lfd[1] = listen_on(cfg->ro_socket_path, 0666);
 	if (d.lfd[1] < 0) {
 		rc = d.lfd[1];

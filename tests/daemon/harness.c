@@ -128,7 +128,7 @@ static pid_t read_pid(const struct hvd_instance *h)
 void hvd_start_again(struct hvd_instance *h)
 {
 	char *argv[] = { (char *)build_path("daemon/hvd"), "--socket", h->sock, "--state-dir", h->state,
-			 "--log-level", "debug", NULL };
+			 "--log-level", "debug", (char *)h->extra[0], (char *)h->extra[1], (char *)h->extra[2], NULL };
 	struct run_result r;
 
 	run_program(argv, NULL, &r);

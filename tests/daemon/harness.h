@@ -12,6 +12,7 @@ struct hvd_instance {
 	char sock[300];    /* dir/hvd.sock */
 	char ro_sock[300]; /* dir/hvd-ro.sock */
 	pid_t pid;
+	const char *extra[4]; /* more hvd options, NULL-terminated */
 };
 
 /* Makes the folder and starts hvd in it (hvd detaches once it listens). */

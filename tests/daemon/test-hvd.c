@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -619,6 +621,96 @@ static void test_bridge(void **state)
 	}
 }
 
+/* Runs hvctl as the user nobody (optionally with a supplementary group). */
+static void hvctl_as_nobody(const char *uri, const char *script, gid_t extra_group, struct run_result *r)
+{
+	char *argv[] = { (char *)build_path("cli/hvctl"), "-H", (char *)uri, "-c", (char *)script, NULL };
+	int out[2];
+	pid_t pid;
+	int st;
+
+	assert_int_equal(pipe(out), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		gid_t groups[1] = { extra_group };
+
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		if (setgroups(extra_group ? 1 : 0, groups) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(99);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(out[1]);
+	memset(r, 0, sizeof(*r));
+	r->out = calloc(1, 65536);
+	assert_true(read(out[0], r->out, 65535) >= 0);
+	close(out[0]);
+	waitpid(pid, &st, 0);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	r->err = strdup("");
+}
+
+/* Who may do what: the main socket is for its owner and group; everyone gets the read-only
+ * one; every attempt that reaches hvd is in the audit log with who made it. */
+static void test_access_control(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char uri[400], ro[400], path[400];
+	struct group *g;
+	FILE *f;
+	char line[4096];
+	bool seen = false;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	chmod(h->dir, 0755); /* others may reach the sockets; the sockets' own modes decide */
+	hvctl_ok(h, "New-VM guarded", &r);
+	run_result_free(&r);
+	snprintf(uri, sizeof(uri), "unix://%s", h->sock);
+	snprintf(ro, sizeof(ro), "unix://%s", h->ro_sock);
+	hvctl_as_nobody(uri, "Get-VM", 0, &r);
+	assert_int_equal(r.status, 3);
+	assert_contains(r.out, "Permission denied");
+	run_result_free(&r);
+	hvctl_as_nobody(ro, "(Get-VM guarded).Name", 0, &r);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "guarded\n");
+	run_result_free(&r);
+	hvctl_as_nobody(ro, "Start-VM guarded", 0, &r);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.out, "refused on the read-only socket");
+	run_result_free(&r);
+	snprintf(path, sizeof(path), "%s/audit.jsonl", h->state);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		seen |= strstr(line, "\"Uid\":65534") && strstr(line, "VM.Start") && strstr(line, "PermissionDenied") &&
+			strstr(line, "\"Target\":\"");
+	fclose(f);
+	assert_true(seen);
+
+	/* With --group, members of the group may use the main socket. */
+	if (system("getent group hvkittest >/dev/null || groupadd hvkittest 2>/dev/null") != 0 ||
+	    !(g = getgrnam("hvkittest")))
+		return;
+	hvd_stop(h, false);
+	h->extra[0] = "--group";
+	h->extra[1] = "hvkittest";
+	hvd_start_again(h);
+	hvctl_as_nobody(uri, "(Get-VM guarded).State", g->gr_gid, &r);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "Off\n");
+	run_result_free(&r);
+	hvctl_as_nobody(uri, "Get-VM", 0, &r);
+	assert_int_equal(r.status, 3);
+	run_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +725,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_definitions, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_writes, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_bridge, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_access_control, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_language_against_hvd, hvd_setup, hvd_teardown),
 	};
 
