@@ -11,3 +11,8 @@ TESTS += tests/hvtop/test-hvtop
 tests_hvtop_test_hvtop_SOURCES = tests/hvtop/test-hvtop.c tests/daemon/harness.c tests/daemon/harness.h
 tests_hvtop_test_hvtop_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvtop_test_hvtop_LDADD = $(CMOCKA_LIBS)
+# hvtop in tmux at 80x24 (skips without tmux, and its start/stop part without /dev/kvm).
+TESTS += tests/hvtop/tmux-check.sh
+EXTRA_DIST += tests/hvtop/tmux-check.sh
+dist_man_MANS += man/hvtop.1
+EXTRA_DIST += bench/hvtop-cpu.sh

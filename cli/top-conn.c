@@ -14,11 +14,11 @@
 #include "wire-protocol/paths.h"
 
 static const struct top_action_info actions[TOP_NACTIONS] = {
-	[TOP_ACT_START] = { 's', "Start-VM", "", WIRE_PROC_VM_START, false, "start" },
-	[TOP_ACT_STOP] = { 't', "Stop-VM", "", WIRE_PROC_VM_STOP, true, "shut down (the guest is asked)" },
-	[TOP_ACT_TURNOFF] = { 'T', "Stop-VM", "-TurnOff", WIRE_PROC_VM_STOP, true, "turn off at once" },
-	[TOP_ACT_PAUSE] = { 'p', "Suspend-VM", "", WIRE_PROC_VM_SUSPEND, false, "pause" },
-	[TOP_ACT_RESUME] = { 'u', "Resume-VM", "", WIRE_PROC_VM_RESUME, false, "resume" },
+	[TOP_ACT_START] = { 's', "Start-VM", "", WIRE_PROC_VM_START, false, "Start", "" },
+	[TOP_ACT_STOP] = { 't', "Stop-VM", "", WIRE_PROC_VM_STOP, true, "Shut down", " (the guest is asked)" },
+	[TOP_ACT_TURNOFF] = { 'T', "Stop-VM", "-TurnOff", WIRE_PROC_VM_STOP, true, "Turn off", " at once" },
+	[TOP_ACT_PAUSE] = { 'p', "Suspend-VM", "", WIRE_PROC_VM_SUSPEND, false, "Pause", "" },
+	[TOP_ACT_RESUME] = { 'u', "Resume-VM", "", WIRE_PROC_VM_RESUME, false, "Resume", "" },
 };
 
 const struct top_action_info *top_action_info(enum top_action a)

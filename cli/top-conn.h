@@ -39,7 +39,7 @@ struct top_action_info {
 	const char *option; /* its option on that command, or "" */
 	uint32_t procedure;
 	bool confirm;       /* destructive: asks y/n first */
-	const char *what;   /* for help: what it does */
+	const char *verb, *after; /* "Turn off" VM " at once": for the y/n question */
 };
 const struct top_action_info *top_action_info(enum top_action a);
 

@@ -123,7 +123,7 @@ static void ask(struct top_ui *ui, struct top_model *m, enum top_action a)
 		return;
 	}
 	top_action_command(cmd, sizeof(cmd), a, vm->name);
-	snprintf(ui->question, sizeof(ui->question), "%.400s: %s %.100s?", cmd, info->what, vm->name);
+	snprintf(ui->question, sizeof(ui->question), "%s %.100s%s? %.400s", info->verb, vm->name, info->after, cmd);
 	ui->confirm = a;
 	ui->back = ui->mode;
 	ui->mode = TOP_MODE_CONFIRM;
