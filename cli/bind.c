@@ -35,6 +35,7 @@ static const struct cli_param common_params[] = {
 	{ "ErrorAction", P_STRING, PF_NOPOS, 0, "EA", "Continue, Stop, SilentlyContinue or Ignore" },
 	{ "WhatIf", P_SWITCH, PF_NOPOS, 0, "wi", "Say what would be done, and do nothing" },
 	{ "Confirm", P_SWITCH, PF_NOPOS, 0, "cf", "Ask before acting (-Confirm:$false: never ask)" },
+	{ "ComputerName", P_STRINGS, PF_NOPOS, 0, "cn", "Run against these hosts (names for ssh://NAME, or URIs); results carry PSComputerName" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -45,7 +46,19 @@ const struct cli_param *cli_common_param(size_t k)
 
 static bool takes_common(const struct cli_cmdlet *c, size_t k)
 {
+	if (k == 3)
+		return (c->flags & CLI_DAEMON) && !cli_param_named(c, "ComputerName");
 	return k == 0 || (c->flags & CLI_CHANGES);
+}
+
+bool cli_param_named(const struct cli_cmdlet *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; c->params[i].name; i++)
+		if (!strcasecmp(c->params[i].name, name))
+			return true;
+	return false;
 }
 
 static const struct cli_param *param_at(const struct cli_cmdlet *c, int i)
@@ -119,8 +132,11 @@ static int bind_common(struct cli_ctx *ctx, struct cli_bound *b, int k, struct w
 	case 1:
 		b->whatif = v->b;
 		break;
-	default:
+	case 2:
 		b->confirm = v->b;
+		break;
+	default:
+		b->computers = wire_value_ref(v);
 		break;
 	}
 	wire_value_unref(v);
@@ -305,6 +321,8 @@ void cli_unbind(struct cli_bound *b)
 		wire_value_unref(b->values[i]);
 	wire_value_unref(b->filter);
 	b->filter = NULL;
+	wire_value_unref(b->computers);
+	b->computers = NULL;
 }
 
 struct wire_value *cli_arg(const struct cli_bound *b, const char *name)

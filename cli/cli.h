@@ -121,6 +121,7 @@ struct cli_bound {
 	int confirm; /* -1 not given, 0 -Confirm:$false, 1 -Confirm */
 	int error_action; /* -1 not given, else an enum cli_error_action */
 	struct wire_value *filter; /* a Where-Object filter pushed down to this cmdlet, or NULL */
+	struct wire_value *computers; /* -ComputerName: the hosts to run on, or NULL */
 };
 
 /* One running stage of a pipeline. */
@@ -170,6 +171,8 @@ struct cli_var {
 struct cli_ctx {
 	const char *uri;         /* -H, or NULL for the default socket */
 	const char *ssh_config;  /* -F */
+	char *session_host;      /* Enter-PSSession: the host the prompt works on */
+	char *session_uri;
 	bool accept_new_host_key;
 	struct wire_conn *conn;  /* opened on first use */
 	bool conn_failed;
@@ -235,9 +238,23 @@ struct wire_value *cli_collapse(struct wire_value *list);       /* consumes list
 int cli_run_pipeline(struct cli_ctx *ctx, const struct cli_node *pl, struct wire_value *sink);
 int cli_run_script(struct cli_ctx *ctx, const struct cli_node *script, struct wire_value *collect);
 void cli_scope_pop(struct cli_ctx *ctx, size_t start);
+/* A daemon cmdlet's run on each -ComputerName host, outputs tagged PSComputerName (remote.c). */
+int cli_run_on_hosts(struct cli_ctx *ctx, const struct cli_cmdlet *c, const struct cli_bound *b, struct wire_value *in,
+		     struct wire_value *out);
 int cli_bind(struct cli_ctx *ctx, const struct cli_cmdlet *c, const struct cli_node *cmd, struct cli_bound *b);
 void cli_unbind(struct cli_bound *b);
 const struct cli_param *cli_common_param(size_t k); /* NULL past the end */
+bool cli_param_named(const struct cli_cmdlet *c, const char *name);
+/* Makes host (a name for ssh://NAME, or a URI) the connection cli_call uses; returns the
+ * one it replaced, for cli_host_leave (remote.c). */
+struct cli_host_saved {
+	const char *uri;
+	struct wire_conn *conn;
+	bool conn_failed;
+};
+void cli_host_enter(struct cli_ctx *ctx, const char *host, struct cli_host_saved *saved);
+void cli_host_leave(struct cli_ctx *ctx, struct cli_host_saved *saved);
+char *cli_host_uri(const char *host);
 
 /* Parses a number with an optional size suffix (KB MB GB TB PB, binary) as PowerShell does. */
 bool cli_parse_number(const char *s, size_t len, struct wire_value **out);
@@ -254,6 +271,10 @@ int cli_bridge(const char *socket_path);
 /* The SSH transport (ssh.c): connects, checks the host key, authenticates, runs
  * `hvctl --bridge` there; errors are reported.  config: like ssh -F (NULL: ~/.ssh/config). */
 int cli_ssh_connect(const char *uri, const char *config, bool accept_new, struct wire_conn **out);
+/* Invoke-Command, Enter-PSSession, Exit-PSSession (remote.c). */
+int cli_invoke_command(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out);
+int cli_enter_session(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out);
+int cli_exit_session(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out);
 /* Connect-VMConsole (console.c). */
 int cli_run_console(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out);
 

@@ -433,6 +433,17 @@ static int run_get_host(struct cli_ctx *ctx, const struct cli_bound *b, struct w
 
 static const struct cli_param no_params[] = { { NULL, 0, 0, 0, NULL, NULL } };
 
+static const struct cli_param invoke_params[] = {
+	{ "ComputerName", P_STRINGS, 0, PF_MANDATORY, "cn", "The hosts (names for ssh://NAME, or URIs), all at once" },
+	{ "ScriptBlock", P_BLOCK, 1, PF_MANDATORY, NULL, "What to run on each" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cli_param enter_params[] = {
+	{ "ComputerName", P_STRING, 0, PF_MANDATORY, "cn", "The host (a name for ssh://NAME, or a URI)" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct cli_param console_params[] = {
 	{ "Name", P_STRING, 0, PF_MANDATORY, "VMName", "The VM whose console to attach to" },
 	{ NULL, 0, 0, 0, NULL, NULL },
@@ -480,6 +491,13 @@ const struct cli_cmdlet cli_daemon_cmdlets[] = {
 		     "Set-VMFirmware web1 -KernelCommandLine 'hvguest.poweroff=1'" },
 	{ .name = "Connect-VMConsole", .synopsis = "Attaches the terminal to a virtual machine's serial console (Ctrl-] leaves)",
 	  .params = console_params, .run = cli_run_console, .flags = CLI_DAEMON, .example = "Connect-VMConsole web1" },
+	{ .name = "Invoke-Command", .aliases = "icm", .synopsis = "Runs a script block on several hosts at once",
+	  .params = invoke_params, .run = cli_invoke_command, .flags = CLI_DAEMON,
+	  .example = "Invoke-Command -ComputerName h1,h2 -ScriptBlock { Get-VM | Where-Object State -eq Running }" },
+	{ .name = "Enter-PSSession", .aliases = "etsn", .synopsis = "Makes the prompt work on another host",
+	  .params = enter_params, .run = cli_enter_session, .flags = CLI_DAEMON, .example = "Enter-PSSession h1" },
+	{ .name = "Exit-PSSession", .aliases = "exsn", .synopsis = "Returns the prompt to the host it started on",
+	  .params = no_params, .run = cli_exit_session, .example = "Exit-PSSession" },
 	{ .name = "Get-VMHost", .synopsis = "Gets the host: processors, memory, paths", .params = no_params,
 	  .run = run_get_host, .flags = CLI_DAEMON, .example = "Get-VMHost | Format-List" },
 	{ .name = NULL },

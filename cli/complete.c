@@ -113,6 +113,13 @@ static void complete_paths(const char *word, size_t wlen, FILE *f)
 	closedir(d);
 }
 
+static bool common_applies(const struct cli_cmdlet *c, size_t k)
+{
+	if (k == 3)
+		return (c->flags & CLI_DAEMON) && !cli_param_named(c, "ComputerName");
+	return k == 0 || (c->flags & CLI_CHANGES);
+}
+
 static bool names_a_vm(const struct cli_cmdlet *c, const struct cli_param *p)
 {
 	return (c->flags & CLI_DAEMON) && strcmp(c->name, "New-VM") &&
@@ -154,7 +161,7 @@ static const struct cli_param *param_named(const struct cli_cmdlet *c, const cha
 		}
 	}
 	for (i = 0; (p = cli_common_param(i)); i++) {
-		if ((i == 0 || (c->flags & CLI_CHANGES)) && prefix_of(w, len, p->name)) {
+		if (common_applies(c, i) && prefix_of(w, len, p->name)) {
 			found = p;
 			n++;
 		}
@@ -195,7 +202,7 @@ void cli_complete_words(struct cli_ctx *ctx, const char *line, FILE *f)
 			if (prefix_of(word + 1, wlen - 1, c->params[i].name))
 				fprintf(f, "-%s\n", c->params[i].name);
 		for (i = 0; (p = cli_common_param(i)); i++)
-			if ((i == 0 || (c->flags & CLI_CHANGES)) && prefix_of(word + 1, wlen - 1, p->name))
+			if (common_applies(c, i) && prefix_of(word + 1, wlen - 1, p->name))
 				fprintf(f, "-%s\n", p->name);
 		return;
 	}

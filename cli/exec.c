@@ -36,6 +36,12 @@ void cli_ctx_free(struct cli_ctx *ctx)
 	free(ctx->vars);
 	free(ctx->blocks);
 	free(ctx->functions);
+	if (ctx->session_host) {
+		free((char *)ctx->uri);
+		ctx->uri = ctx->session_uri;
+		free(ctx->session_host);
+		ctx->session_host = NULL;
+	}
 	for (i = 0; i < ctx->nscripts; i++)
 		cli_node_free(ctx->scripts[i]);
 	free(ctx->scripts);
@@ -256,7 +262,10 @@ static int stage_end(struct cli_ctx *ctx, struct cli_stage *st, const struct cli
 	if (!st->cmdlet->run)
 		return 0;
 	out = wire_list();
-	rc = st->cmdlet->run(ctx, &st->args, st->acc, out);
+	if (st->args.computers)
+		rc = cli_run_on_hosts(ctx, st->cmdlet, &st->args, st->acc, out);
+	else
+		rc = st->cmdlet->run(ctx, &st->args, st->acc, out);
 	for (i = 0; rc == 0 && i < out->list.n; i++)
 		if ((rc = cli_emit(ctx, st, wire_value_ref(out->list.items[i]))) == CLI_STOP)
 			rc = 0;

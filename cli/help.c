@@ -49,7 +49,7 @@ void cli_help_cmdlet(const struct cli_cmdlet *c, FILE *f)
 	for (i = 0; cli_common_param(i); i++) {
 		const struct cli_param *p = cli_common_param(i);
 
-		if (i == 0 || (c->flags & CLI_CHANGES))
+		if (i == 0 || (i < 3 && (c->flags & CLI_CHANGES)) || (i == 3 && (c->flags & CLI_DAEMON)))
 			fprintf(f, "    -%s%s\n        %s; common parameter\n", p->name, type_syntax(p->type), p->help);
 	}
 	if (c->aliases)

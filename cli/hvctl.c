@@ -236,10 +236,15 @@ static int interactive(struct cli_ctx *ctx)
 		read_history(hist);
 	stifle_history(2000);
 	for (;;) {
-		char *line = readline(pending ? ">> " : "PS hvctl> "), *text;
+		char prompt[300], *line, *text;
 		struct cli_parse_error err;
 		struct cli_node *script;
 
+		if (ctx->session_host)
+			snprintf(prompt, sizeof(prompt), "[%s]: PS hvctl> ", ctx->session_host);
+		else
+			snprintf(prompt, sizeof(prompt), "PS hvctl> ");
+		line = readline(pending ? ">> " : prompt);
 		if (!line) {
 			if (pending) {
 				/* Ctrl-D in a continuation drops what was being typed. */

@@ -116,37 +116,46 @@ static void client_config(const struct remote *r, const char *identity)
 	write_text(r->config, text);
 }
 
+static pid_t start_sshd_on(struct remote *r, int port, const char *name);
+
 static void start_sshd(struct remote *r)
 {
+	r->sshd = start_sshd_on(r, r->port, "sshd");
+}
+
+static pid_t start_sshd_on(struct remote *r, int port, const char *name)
+{
 	char conf[400], text[2048], log[400];
+	pid_t pid;
 	int i;
 
-	snprintf(conf, sizeof(conf), "%s/sshd_config", r->dir);
-	snprintf(log, sizeof(log), "%s/sshd.log", r->dir);
+	snprintf(conf, sizeof(conf), "%s/%s_config", r->dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", r->dir, name);
 	snprintf(text, sizeof(text),
 		 "Port %d\nListenAddress 127.0.0.1\nHostKey %s/host_key\nAuthorizedKeysFile %s/authorized_keys\n"
-		 "PidFile %s/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+		 "PidFile %s/%s.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
 		 "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n",
-		 r->port, r->dir, r->dir, r->dir);
+		 port, r->dir, r->dir, r->dir, name);
 	write_text(conf, text);
-	r->sshd = fork();
-	assert_true(r->sshd >= 0);
-	if (r->sshd == 0) {
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
 		setpgid(0, 0);
 		execl(SSHD, SSHD, "-D", "-f", conf, "-E", log, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 100; i++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->port),
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		int fd = socket(AF_INET, SOCK_STREAM, 0), ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 
 		close(fd);
 		if (ok)
-			return;
+			return pid;
 		sleep_ms(50);
 	}
 	fail_msg("sshd did not start: %s", read_text(log));
+	return -1;
 }
 
 /* Every process descended from pid (sshd's sessions and the far hvctl). */
@@ -355,6 +364,80 @@ static void test_server_hung(void **state)
 	run_result_free(&res);
 }
 
+/* Two hosts, each an hvd behind its own sshd: -ComputerName, Invoke-Command in parallel with
+ * a failing third, Enter-PSSession. */
+static void test_two_hosts(void **state)
+{
+	struct remote *r = *state;
+	struct hvd_instance h2;
+	char conf[2048], line[4096], script[8192], uri2[700], bad[200], *pub;
+	int port2 = free_port();
+	pid_t sshd2 = start_sshd_on(r, port2, "sshd2");
+	struct run_result res;
+	FILE *f;
+
+	hvd_start(&h2);
+	snprintf(uri2, sizeof(uri2), "ssh://hv2%s", h2.sock);
+	snprintf(bad, sizeof(bad), "ssh://hv2/nonexistent/hvd.sock");
+	/* The second server has the same host key, under its own port. */
+	snprintf(line, sizeof(line), "%s/host_key.pub", r->dir);
+	pub = read_text(line);
+	pub[strcspn(pub, "\n")] = '\0';
+	*strrchr(pub, ' ') = '\0';
+	f = fopen(r->known, "a");
+	assert_non_null(f);
+	fprintf(f, "[127.0.0.1]:%d %s\n", port2, pub);
+	fclose(f);
+	snprintf(conf, sizeof(conf), "Host hv2\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s/user_key\n"
+		 "  UserKnownHostsFile %s\n", port2, r->dir, r->known);
+	f = fopen(r->config, "a");
+	assert_non_null(f);
+	fputs(conf, f);
+	fclose(f);
+
+	hvctl_run(&r->hvd, NULL, "New-VM a1 | Out-Null", &res, NULL);
+	run_result_free(&res);
+	hvctl_run(&h2, NULL, "New-VM b1 | Out-Null; New-VM b2 | Out-Null", &res, NULL);
+	run_result_free(&res);
+
+	snprintf(script, sizeof(script), "Get-VM -ComputerName %s,%s | ForEach-Object { \"$($_.Name) $($_.PSComputerName)\" }",
+		 r->uri, uri2);
+	hvctl_run(&r->hvd, NULL, script, &res, NULL);
+	if (res.status)
+		fail_msg("exit %d: %s", res.status, res.err);
+	snprintf(line, sizeof(line), "a1 %s\nb1 %s\nb2 %s\n", r->uri, uri2, uri2);
+	assert_string_equal(res.out, line);
+	run_result_free(&res);
+
+	/* Invoke-Command: all hosts at once; a failing one is reported, the others answer. */
+	snprintf(script, sizeof(script),
+		 "Invoke-Command -ComputerName %s,%s,%s -ScriptBlock { (Get-VM).Count } | Sort-Object", r->uri, bad, uri2);
+	hvctl_run(&r->hvd, NULL, script, &res, NULL);
+	if (res.status != 1 || strcmp(res.out, "1\n2\n"))
+		fail_msg("exit %d, out [%s], err:\n%s", res.status, res.out, res.err);
+	snprintf(line, sizeof(line), "[%s]", bad);
+	assert_err(res, line);
+	assert_err(res, "cannot connect to hvd at /nonexistent/hvd.sock");
+	run_result_free(&res);
+	snprintf(script, sizeof(script),
+		 "Invoke-Command -ComputerName %s,%s -ScriptBlock { Get-VM | Select-Object Name } | Sort-Object Name | "
+		 "ForEach-Object { $_.PSComputerName -eq '%s' }", r->uri, uri2, uri2);
+	hvctl_run(&r->hvd, NULL, script, &res, NULL);
+	assert_string_equal(res.out, "False\nTrue\nTrue\n");
+	run_result_free(&res);
+
+	/* Enter-PSSession moves the session; Exit-PSSession brings it back. */
+	snprintf(script, sizeof(script), "Enter-PSSession %s\n(Get-VM).Count\nExit-PSSession\n(Get-VM).Count", uri2);
+	hvctl_run(&r->hvd, NULL, script, &res, NULL);
+	assert_int_equal(res.status, 0);
+	assert_string_equal(res.out, "2\n1\n");
+	run_result_free(&res);
+
+	signal_tree(sshd2, SIGKILL);
+	waitpid(sshd2, NULL, 0);
+	hvd_cleanup(&h2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_hung, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_hosts, setup, teardown),
 	};
 
 	if (access(SSHD, X_OK) != 0 || access("/usr/bin/ssh-keygen", X_OK) != 0) {
