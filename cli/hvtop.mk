@@ -8,9 +8,10 @@ cli_hvtop_LDADD = wire-protocol/libhvwire.a $(NCURSES_LIBS) -lm
 
 check_PROGRAMS += tests/hvtop/test-hvtop
 TESTS += tests/hvtop/test-hvtop
-tests_hvtop_test_hvtop_SOURCES = tests/hvtop/test-hvtop.c tests/daemon/harness.c tests/daemon/harness.h
+tests_hvtop_test_hvtop_SOURCES = tests/hvtop/test-hvtop.c tests/daemon/harness.c tests/daemon/harness.h \
+	cli/top-model.c cli/top-conn.c
 tests_hvtop_test_hvtop_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_hvtop_test_hvtop_LDADD = $(CMOCKA_LIBS)
+tests_hvtop_test_hvtop_LDADD = wire-protocol/libhvwire.a $(CMOCKA_LIBS)
 # hvtop in tmux at 80x24 (skips without tmux, and its start/stop part without /dev/kvm).
 TESTS += tests/hvtop/tmux-check.sh
 EXTRA_DIST += tests/hvtop/tmux-check.sh

@@ -243,9 +243,9 @@ static void value_text(char *buf, size_t len, const char *name, const struct wir
 
 static void draw_sparkline(const struct top_ui *ui, const struct top_vm *vm, int y)
 {
-	static const char *const blocks[] = { " ", "\u2581", "\u2582", "\u2583", "\u2584",
+	static const char *const blocks[] = { "\u2581", "\u2582", "\u2583", "\u2584",
 					      "\u2585", "\u2586", "\u2587", "\u2588" };
-	static const char ascii[] = " .:-=+*#@";
+	static const char ascii[] = "_.:-=+*#";
 	uint8_t h[TOP_HISTORY];
 	unsigned n = top_vm_history(vm, h), i, lo = 100, hi = 0, sum = 0;
 	char text[128];
@@ -263,7 +263,7 @@ static void draw_sparkline(const struct top_ui *ui, const struct top_vm *vm, int
 	mvaddstr(y + 1, 1, "|");
 	attrset(look(PAIR_RUNNING, A_BOLD));
 	for (i = 0; i < n && (int)i + 3 < COLS; i++) {
-		unsigned level = (h[i] * 8 + 99) / 100; /* 0 only for 0% */
+		unsigned level = h[i] * 7 / 100; /* 0% still draws a low bar, so the line shows */
 
 		if (ui->utf8)
 			addstr(blocks[level]);

@@ -1,5 +1,6 @@
-/* Integration: hvtop's batch mode against a real hvd (tests/daemon/harness.c), with real
- * partitions of the built-in guest where /dev/kvm can be opened. */
+/* hvtop: its model and hvctl commands (unit tests), then batch mode against a real hvd
+ * (tests/daemon/harness.c), with real partitions of the built-in guest where /dev/kvm can be
+ * opened. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "cli/top-conn.h"
+#include "cli/top-model.h"
 #include "tests/daemon/harness.h"
 
 static void hvctl_ok(const struct hvd_instance *h, const char *script)
@@ -78,6 +81,7 @@ static void test_frames(void **state)
 	hvtop_run(h, &r, "-n", "2", "-d", "0.5", NULL);
 	if (r.status != 0)
 		fail_msg("hvtop exited %d:\n%s%s", r.status, r.out, r.err);
+	assert_string_equal(r.err, ""); /* also: no sanitizer report in --enable-sanitizers builds */
 	assert_int_equal(count(r.out, "hvtop "), 2);
 	assert_int_equal(count(r.out, "VMs: 2  running: 0\n"), 2);
 	assert_int_equal(count(r.out, "\nName            State     CPU% MemAssigned(M)  Uptime     Status\n"), 2);
@@ -208,9 +212,169 @@ static void test_usage(void **state)
 	run_result_free(&r);
 }
 
+
+/* Unit tests of the model and the hvctl commands, without a daemon. */
+
+static struct wire_value *vm_obj(const char *name, const char *id, const char *state, int64_t cpu, uint64_t mem)
+{
+	struct wire_value *o = wire_object("VirtualMachine");
+
+	wire_object_add(o, "Name", wire_string(name));
+	wire_object_add(o, "Id", wire_string(id));
+	wire_object_add(o, "State", wire_string(state));
+	wire_object_add(o, "CPUUsage", wire_int(cpu));
+	wire_object_add(o, "MemoryAssigned", wire_uint(mem));
+	wire_object_add(o, "Uptime", wire_duration(61000000000LL));
+	wire_object_add(o, "Status", wire_string("Operating normally"));
+	return o;
+}
+
+static void feed(struct top_model *m, struct wire_value *vms)
+{
+	struct wire_value *s = wire_object("VMSamples");
+
+	wire_object_add(s, "Time", wire_timestamp(1700000000000000000LL));
+	wire_object_add(s, "VMs", vms);
+	assert_int_equal(top_model_samples(m, s), 0);
+	wire_value_unref(s);
+}
+
+static const char *row_name(const struct top_model *m, size_t i)
+{
+	return m->vms[m->rows[i]].name;
+}
+
+static void test_model_samples(void **state)
+{
+	struct top_model m;
+	struct wire_value *l = wire_list(), *bad = wire_list();
+	uint8_t h[TOP_HISTORY];
+	int i;
+
+	(void)state;
+	top_model_init(&m);
+	wire_list_append(l, vm_obj("web1", "id-1", "Running", 40, 64u << 20));
+	wire_list_append(l, vm_obj("db", "id-2", "Off", 0, 0));
+	wire_list_append(l, vm_obj("App", "id-3", "Paused", 5, 32u << 20));
+	feed(&m, l);
+	assert_int_equal(m.nvms, 3);
+	assert_int_equal(top_model_running(&m), 1);
+	assert_string_equal(row_name(&m, 0), "App"); /* by name, ignoring case */
+	assert_string_equal(row_name(&m, 1), "db");
+	assert_string_equal(row_name(&m, 2), "web1");
+	m.sort = TOP_COL_CPU;
+	m.reverse = true;
+	top_model_rows(&m);
+	assert_string_equal(row_name(&m, 0), "web1");
+	assert_string_equal(row_name(&m, 2), "db");
+	m.sort = TOP_COL_MEMORY;
+	m.reverse = false;
+	top_model_rows(&m);
+	assert_string_equal(row_name(&m, 0), "db");
+	snprintf(m.filter, sizeof(m.filter), "PAUS");
+	top_model_rows(&m);
+	assert_int_equal(m.nrows, 1);
+	assert_string_equal(row_name(&m, 0), "App");
+	m.filter[0] = '\0';
+
+	/* db is gone; web1 keeps its history, oldest first, a minute of it at most. */
+	for (i = 0; i < TOP_HISTORY + 10; i++) {
+		l = wire_list();
+		wire_list_append(l, vm_obj("App", "id-3", "Paused", 0, 0));
+		wire_list_append(l, vm_obj("web1", "id-1", "Running", i % 101, 64u << 20));
+		feed(&m, l);
+	}
+	assert_int_equal(m.nvms, 2);
+	assert_null(top_model_find(&m, "id-2"));
+	assert_int_equal(top_vm_history(top_model_find(&m, "id-1"), h), TOP_HISTORY);
+	assert_int_equal(h[0], 10);
+	assert_int_equal(h[TOP_HISTORY - 1], TOP_HISTORY + 9);
+	assert_int_equal(top_model_find(&m, "id-1")->uptime_ns, 61000000000LL);
+	assert_int_equal(top_model_samples(&m, bad), -EBADMSG);
+	wire_value_unref(bad);
+	top_model_free(&m);
+}
+
+static struct wire_value *vm_event(const char *type, const char *name, const char *id, const char *key, const char *val)
+{
+	struct wire_value *e = wire_object("VMEvent");
+
+	wire_object_add(e, "EventType", wire_string(type));
+	wire_object_add(e, "VMName", wire_string(name));
+	wire_object_add(e, "VMId", wire_string(id));
+	if (key)
+		wire_object_add(e, key, wire_string(val));
+	wire_object_add(e, "Time", wire_timestamp(1700000000000000000LL));
+	return e;
+}
+
+static void test_model_events(void **state)
+{
+	struct top_model m;
+	struct wire_value *l = wire_list(), *e;
+	int i;
+
+	(void)state;
+	top_model_init(&m);
+	wire_list_append(l, vm_obj("web1", "id-1", "Off", 0, 0));
+	feed(&m, l);
+	e = vm_event("StateChanged", "web1", "id-1", "State", "Starting");
+	top_model_vm_event(&m, e);
+	wire_value_unref(e);
+	assert_string_equal(top_model_find(&m, "id-1")->state, "Starting"); /* before any sample */
+	assert_string_equal(top_model_event(&m, 0)->text, "web1 is Starting");
+	e = vm_event("Renamed", "web2", "id-1", "OldName", "web1");
+	top_model_vm_event(&m, e);
+	wire_value_unref(e);
+	assert_string_equal(top_model_find(&m, "id-1")->name, "web2");
+	assert_string_equal(top_model_event(&m, 0)->text, "web1 renamed to web2");
+	e = vm_event("Created", "new", "id-9", "User", "alice");
+	top_model_vm_event(&m, e);
+	wire_value_unref(e);
+	assert_string_equal(top_model_event(&m, 0)->text, "new Created by alice");
+	for (i = 0; i < TOP_EVENTS + 5; i++)
+		top_model_note(&m, 0, "note %d", i);
+	assert_int_equal(m.nevents, TOP_EVENTS);
+	assert_int_equal(m.events_total, TOP_EVENTS + 8);
+	assert_string_equal(top_model_event(&m, 0)->text, "note 68");
+	assert_string_equal(top_model_event(&m, TOP_EVENTS - 1)->text, "note 5");
+	assert_null(top_model_event(&m, TOP_EVENTS));
+	top_model_free(&m);
+}
+
+static void test_formats(void **state)
+{
+	char buf[128];
+	enum top_col c;
+
+	(void)state;
+	top_format_uptime(buf, sizeof(buf), 0);
+	assert_string_equal(buf, "00:00:00");
+	top_format_uptime(buf, sizeof(buf), 90061LL * 1000000000);
+	assert_string_equal(buf, "1.01:01:01");
+	top_action_command(buf, sizeof(buf), TOP_ACT_TURNOFF, "web1");
+	assert_string_equal(buf, "hvctl -c 'Stop-VM web1 -TurnOff'");
+	top_action_command(buf, sizeof(buf), TOP_ACT_START, "my vm");
+	assert_string_equal(buf, "hvctl -c 'Start-VM \"my vm\"'");
+	top_action_command(buf, sizeof(buf), TOP_ACT_PAUSE, "it's $x");
+	assert_string_equal(buf, "hvctl -c 'Suspend-VM \"it'\\''s `$x\"'");
+	top_action_command(buf, sizeof(buf), TOP_ACT_RESUME, "-odd");
+	assert_string_equal(buf, "hvctl -c 'Resume-VM \"-odd\"'");
+	top_hvctl_script(buf, sizeof(buf), "Connect-VMConsole", "db", "");
+	assert_string_equal(buf, "Connect-VMConsole db");
+	assert_int_equal(top_col_parse("CPU", &c), 0);
+	assert_int_equal(c, TOP_COL_CPU);
+	assert_int_equal(top_col_parse("MemAssigned(M)", &c), 0);
+	assert_int_equal(c, TOP_COL_MEMORY);
+	assert_int_equal(top_col_parse("colour", &c), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model_samples),
+		cmocka_unit_test(test_model_events),
+		cmocka_unit_test(test_formats),
 		cmocka_unit_test_setup_teardown(test_frames, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_events, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_running, hvd_setup, hvd_teardown),
