@@ -209,13 +209,16 @@ static void *pump(void *arg)
 {
 	struct ssh_link *l = arg;
 	char buf[65536];
+	int idle = 0; /* turns without traffic */
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN },
 				       { .fd = ssh_get_fd(l->session), .events = POLLIN } };
-		int n;
+		int n, moved = 0, buffered = ssh_channel_poll(l->channel, 0) + ssh_channel_poll(l->channel, 1);
 
-		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+		/* libssh can hold packets it read off the socket but has not handed out yet, with
+		 * nothing left for poll() to see: right after traffic, look again soon. */
+		if (poll(p, 2, buffered > 0 ? 0 : idle < 50 ? 2 : 500) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t r = read(l->fd, buf, sizeof(buf));
@@ -224,10 +227,12 @@ static void *pump(void *arg)
 				break;
 			if (ssh_channel_write(l->channel, buf, (uint32_t)r) != r)
 				break;
+			moved = 1;
 		}
 		while ((n = ssh_channel_read_nonblocking(l->channel, buf, sizeof(buf), 0)) > 0) {
 			ssize_t off = 0;
 
+			moved = 1;
 			while (off < n) {
 				ssize_t w = write(l->fd, buf + off, (size_t)(n - off));
 
@@ -244,6 +249,7 @@ static void *pump(void *arg)
 				break;
 		if (ssh_channel_is_eof(l->channel) || !ssh_channel_is_open(l->channel))
 			break; /* after what came with the end was passed on */
+		idle = moved ? 0 : idle + 1;
 	}
 out:
 	shutdown(l->fd, SHUT_RDWR);
