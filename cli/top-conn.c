@@ -28,6 +28,7 @@ const struct top_action_info *top_action_info(enum top_action a)
 
 int top_conn_open(struct top_conn *t, const char *uri, char *err, size_t errlen)
 {
+	char ro[4096];
 	const char *p;
 	int rc;
 
@@ -56,6 +57,11 @@ int top_conn_open(struct top_conn *t, const char *uri, char *err, size_t errlen)
 		snprintf(t->uri, sizeof(t->uri), "unix://%s", t->path);
 	}
 	rc = wire_conn_open_unix(t->path, &t->wc);
+	if (rc == -EACCES && wire_path_ro_socket(t->path, ro, sizeof(ro)) == 0 &&
+	    wire_conn_open_unix(ro, &t->wc) == 0) {
+		t->read_only = true; /* watching needs only READ procedures; actions will be refused */
+		return 0;
+	}
 	if (rc) {
 		snprintf(err, errlen, "cannot connect to hvd at %s: %s%s", t->path, strerror(-rc),
 			 rc == -ENOENT || rc == -ECONNREFUSED ? " (is hvd running? start it with: hvd)" : "");

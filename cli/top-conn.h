@@ -22,6 +22,7 @@ struct top_conn {
 	char path[4096]; /* the socket */
 	uint32_t events_serial, samples_serial;
 	int action_pipe[2]; /* threads write a struct top_result pointer; -1 until used */
+	bool read_only;     /* the main socket refused us: watching through hvd-ro.sock */
 };
 
 enum top_action {
@@ -53,7 +54,8 @@ struct top_result {
 };
 void top_result_free(struct top_result *r);
 
-/* Resolves uri (NULL: $HVKIT_HOST, else hvd's default socket) and connects.  On failure
+/* Resolves uri (NULL: $HVKIT_HOST, else hvd's default socket) and connects; when the main
+ * socket refuses us (EACCES), the read-only one beside it will do for watching.  On failure
  * returns -errno and writes a message for the user into err: -EINVAL for a URI that is not
  * one, -ENOTSUP for ssh:// (not in this build), or the connect error. */
 int top_conn_open(struct top_conn *t, const char *uri, char *err, size_t errlen);

@@ -392,7 +392,8 @@ int top_ui_run(struct top_conn *t, struct top_model *m, const char *uri, int int
 	int rc = 0, ch;
 
 	curses_start(&ui);
-	say(&ui, 0, "Connected to %s.  ? or F1: help", uri);
+	say(&ui, 0, "Connected to %s%s.  ? or F1: help", uri,
+	    t->read_only ? " (read-only socket: actions will be refused)" : "");
 	for (;;) {
 		struct pollfd p[3] = { { .fd = 0, .events = POLLIN },
 				       { .fd = top_conn_fd(t), .events = POLLIN },
