@@ -214,10 +214,15 @@ static int write_host_process(struct cli_ctx *ctx, struct cli_stage *st, struct 
 static int start_sleep_begin(struct cli_ctx *ctx, struct cli_stage *st)
 {
 	struct wire_value *s = cli_arg(&st->args, "Seconds"), *ms = cli_arg(&st->args, "Milliseconds");
-	int64_t total = (s ? s->i * 1000 : 0) + (ms ? ms->i : 0);
+	int64_t total;
 	struct timespec ts;
 
-	if (total < 0 || total > 86400000) {
+	if ((s && (s->i < 0 || s->i > 86400)) || (ms && (ms->i < 0 || ms->i > 86400000))) {
+		cli_error(ctx, "Start-Sleep takes 0 to 86400 seconds.");
+		return -1;
+	}
+	total = (s ? s->i * 1000 : 0) + (ms ? ms->i : 0);
+	if (total > 86400000) {
 		cli_error(ctx, "Start-Sleep takes 0 to 86400 seconds.");
 		return -1;
 	}

@@ -263,11 +263,11 @@ int cli_enter_session(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 		return -1;
 	}
 	wire_conn_free(prev_conn);
-	free(ctx->session_host);
 	if (!ctx->session_host)
 		ctx->session_uri = (char *)prev_uri; /* what Exit-PSSession goes back to */
 	else
 		free((char *)prev_uri);
+	free(ctx->session_host);
 	ctx->session_host = strdup(host);
 	return 0;
 }

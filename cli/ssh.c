@@ -209,7 +209,8 @@ static void *pump(void *arg)
 {
 	struct ssh_link *l = arg;
 	char buf[65536];
-	int idle = 0; /* turns without traffic */
+	int idle = 0;          /* turns without traffic */
+	bool awaiting = false; /* sent something, nothing back yet */
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN },
@@ -218,7 +219,7 @@ static void *pump(void *arg)
 
 		/* libssh can hold packets it read off the socket but has not handed out yet, with
 		 * nothing left for poll() to see: right after traffic, look again soon. */
-		if (poll(p, 2, buffered > 0 ? 0 : idle < 50 ? 2 : 500) < 0 && errno != EINTR)
+		if (poll(p, 2, buffered > 0 ? 0 : awaiting || idle < 50 ? 2 : 500) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t r = read(l->fd, buf, sizeof(buf));
@@ -228,11 +229,13 @@ static void *pump(void *arg)
 			if (ssh_channel_write(l->channel, buf, (uint32_t)r) != r)
 				break;
 			moved = 1;
+			awaiting = true;
 		}
 		while ((n = ssh_channel_read_nonblocking(l->channel, buf, sizeof(buf), 0)) > 0) {
 			ssize_t off = 0;
 
 			moved = 1;
+			awaiting = false;
 			while (off < n) {
 				ssize_t w = write(l->fd, buf + off, (size_t)(n - off));
 
@@ -254,6 +257,11 @@ static void *pump(void *arg)
 out:
 	shutdown(l->fd, SHUT_RDWR);
 	return NULL;
+}
+
+static bool yes(const char *v)
+{
+	return v && *v && strcmp(v, "0") && strcasecmp(v, "no") && strcasecmp(v, "false");
 }
 
 static char *shell_quote(const char *s)
@@ -325,7 +333,7 @@ int cli_ssh_connect(const char *uri, const char *config, bool accept_new, struct
 		fprintf(stderr, "hvctl: cannot connect to %s over SSH: %s\n", t.host, ssh_get_error(l->session));
 		goto fail;
 	}
-	if (check_host_key(l->session, &t, strict, accept_new || getenv("HVKIT_SSH_ACCEPT_NEW")) ||
+	if (check_host_key(l->session, &t, strict, accept_new || yes(getenv("HVKIT_SSH_ACCEPT_NEW"))) ||
 	    authenticate(l->session, &t))
 		goto fail;
 	l->channel = ssh_channel_new(l->session);

@@ -49,10 +49,15 @@ void hvd_audit_record(const struct hvd_peer *peer, uint32_t procedure, const str
 	wire_object_set(rec, "Socket", wire_string(peer->socket_path));
 	wire_object_set(rec, "Procedure", wire_string(info ? info->name : "unknown"));
 	/* What the call was about: the VMs it named. */
-	wire_object_set(rec, "Target", wire_object_get(args, "Name") ? wire_value_ref(wire_object_get(args, "Name"))
-				       : wire_object_get(args, "Id") ? wire_value_ref(wire_object_get(args, "Id"))
-								      : wire_null());
-	wire_object_set(rec, "Arguments", args ? wire_value_ref((struct wire_value *)args) : wire_null());
+	wire_object_set(rec, "Target", wire_object_get(args, "Id") ? wire_value_ref(wire_object_get(args, "Id"))
+				       : wire_object_get(args, "Name") ? wire_value_ref(wire_object_get(args, "Name"))
+									: wire_null());
+	/* What is typed at a guest's console (passwords, say) stays out of the log. */
+	if (procedure == WIRE_PROC_VM_CONSOLE_INPUT)
+		wire_object_set(rec, "Arguments", wire_stringf("(%zu bytes of console input)",
+							       wire_object_get(args, "Bytes") ? wire_object_get(args, "Bytes")->str.len : 0));
+	else
+		wire_object_set(rec, "Arguments", args ? wire_value_ref((struct wire_value *)args) : wire_null());
 	wire_object_set(rec, "Result", wire_string(wire_status_name((enum wire_status)status)));
 	if (status && reply && wire_object_get(reply, "Message"))
 		wire_object_set(rec, "Message", wire_value_ref(wire_object_get(reply, "Message")));
