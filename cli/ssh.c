@@ -255,6 +255,14 @@ static void *pump(void *arg)
 		idle = moved ? 0 : idle + 1;
 	}
 out:
+	/* The far side's last words (an error on its stderr) may still be in libssh's hands. */
+	{
+		int n;
+
+		while ((n = ssh_channel_read_timeout(l->channel, buf, sizeof(buf), 1, 200)) > 0)
+			if (write(2, buf, (size_t)n) < 0)
+				break;
+	}
 	shutdown(l->fd, SHUT_RDWR);
 	return NULL;
 }
