@@ -268,9 +268,7 @@ int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, 
  * to out (may be NULL), errors are reported.  0, or -1 if any failed. */
 int cli_call_each(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args_list, struct wire_value *out);
 int cli_bridge(const char *socket_path);
-/* The SSH transport (ssh.c): connects, checks the host key, authenticates, runs
- * `hvctl --bridge` there; errors are reported.  config: like ssh -F (NULL: ~/.ssh/config). */
-int cli_ssh_connect(const char *uri, const char *config, bool accept_new, struct wire_conn **out);
+#include "cli/ssh.h"
 /* Invoke-Command, Enter-PSSession, Exit-PSSession (remote.c). */
 int cli_invoke_command(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out);
 int cli_enter_session(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out);

@@ -25,7 +25,7 @@
 
 #include <libssh/libssh.h>
 
-#include "cli/cli.h"
+#include "cli/ssh.h"
 
 struct ssh_link {
 	ssh_session session;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/ssh.h"
 #include "cli/top-conn.h"
 #include "wire-protocol/conn.h"
 #include "wire-protocol/paths.h"
@@ -37,9 +38,14 @@ int top_conn_open(struct top_conn *t, const char *uri, char *err, size_t errlen)
 	if (!uri || !*uri)
 		uri = getenv("HVKIT_HOST");
 	if (uri && !strncmp(uri, "ssh://", 6)) {
-		snprintf(err, errlen, "%s: this build of hvtop cannot reach hosts over SSH yet; "
-			 "run hvtop on that host, or use a unix:// URI", uri);
-		return -ENOTSUP;
+		/* hvctl's SSH transport; it says what went wrong on stderr itself. */
+		snprintf(t->uri, sizeof(t->uri), "%s", uri);
+		t->path[0] = '\0';
+		if (cli_ssh_connect(uri, NULL, false, &t->wc)) {
+			snprintf(err, errlen, "cannot reach hvd at %s over SSH", uri);
+			return -ECONNREFUSED;
+		}
+		return 0;
 	}
 	if (!uri || !*uri) {
 		if (wire_path_socket(t->path, sizeof(t->path))) {
@@ -217,7 +223,8 @@ void top_result_free(struct top_result *r)
 
 struct job {
 	struct top_result *r;
-	char path[4096];
+	char path[4096]; /* "" over SSH: then uri */
+	char uri[4200];
 	int fd; /* the pipe's write end (shared, not owned) */
 };
 
@@ -241,7 +248,10 @@ static void *job_main(void *arg)
 	wire_object_add(args, "Id", wire_string(r->vm_id));
 	if (r->action == TOP_ACT_TURNOFF)
 		wire_object_add(args, "TurnOff", wire_bool(true));
-	r->rc = wire_conn_open_unix(j->path, &c);
+	if (j->path[0])
+		r->rc = wire_conn_open_unix(j->path, &c);
+	else
+		r->rc = cli_ssh_connect(j->uri, NULL, false, &c) ? -ECONNREFUSED : 0;
 	if (r->rc == 0)
 		r->rc = wire_conn_call(c, actions[r->action].procedure, args, &r->status, &reply);
 	if (r->rc == 0 && r->status != WIRE_OK)
@@ -277,6 +287,7 @@ int top_action_run(struct top_conn *t, enum top_action a, const char *vm_id, con
 	j->r->vm_id = xstrdup(vm_id);
 	j->r->vm_name = xstrdup(vm_name);
 	snprintf(j->path, sizeof(j->path), "%s", t->path);
+	snprintf(j->uri, sizeof(j->uri), "%s", t->uri);
 	j->fd = t->action_pipe[1];
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -2,11 +2,11 @@ check_PROGRAMS += tests/cli/test-cli tests/fuzz/fuzz-parse-corpus tests/fuzz/fuz
 TESTS += tests/cli/test-cli tests/fuzz/fuzz-parse-corpus tests/fuzz/fuzz-vmxml-corpus
 tests_cli_test_cli_SOURCES = tests/cli/test-cli.c tests/daemon/harness.c tests/daemon/harness.h
 tests_cli_test_cli_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_cli_test_cli_LDADD = cli/libhvctl.a wire-protocol/libhvwire.a $(CMOCKA_LIBS) $(LIBSSH_LIBS) -lm
+tests_cli_test_cli_LDADD = cli/libhvctl.a cli/libhvremote.a wire-protocol/libhvwire.a $(CMOCKA_LIBS) $(LIBSSH_LIBS) -lm
 
 tests_fuzz_fuzz_parse_corpus_SOURCES = tests/fuzz/fuzz-parse.c tests/fuzz/standalone.c
 tests_fuzz_fuzz_parse_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"cli"'
-tests_fuzz_fuzz_parse_corpus_LDADD = cli/libhvctl.a wire-protocol/libhvwire.a $(LIBSSH_LIBS) -lm
+tests_fuzz_fuzz_parse_corpus_LDADD = cli/libhvctl.a cli/libhvremote.a wire-protocol/libhvwire.a $(LIBSSH_LIBS) -lm
 
 tests_fuzz_fuzz_vmxml_corpus_SOURCES = tests/fuzz/fuzz-vmxml.c tests/fuzz/standalone.c daemon/vm.c
 nodist_tests_fuzz_fuzz_vmxml_corpus_SOURCES = daemon/vm-schema.c

@@ -263,6 +263,15 @@ static void test_cmdlets_over_ssh(void **state)
 		run_result_free(&local);
 		run_result_free(&res);
 	}
+	/* hvtop watches over SSH too. */
+	{
+		char *argv[] = { (char *)build_path("cli/hvtop"), "-b", "-n", "1", "-H", r->uri, NULL };
+
+		run_program(argv, NULL, &res);
+		if (res.status != 0 || !strstr(res.out, "remote1"))
+			fail_msg("hvtop over SSH: exit %d\n%s%s", res.status, res.out, res.err);
+		run_result_free(&res);
+	}
 	/* A socket path that has no hvd: the far hvctl says so. */
 	hvctl_run(NULL, "ssh://hv1/nonexistent/hvd.sock", "Get-VM", &res, NULL);
 	assert_int_equal(res.status, 3);
