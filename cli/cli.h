@@ -265,7 +265,8 @@ int cli_connect(struct cli_ctx *ctx); /* 0, or -1 after reporting why */
  * removed).  -1 after reporting a failure. */
 int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, struct wire_value **reply);
 /* One call per item of args_list, all sent before any reply is awaited; replies' objects go
- * to out (may be NULL), errors are reported.  0, or -1 if any failed. */
+ * to out (may be NULL), errors are reported (and counted).  -1 only when the connection
+ * failed. */
 int cli_call_each(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args_list, struct wire_value *out);
 int cli_bridge(const char *socket_path);
 #include "cli/ssh.h"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -426,6 +427,167 @@ static const struct cli_param set_firmware_params[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
+/* A path as hvd should see it: absolute (relative ones are taken from here when hvd is
+ * local; over SSH they go as given and hvd says what it wants). */
+static struct wire_value *abs_path(struct cli_ctx *ctx, const char *path)
+{
+	char cwd[4096];
+	const char *uri = ctx->uri ? ctx->uri : getenv("HVKIT_HOST");
+
+	if (path[0] == '/' || (uri && !strncmp(uri, "ssh://", 6)) || !getcwd(cwd, sizeof(cwd)))
+		return wire_string(path);
+	return wire_stringf("%s/%s", cwd, path);
+}
+
+/* One call per disk: the -Path values, or the disks (objects with a Path) and paths piped in;
+ * bound parameters named in pass_names go along. */
+static int per_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, uint32_t proc,
+		   const char *const *pass_names, bool show, struct wire_value *out)
+{
+	struct wire_value *paths = cli_arg(b, "Path"), *calls = wire_list(), *list = wire_list();
+	size_t i;
+	int rc;
+
+	if (paths)
+		cli_unroll(list, wire_value_ref(paths));
+	for (i = 0; !paths && i < in->list.n; i++) {
+		const struct wire_value *it = in->list.items[i], *p = wire_object_get(it, "Path");
+
+		if (p && p->type == WIRE_STRING)
+			wire_list_append(list, wire_value_ref((struct wire_value *)p));
+		else if (it->type == WIRE_STRING)
+			wire_list_append(list, wire_value_ref((struct wire_value *)it));
+	}
+	if (!list->list.n) {
+		cli_error(ctx, "Name the disk with -Path, or pipe disks in.");
+		wire_value_unref(list);
+		wire_value_unref(calls);
+		return -1;
+	}
+	for (i = 0; i < list->list.n; i++) {
+		struct wire_value *a = wire_object("Arguments"), *dest = cli_arg(b, "DestinationPath"), *parent = cli_arg(b, "ParentPath");
+		const char *path = list->list.items[i]->str.p;
+
+		if (!cli_should_process(ctx, b, b->cmdlet->name, path)) {
+			wire_value_unref(a);
+			continue;
+		}
+		wire_object_add(a, "Path", abs_path(ctx, path));
+		pass(b, a, pass_names);
+		if (proc == WIRE_PROC_VHD_NEW)
+			wire_object_add(a, "Type", wire_string(cli_switch(b, "Fixed")	     ? "Fixed"
+							       : cli_switch(b, "Differencing") ? "Differencing"
+											     : "Dynamic"));
+		if (dest)
+			wire_object_set(a, "DestinationPath", abs_path(ctx, dest->str.p));
+		if (parent)
+			wire_object_set(a, "ParentPath", abs_path(ctx, parent->str.p));
+		wire_list_append(calls, a);
+	}
+	rc = cli_call_each(ctx, proc, calls, show ? out : NULL);
+	wire_value_unref(calls);
+	wire_value_unref(list);
+	return rc;
+}
+
+static int run_new_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	static const char *const names[] = { "SizeBytes", "BlockSizeBytes", "LogicalSectorSizeBytes",
+					     "PhysicalSectorSizeBytes", NULL };
+	int kinds = cli_switch(b, "Dynamic") + cli_switch(b, "Fixed") + cli_switch(b, "Differencing");
+
+	if (kinds > 1) {
+		cli_error(ctx, "Give one of -Dynamic, -Fixed and -Differencing.");
+		return -1;
+	}
+	if (cli_switch(b, "Differencing") && !cli_arg(b, "ParentPath")) {
+		cli_error(ctx, "A differencing disk needs -ParentPath.");
+		return -1;
+	}
+	return per_vhd(ctx, b, in, WIRE_PROC_VHD_NEW, names, true, out);
+}
+
+static const struct cli_param new_vhd_params[] = {
+	{ "Path", P_STRINGS, 0, PF_MANDATORY, NULL, "The new .vhdx file (never an existing one)" },
+	{ "SizeBytes", P_INT, 1, 0, NULL, "Its size (up to 64TB; a differencing disk takes its parent's)" },
+	{ "Dynamic", P_SWITCH, PF_NOPOS, 0, NULL, "Space is taken as data is written (the default)" },
+	{ "Fixed", P_SWITCH, PF_NOPOS, 0, NULL, "All space is taken at once" },
+	{ "Differencing", P_SWITCH, PF_NOPOS, 0, NULL, "Changes over -ParentPath" },
+	{ "ParentPath", P_STRING, PF_NOPOS, 0, NULL, "The parent of a differencing disk" },
+	{ "BlockSizeBytes", P_INT, PF_NOPOS, 0, NULL, "1MB-256MB, a power of two (default 32MB; 2MB for fixed)" },
+	{ "LogicalSectorSizeBytes", P_INT, PF_NOPOS, 0, NULL, "512 or 4096 (default 512)" },
+	{ "PhysicalSectorSizeBytes", P_INT, PF_NOPOS, 0, NULL, "512 or 4096 (default 4096)" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static int run_get_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vhd(ctx, b, in, WIRE_PROC_VHD_GET, NULL, true, out);
+}
+
+static int run_test_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vhd(ctx, b, in, WIRE_PROC_VHD_TEST, NULL, true, out);
+}
+
+static int run_resize_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	static const char *const names[] = { "SizeBytes", NULL };
+
+	return per_vhd(ctx, b, in, WIRE_PROC_VHD_RESIZE, names, cli_switch(b, "PassThru"), out);
+}
+
+static int run_convert_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	static const char *const names[] = { "VHDType", "BlockSizeBytes", NULL };
+
+	return per_vhd(ctx, b, in, WIRE_PROC_VHD_CONVERT, names, cli_switch(b, "PassThru"), out);
+}
+
+static int run_merge_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vhd(ctx, b, in, WIRE_PROC_VHD_MERGE, NULL, cli_switch(b, "PassThru"), out);
+}
+
+static int run_optimize_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return per_vhd(ctx, b, in, WIRE_PROC_VHD_OPTIMIZE, NULL, cli_switch(b, "PassThru"), out);
+}
+
+static const struct cli_param vhd_path_params[] = {
+	{ "Path", P_STRINGS, 0, 0, NULL, "The .vhdx files, or pipe disks in" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cli_param resize_vhd_params[] = {
+	{ "Path", P_STRINGS, 0, 0, NULL, "The .vhdx files, or pipe disks in" },
+	{ "SizeBytes", P_INT, 1, PF_MANDATORY, NULL, "The new size (shrinking only over space without data)" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the disks" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cli_param convert_vhd_params[] = {
+	{ "Path", P_STRINGS, 0, 0, NULL, "The disk to convert (a chain is flattened)" },
+	{ "DestinationPath", P_STRING, 1, PF_MANDATORY, NULL, "The new .vhdx file (never an existing one)" },
+	{ "VHDType", P_STRING, PF_NOPOS, 0, NULL, "Dynamic (default) or Fixed" },
+	{ "BlockSizeBytes", P_INT, PF_NOPOS, 0, NULL, "The new disk's block size" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the new disk" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cli_param merge_vhd_params[] = {
+	{ "Path", P_STRINGS, 0, 0, NULL, "The differencing disk to merge into its parent" },
+	{ "DestinationPath", P_STRING, 1, 0, NULL, "Its parent (the only destination hvd merges into)" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the parent" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cli_param optimize_vhd_params[] = {
+	{ "Path", P_STRINGS, 0, 0, NULL, "The .vhdx files, or pipe disks in" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the disks" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static int run_get_host(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
 	return call_out(ctx, WIRE_PROC_HOST_GET, wire_object("Arguments"), true, out);
@@ -491,6 +653,22 @@ const struct cli_cmdlet cli_daemon_cmdlets[] = {
 		     "Set-VMFirmware web1 -KernelCommandLine 'hvguest.poweroff=1'" },
 	{ .name = "Connect-VMConsole", .synopsis = "Attaches the terminal to a virtual machine's serial console (Ctrl-] leaves)",
 	  .params = console_params, .run = cli_run_console, .flags = CLI_DAEMON, .example = "Connect-VMConsole web1" },
+	{ .name = "New-VHD", .synopsis = "Creates a virtual hard disk (.vhdx)", .params = new_vhd_params, .run = run_new_vhd,
+	  .flags = CHANGE, .example = "New-VHD -Path /srv/vm/web1.vhdx -SizeBytes 20GB -Dynamic\n"
+				    "New-VHD /srv/vm/web1-test.avhdx -Differencing -ParentPath /srv/vm/web1.vhdx" },
+	{ .name = "Get-VHD", .synopsis = "Gets virtual hard disks", .params = vhd_path_params, .run = run_get_vhd,
+	  .flags = CLI_DAEMON, .example = "Get-VHD /srv/vm/web1.vhdx | Format-List" },
+	{ .name = "Resize-VHD", .synopsis = "Changes a virtual hard disk's size", .params = resize_vhd_params,
+	  .run = run_resize_vhd, .flags = CHANGE, .example = "Resize-VHD /srv/vm/web1.vhdx -SizeBytes 40GB" },
+	{ .name = "Convert-VHD", .synopsis = "Copies a disk into a new one of another type (flattening a chain)",
+	  .params = convert_vhd_params, .run = run_convert_vhd, .flags = CHANGE,
+	  .example = "Convert-VHD /srv/vm/web1.vhdx /srv/vm/web1-fixed.vhdx -VHDType Fixed" },
+	{ .name = "Merge-VHD", .synopsis = "Merges a differencing disk into its parent (and removes it)",
+	  .params = merge_vhd_params, .run = run_merge_vhd, .flags = CHANGE, .example = "Merge-VHD /srv/vm/web1-test.avhdx" },
+	{ .name = "Optimize-VHD", .synopsis = "Releases the blocks of a dynamic disk that read as zeros",
+	  .params = optimize_vhd_params, .run = run_optimize_vhd, .flags = CHANGE, .example = "Optimize-VHD /srv/vm/web1.vhdx" },
+	{ .name = "Test-VHD", .synopsis = "Checks a virtual hard disk (and its chain): True or False",
+	  .params = vhd_path_params, .run = run_test_vhd, .flags = CLI_DAEMON, .example = "Test-VHD /srv/vm/web1.vhdx" },
 	{ .name = "Invoke-Command", .aliases = "icm", .synopsis = "Runs a script block on several hosts at once",
 	  .params = invoke_params, .run = cli_invoke_command, .flags = CLI_DAEMON,
 	  .example = "Invoke-Command -ComputerName h1,h2 -ScriptBlock { Get-VM | Where-Object State -eq Running }" },

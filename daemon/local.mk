@@ -5,12 +5,12 @@ daemon_hv_worker_LDADD = hvcore/libhvcore.a wire-protocol/libhvwire.a
 noinst_LIBRARIES += daemon/libhvd.a
 # Everything but main(), so the tests can drive the store and the XML directly.
 daemon_libhvd_a_SOURCES = daemon/hvd.h daemon/vm.c daemon/store.c daemon/server.c \
-	daemon/procs.h daemon/procs.c daemon/procs-run.c daemon/filter.c daemon/runtime.c daemon/cgroup.c daemon/audit.c daemon/log.c
+	daemon/procs.h daemon/procs.c daemon/procs-run.c daemon/vhd.c daemon/filter.c daemon/runtime.c daemon/cgroup.c daemon/audit.c daemon/log.c
 nodist_daemon_libhvd_a_SOURCES = daemon/vm-schema.c
 daemon_libhvd_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
 daemon_hvd_SOURCES = daemon/hvd.c
 daemon_hvd_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
-daemon_hvd_LDADD = daemon/libhvd.a wire-protocol/libhvwire.a $(LIBXML2_LIBS)
+daemon_hvd_LDADD = daemon/libhvd.a formats/vhdx/libvhdx.a wire-protocol/libhvwire.a $(LIBXML2_LIBS)
 
 dist_pkgdata_DATA += daemon/vm-schema.rng
 BUILT_SOURCES += daemon/vm-schema.c

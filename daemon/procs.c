@@ -838,6 +838,13 @@ hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 		{ WIRE_PROC_VM_CONSOLE_ATTACH, hvd_proc_console_attach },
 		{ WIRE_PROC_VM_CONSOLE_INPUT, hvd_proc_console_input },
 		{ WIRE_PROC_VM_CONSOLE_DETACH, hvd_proc_console_detach },
+		{ WIRE_PROC_VHD_NEW, hvd_proc_vhd_new },
+		{ WIRE_PROC_VHD_GET, hvd_proc_vhd_get },
+		{ WIRE_PROC_VHD_RESIZE, hvd_proc_vhd_resize },
+		{ WIRE_PROC_VHD_CONVERT, hvd_proc_vhd_convert },
+		{ WIRE_PROC_VHD_MERGE, hvd_proc_vhd_merge },
+		{ WIRE_PROC_VHD_OPTIMIZE, hvd_proc_vhd_optimize },
+		{ WIRE_PROC_VHD_TEST, hvd_proc_vhd_test },
 	};
 	size_t i;
 

@@ -38,5 +38,12 @@ HVD_PROC(proc_firmware_set);
 HVD_PROC(proc_console_attach);
 HVD_PROC(proc_console_input);
 HVD_PROC(proc_console_detach);
+HVD_PROC(proc_vhd_new);
+HVD_PROC(proc_vhd_get);
+HVD_PROC(proc_vhd_resize);
+HVD_PROC(proc_vhd_convert);
+HVD_PROC(proc_vhd_merge);
+HVD_PROC(proc_vhd_optimize);
+HVD_PROC(proc_vhd_test);
 
 #endif

@@ -711,6 +711,60 @@ static void test_access_control(void **state)
 	run_result_free(&r);
 }
 
+/* The VHD cmdlets through hvd, on real files that qemu-img reads too. */
+static void test_vhd_cmdlets(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char script[8192], path[2048];
+
+	snprintf(script, sizeof(script),
+		 "New-VHD %s/d.vhdx 64MB | Select-Object VhdType, Size, BlockSize | ConvertTo-Json -Compress\n"
+		 "New-VHD %s/c.avhdx -Differencing -ParentPath %s/d.vhdx | Select-Object -ExpandProperty ParentPath\n"
+		 "Test-VHD %s/c.avhdx\n"
+		 "(Convert-VHD %s/c.avhdx %s/f.vhdx -VHDType Fixed -PassThru).VhdType\n"
+		 "(Merge-VHD %s/c.avhdx -PassThru).Path\n"
+		 "(Resize-VHD %s/d.vhdx 128MB -PassThru).Size\n"
+		 "Optimize-VHD %s/d.vhdx\n"
+		 "(Get-VHD %s/d.vhdx, %s/f.vhdx).VhdType",
+		 h->dir, h->dir, h->dir, h->dir, h->dir, h->dir, h->dir, h->dir, h->dir, h->dir, h->dir);
+	hvctl_run(h, NULL, script, &r, NULL);
+	if (r.status)
+		fail_msg("exit %d\n%s%s", r.status, r.out, r.err);
+	snprintf(path, sizeof(path),
+		 "{\"VhdType\":\"Dynamic\",\"Size\":67108864,\"BlockSize\":33554432}\n%s/d.vhdx\nTrue\nFixed\n%s/d.vhdx\n134217728\n"
+		 "Dynamic\nFixed\n", h->dir, h->dir);
+	assert_string_equal(r.out, path);
+	run_result_free(&r);
+	/* Nothing is overwritten; a damaged file is named and said what is wrong with it. */
+	snprintf(script, sizeof(script), "New-VHD %s/d.vhdx 1GB", h->dir);
+	hvctl_run(h, NULL, script, &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "already exists; hvd never overwrites one");
+	run_result_free(&r);
+	snprintf(path, sizeof(path), "%s/bad.vhdx", h->dir);
+	write_file(path, "not a disk");
+	snprintf(script, sizeof(script), "Test-VHD %s", path);
+	hvctl_run(h, NULL, script, &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "False\n");
+	assert_contains(r.err, "bad.vhdx: file too short");
+	run_result_free(&r);
+	snprintf(script, sizeof(script), "New-VHD relative-but-remote.vhdx -SizeBytes 1MB -Fixed -Dynamic");
+	hvctl_run(h, NULL, script, &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "Give one of -Dynamic, -Fixed and -Differencing");
+	run_result_free(&r);
+	/* qemu-img, where it is installed, reads what hvd wrote. */
+	if (access("/usr/bin/qemu-img", X_OK) == 0) {
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "qemu-img check %s/f.vhdx >/dev/null 2>&1 && qemu-img check %s/d.vhdx >/dev/null 2>&1",
+			 h->dir, h->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +780,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_writes, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_bridge, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_access_control, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_vhd_cmdlets, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_language_against_hvd, hvd_setup, hvd_teardown),
 	};
 
