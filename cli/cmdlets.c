@@ -453,6 +453,8 @@ static int per_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_v
 	for (i = 0; !paths && i < in->list.n; i++) {
 		const struct wire_value *it = in->list.items[i], *p = wire_object_get(it, "Path");
 
+		if (it->type == WIRE_OBJECT && strcmp(it->obj.type_name, "VirtualHardDisk"))
+			continue; /* a VM's Path is its folder, not a disk */
 		if (p && p->type == WIRE_STRING)
 			wire_list_append(list, wire_value_ref((struct wire_value *)p));
 		else if (it->type == WIRE_STRING)
@@ -475,9 +477,10 @@ static int per_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_v
 		wire_object_add(a, "Path", abs_path(ctx, path));
 		pass(b, a, pass_names);
 		if (proc == WIRE_PROC_VHD_NEW)
-			wire_object_add(a, "Type", wire_string(cli_switch(b, "Fixed")	     ? "Fixed"
-							       : cli_switch(b, "Differencing") ? "Differencing"
-											     : "Dynamic"));
+			wire_object_add(a, "Type", wire_string(cli_switch(b, "Fixed") ? "Fixed"
+							       : cli_switch(b, "Differencing") || cli_arg(b, "ParentPath")
+								       ? "Differencing"
+								       : "Dynamic"));
 		if (dest)
 			wire_object_set(a, "DestinationPath", abs_path(ctx, dest->str.p));
 		if (parent)
@@ -498,6 +501,10 @@ static int run_new_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wi
 
 	if (kinds > 1) {
 		cli_error(ctx, "Give one of -Dynamic, -Fixed and -Differencing.");
+		return -1;
+	}
+	if ((cli_switch(b, "Dynamic") || cli_switch(b, "Fixed")) && cli_arg(b, "ParentPath")) {
+		cli_error(ctx, "-ParentPath makes a differencing disk: leave out -Dynamic and -Fixed.");
 		return -1;
 	}
 	if (cli_switch(b, "Differencing") && !cli_arg(b, "ParentPath")) {

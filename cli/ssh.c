@@ -264,6 +264,13 @@ out:
 				break;
 	}
 	shutdown(l->fd, SHUT_RDWR);
+	/* The link is the pump's: it ends with it. */
+	ssh_channel_close(l->channel);
+	ssh_channel_free(l->channel);
+	ssh_disconnect(l->session);
+	ssh_free(l->session);
+	close(l->fd);
+	free(l);
 	return NULL;
 }
 
@@ -374,7 +381,7 @@ int cli_ssh_connect(const char *uri, const char *config, bool accept_new, struct
 		close(sv[0]);
 		return -1;
 	}
-	return 0; /* the link lives as long as the process: the pump thread owns it */
+	return 0; /* the pump thread owns the link from here, and frees it when it ends */
 fail:
 	if (l->channel)
 		ssh_channel_free(l->channel);

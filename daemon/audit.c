@@ -51,6 +51,7 @@ void hvd_audit_record(const struct hvd_peer *peer, uint32_t procedure, const str
 	/* What the call was about: the VMs it named. */
 	wire_object_set(rec, "Target", wire_object_get(args, "Id") ? wire_value_ref(wire_object_get(args, "Id"))
 				       : wire_object_get(args, "Name") ? wire_value_ref(wire_object_get(args, "Name"))
+				       : wire_object_get(args, "Path") ? wire_value_ref(wire_object_get(args, "Path"))
 									: wire_null());
 	/* What is typed at a guest's console (passwords, say) stays out of the log. */
 	if (procedure == WIRE_PROC_VM_CONSOLE_INPUT)

@@ -26,25 +26,42 @@ static const char *type_name(enum vhdx_type t)
 	return t == VHDX_TYPE_FIXED ? "Fixed" : t == VHDX_TYPE_DYNAMIC ? "Dynamic" : "Differencing";
 }
 
+/* Whether the caller's mode bits allow `bits` (the read or write triple, as S_IRUSR or
+ * S_IWUSR) on path, taking the first class that applies as the kernel does (owner, then
+ * the caller's primary group, then others; supplementary groups and ACLs are not seen). */
+static bool peer_may(const struct hvd_peer *peer, const char *path, mode_t user_bit)
+{
+	struct stat st;
+
+	if (peer->uid == 0)
+		return true;
+	if (stat(path, &st) != 0)
+		return false;
+	if (st.st_uid == peer->uid)
+		return st.st_mode & user_bit;
+	if (st.st_gid == peer->gid)
+		return st.st_mode & (user_bit >> 3);
+	return st.st_mode & (user_bit >> 6);
+}
+
 /* Whether the caller may write path (what is there) or create it (in its folder). */
 static bool may_write(const struct hvd_peer *peer, const char *path, bool create)
 {
-	char *copy = strdup(path), *dir;
-	struct stat st;
+	char *copy = strdup(path);
 	bool ok;
 
 	if (!copy)
 		abort();
-	dir = create ? dirname(copy) : copy;
-	if (peer->uid == 0) {
-		free(copy);
-		return true;
-	}
-	ok = stat(dir, &st) == 0 &&
-	     ((st.st_uid == peer->uid && (st.st_mode & S_IWUSR)) || (st.st_gid == peer->gid && (st.st_mode & S_IWGRP)) ||
-	      (st.st_mode & S_IWOTH));
+	ok = peer_may(peer, create ? dirname(copy) : copy, S_IWUSR);
 	free(copy);
 	return ok;
+}
+
+/* A file hvd made for the caller is the caller's. */
+static void give_to_caller(const struct hvd_peer *peer, const char *path)
+{
+	if (peer->uid != 0 && chown(path, peer->uid, peer->gid) < 0)
+		hvd_log(HVD_LOG_WARNING, "cannot give %s to uid %u: %s", path, (unsigned)peer->uid, strerror(errno));
 }
 
 enum path_use { PATH_READ, PATH_WRITE, PATH_CREATE };
@@ -66,6 +83,9 @@ static int check_path(struct hvd_client *c, const char *param, const char *path,
 	if (use != PATH_READ && !may_write(hvd_client_peer(c), path, create))
 		return ERR(WIRE_E_PERMISSION_DENIED, path, "%s: you (uid %u) may not write %s.", path,
 			   (unsigned)hvd_client_peer(c)->uid, create ? "in its folder" : "it");
+	if (use != PATH_CREATE && !peer_may(hvd_client_peer(c), path, S_IRUSR))
+		return ERR(WIRE_E_PERMISSION_DENIED, path, "%s: you (uid %u) may not read it.", path,
+			   (unsigned)hvd_client_peer(c)->uid);
 	return 0;
 }
 
@@ -172,10 +192,12 @@ HVD_PROC(proc_vhd_new)
 	o.physical_sector_size = (uint32_t)pss;
 	o.parent = parent;
 	rc = vhdx_create(path, &o);
+	if (rc == 0)
+		give_to_caller(hvd_client_peer(c), path);
 	if (rc)
-		return ERR(rc == -EINVAL || rc == -ENOTSUP ? WIRE_E_INVALID_ARGUMENT : WIRE_E_RESOURCE, path,
+		return ERR(rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG ? WIRE_E_INVALID_ARGUMENT : WIRE_E_RESOURCE, path,
 			   "Cannot create %s: %s.", path,
-			   rc == -EINVAL ? "a size, block size or sector size is not one VHDX allows (block 1-256 MiB, "
+			   rc == -EINVAL || rc == -E2BIG ? "a size, block size or sector size is not one VHDX allows (block 1-256 MiB, "
 					   "a power of two; sectors 512 or 4096; size a multiple of the sector, up to 64 TiB)"
 					 : strerror(-rc));
 	hvd_log(HVD_LOG_INFO, "%s created %s (%s)", hvd_client_peer(c)->user, path, type_name(o.type));
@@ -331,8 +353,9 @@ HVD_PROC(proc_vhd_merge)
 		free(parent_copy);
 		return st;
 	}
-	if (!may_write(hvd_client_peer(c), parent_copy, false)) {
-		st = ERR(WIRE_E_PERMISSION_DENIED, parent_copy, "You may not write %s.", parent_copy);
+	if (!may_write(hvd_client_peer(c), parent_copy, false) || !may_write(hvd_client_peer(c), path, true)) {
+		st = ERR(WIRE_E_PERMISSION_DENIED, parent_copy, "Merging needs you to write %s and to remove %s.", parent_copy,
+			 path);
 		free(parent_copy);
 		return st;
 	}
@@ -390,6 +413,7 @@ HVD_PROC(proc_vhd_convert)
 	struct vhdx_info info;
 	char why[512] = "";
 	uint64_t block;
+	bool made;
 	int st, rc;
 
 	if ((st = hvd_arg_string(args, "Path", 4096, &path, reply)) ||
@@ -402,9 +426,9 @@ HVD_PROC(proc_vhd_convert)
 	rc = vhdx_open_detail(path, 0, &src, why, sizeof(why));
 	if (rc)
 		return open_error(rc, path, why, reply);
-	if (vhdx_info_get(src, &info)) {
+	if (vhdx_info_get(src, &info) || block > UINT32_MAX) {
 		vhdx_free(src);
-		return ERR(WIRE_E_INTERNAL, path, "Cannot read %s.", path);
+		return ERR(WIRE_E_INVALID_ARGUMENT, path, "Cannot convert %s with that block size.", path);
 	}
 	o.type = type && !strcasecmp(type, "Fixed") ? VHDX_TYPE_FIXED : VHDX_TYPE_DYNAMIC;
 	if (type && strcasecmp(type, "Fixed") && strcasecmp(type, "Dynamic")) {
@@ -416,6 +440,9 @@ HVD_PROC(proc_vhd_convert)
 	o.logical_sector_size = info.logical_sector_size;
 	o.physical_sector_size = info.physical_sector_size;
 	rc = vhdx_create(dest, &o);
+	made = rc == 0;
+	if (made)
+		give_to_caller(hvd_client_peer(c), dest);
 	if (rc == 0)
 		rc = vhdx_open(dest, VHDX_OPEN_RDWR, &dst);
 	if (rc == 0)
@@ -424,7 +451,8 @@ HVD_PROC(proc_vhd_convert)
 		rc = -EIO;
 	vhdx_free(src);
 	if (rc) {
-		unlink(dest);
+		if (made) /* only what this call made */
+			unlink(dest);
 		return ERR(WIRE_E_RESOURCE, dest, "Cannot convert %s to %s: %s.", path, dest, strerror(-rc));
 	}
 	hvd_log(HVD_LOG_INFO, "%s converted %s to %s", hvd_client_peer(c)->user, path, dest);
