@@ -16,8 +16,8 @@ tests_fuzz_fuzz_vmxml_corpus_LDADD = wire-protocol/libhvwire.a $(LIBXML2_LIBS)
 
 FUZZ_TARGETS += tests/fuzz/fuzz-parse tests/fuzz/fuzz-vmxml
 CLEANFILES += tests/fuzz/fuzz-parse tests/fuzz/fuzz-vmxml
-fuzz_parse_srcs = $(filter %.c,$(cli_libhvctl_a_SOURCES) $(wire_protocol_libhvwire_a_SOURCES))
+fuzz_parse_srcs = $(filter %.c,$(cli_libhvctl_a_SOURCES) $(cli_libhvremote_a_SOURCES) $(wire_protocol_libhvwire_a_SOURCES))
 tests/fuzz/fuzz-parse: $(srcdir)/tests/fuzz/fuzz-parse.c $(fuzz_parse_srcs:%=$(srcdir)/%)
-	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBSSH_LIBS) -lm
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBSSH_LIBS) -lpthread -lm
 tests/fuzz/fuzz-vmxml: $(srcdir)/tests/fuzz/fuzz-vmxml.c $(srcdir)/daemon/vm.c daemon/vm-schema.c $(srcdir)/wire-protocol/value.c
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) $(LIBXML2_CFLAGS) -o $@ $^ $(LIBXML2_LIBS)
