@@ -136,6 +136,11 @@ void hvd_runtime_limits_changed(struct hvd_vm *vm);
 /* A reply holding the VM's object (procs.c). */
 struct wire_value *hvd_vm_reply(const struct hvd_vm *vm);
 
+/* VHD operations run in threads (daemon/vhd.c): their answers come back through this fd. */
+int hvd_vhd_init(void);
+int hvd_vhd_fd(void);
+void hvd_vhd_complete(struct hvd *d);
+
 /* Where-Object filters evaluated for VM.List (daemon/filter.c). */
 int hvd_filter_check(const struct wire_value *filter, struct wire_value **reply);
 bool hvd_filter_keep(const struct wire_value *filter, const struct wire_value *obj);

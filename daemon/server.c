@@ -549,7 +549,7 @@ static void loop_once(struct hvd *d)
 	struct pollfd pfd[MAX_CLIENTS + 2], wfd[256];
 	struct hvd_client *polled[MAX_CLIENTS];
 	size_t i, n = 2, np = d->nclients, nw = hvd_runtime_pollfds(wfd, 256);
-	struct pollfd all[MAX_CLIENTS + 2 + 256];
+	struct pollfd all[MAX_CLIENTS + 3 + 256];
 	int64_t now;
 	int rc;
 
@@ -563,11 +563,14 @@ static void loop_once(struct hvd *d)
 	}
 	memcpy(all, pfd, n * sizeof(*pfd));
 	memcpy(all + n, wfd, nw * sizeof(*wfd));
-	rc = poll(all, n + nw, 1000);
+	all[n + nw] = (struct pollfd){ .fd = hvd_vhd_fd(), .events = POLLIN };
+	rc = poll(all, n + nw + 1, 1000);
 	if (rc < 0)
 		return;
 	memcpy(pfd, all, n * sizeof(*pfd));
 	memcpy(wfd, all + n, nw * sizeof(*wfd));
+	if (all[n + nw].revents & POLLIN)
+		hvd_vhd_complete(d);
 	now = mono_ms();
 	hvd_runtime_handle(d, wfd, nw);
 	if (now >= d->next_tick_ms) {
@@ -633,6 +636,8 @@ int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store)
 		goto out;
 	}
 	hvd_runtime_init();
+	if (hvd_vhd_init() < 0)
+		hvd_log(HVD_LOG_ERROR, "cannot set up the VHD operations' pipe");
 	hvd_runtime_rediscover(&d);
 	hvd_log(HVD_LOG_INFO, "listening on %s and %s (read-only), %zu VMs defined, %zu running", cfg->socket_path,
 		cfg->ro_socket_path, store->n, hvd_runtime_count());

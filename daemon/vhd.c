@@ -3,7 +3,8 @@
  * Test-VHD) on libvhdx.  hvd runs as root and the files are the caller's: a path must be
  * absolute, and a file is made or changed only where the caller could write it himself
  * (owner, group and other bits of the file or its folder against SO_PEERCRED).  Nothing is
- * ever overwritten.
+ * ever overwritten.  Each runs in a thread of its own (a conversion can take minutes): hvd's
+ * loop goes on serving, and the caller gets the answer when the thread is done.
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "daemon/hvd.h"
@@ -66,7 +68,7 @@ static void give_to_caller(const struct hvd_peer *peer, const char *path)
 
 enum path_use { PATH_READ, PATH_WRITE, PATH_CREATE };
 
-static int check_path(struct hvd_client *c, const char *param, const char *path, enum path_use use,
+static int check_path(const struct hvd_peer *peer, const char *param, const char *path, enum path_use use,
 		      struct wire_value **reply)
 {
 	bool create = use == PATH_CREATE;
@@ -80,12 +82,12 @@ static int check_path(struct hvd_client *c, const char *param, const char *path,
 		return ERR(WIRE_E_ALREADY_EXISTS, path, "The file %s already exists; hvd never overwrites one.", path);
 	if (!create && access(path, F_OK) != 0)
 		return ERR(WIRE_E_NOT_FOUND, path, "The file %s cannot be found: %s.", path, strerror(errno));
-	if (use != PATH_READ && !may_write(hvd_client_peer(c), path, create))
+	if (use != PATH_READ && !may_write(peer, path, create))
 		return ERR(WIRE_E_PERMISSION_DENIED, path, "%s: you (uid %u) may not write %s.", path,
-			   (unsigned)hvd_client_peer(c)->uid, create ? "in its folder" : "it");
-	if (use != PATH_CREATE && !peer_may(hvd_client_peer(c), path, S_IRUSR))
+			   (unsigned)peer->uid, create ? "in its folder" : "it");
+	if (use != PATH_CREATE && !peer_may(peer, path, S_IRUSR))
 		return ERR(WIRE_E_PERMISSION_DENIED, path, "%s: you (uid %u) may not read it.", path,
-			   (unsigned)hvd_client_peer(c)->uid);
+			   (unsigned)peer->uid);
 	return 0;
 }
 
@@ -160,7 +162,7 @@ static int size_arg(const struct wire_value *args, const char *name, uint64_t *o
 	return 0;
 }
 
-HVD_PROC(proc_vhd_new)
+static int vhd_new(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply)
 {
 	struct vhdx_create_opts o = { 0 };
 	const char *path = NULL, *type = "Dynamic", *parent = NULL;
@@ -172,7 +174,7 @@ HVD_PROC(proc_vhd_new)
 	    (st = hvd_arg_string(args, "ParentPath", 4096, &parent, reply)) ||
 	    (st = size_arg(args, "SizeBytes", &size, reply)) || (st = size_arg(args, "BlockSizeBytes", &block, reply)) ||
 	    (st = size_arg(args, "LogicalSectorSizeBytes", &lss, reply)) ||
-	    (st = size_arg(args, "PhysicalSectorSizeBytes", &pss, reply)) || (st = check_path(c, "Path", path, PATH_CREATE, reply)))
+	    (st = size_arg(args, "PhysicalSectorSizeBytes", &pss, reply)) || (st = check_path(peer, "Path", path, PATH_CREATE, reply)))
 		return st;
 	if (!type)
 		type = parent ? "Differencing" : "Dynamic";
@@ -182,7 +184,7 @@ HVD_PROC(proc_vhd_new)
 		return ERR(WIRE_E_INVALID_ARGUMENT, path, "A differencing disk needs -ParentPath, and only it takes one.");
 	if (o.type != VHDX_TYPE_DIFFERENCING && !size)
 		return ERR(WIRE_E_INVALID_ARGUMENT, path, "-SizeBytes is needed.");
-	if (parent && (st = check_path(c, "ParentPath", parent, PATH_READ, reply)) != 0)
+	if (parent && (st = check_path(peer, "ParentPath", parent, PATH_READ, reply)) != 0)
 		return st;
 	if (block > UINT32_MAX || lss > UINT32_MAX || pss > UINT32_MAX)
 		return ERR(WIRE_E_INVALID_ARGUMENT, path, "Block and sector sizes must fit in 32 bits.");
@@ -193,35 +195,35 @@ HVD_PROC(proc_vhd_new)
 	o.parent = parent;
 	rc = vhdx_create(path, &o);
 	if (rc == 0)
-		give_to_caller(hvd_client_peer(c), path);
+		give_to_caller(peer, path);
 	if (rc)
 		return ERR(rc == -EINVAL || rc == -ENOTSUP || rc == -E2BIG ? WIRE_E_INVALID_ARGUMENT : WIRE_E_RESOURCE, path,
 			   "Cannot create %s: %s.", path,
 			   rc == -EINVAL || rc == -E2BIG ? "a size, block size or sector size is not one VHDX allows (block 1-256 MiB, "
 					   "a power of two; sectors 512 or 4096; size a multiple of the sector, up to 64 TiB)"
 					 : strerror(-rc));
-	hvd_log(HVD_LOG_INFO, "%s created %s (%s)", hvd_client_peer(c)->user, path, type_name(o.type));
+	hvd_log(HVD_LOG_INFO, "%s created %s (%s)", peer->user, path, type_name(o.type));
 	return reply_disk(path, reply);
 }
 
-HVD_PROC(proc_vhd_get)
+static int vhd_get(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply)
 {
 	const char *path;
 	int st;
 
-	if ((st = hvd_arg_string(args, "Path", 4096, &path, reply)) || (st = check_path(c, "Path", path, PATH_READ, reply)))
+	if ((st = hvd_arg_string(args, "Path", 4096, &path, reply)) || (st = check_path(peer, "Path", path, PATH_READ, reply)))
 		return st;
 	return reply_disk(path, reply);
 }
 
 /* Opens the disk read-write for a change; on failure, the error reply is made. */
-static int open_rw(struct hvd_client *c, const struct wire_value *args, const char **path, struct vhdx **v,
+static int open_rw(const struct hvd_peer *peer, const struct wire_value *args, const char **path, struct vhdx **v,
 		   struct wire_value **reply)
 {
 	char why[512] = "";
 	int st, rc;
 
-	if ((st = hvd_arg_string(args, "Path", 4096, path, reply)) || (st = check_path(c, "Path", *path, PATH_WRITE, reply)))
+	if ((st = hvd_arg_string(args, "Path", 4096, path, reply)) || (st = check_path(peer, "Path", *path, PATH_WRITE, reply)))
 		return st;
 	rc = vhdx_open_detail(*path, VHDX_OPEN_RDWR, v, why, sizeof(why));
 	return rc ? open_error(rc, *path, why, reply) : 0;
@@ -236,7 +238,7 @@ static int finish(struct vhdx *v, const char *path, const char *what, struct wir
 	return reply_disk(path, reply);
 }
 
-HVD_PROC(proc_vhd_resize)
+static int vhd_resize(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply)
 {
 	const char *path;
 	uint64_t size;
@@ -247,7 +249,7 @@ HVD_PROC(proc_vhd_resize)
 		return st;
 	if (!size)
 		return ERR(WIRE_E_INVALID_ARGUMENT, NULL, "-SizeBytes is needed.");
-	if ((st = open_rw(c, args, &path, &v, reply)))
+	if ((st = open_rw(peer, args, &path, &v, reply)))
 		return st;
 	rc = vhdx_resize(v, size);
 	if (rc) {
@@ -261,14 +263,14 @@ HVD_PROC(proc_vhd_resize)
 	return finish(v, path, "Resizing", reply);
 }
 
-HVD_PROC(proc_vhd_optimize)
+static int vhd_optimize(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply)
 {
 	const char *path;
 	uint64_t released = 0;
 	struct vhdx *v;
 	int st, rc;
 
-	if ((st = open_rw(c, args, &path, &v, reply)))
+	if ((st = open_rw(peer, args, &path, &v, reply)))
 		return st;
 	rc = vhdx_compact(v, &released);
 	if (rc) {
@@ -276,7 +278,7 @@ HVD_PROC(proc_vhd_optimize)
 		vhdx_free(v);
 		return st;
 	}
-	hvd_log(HVD_LOG_INFO, "%s optimized %s: %llu blocks released", hvd_client_peer(c)->user, path,
+	hvd_log(HVD_LOG_INFO, "%s optimized %s: %llu blocks released", peer->user, path,
 		(unsigned long long)released);
 	return finish(v, path, "Optimizing", reply);
 }
@@ -295,7 +297,7 @@ static void note_problem(void *opaque, const char *problem)
 
 /* Test-VHD: True when the disk (and its chain) opens and checks clean; the problems
  * otherwise, as non-terminating errors. */
-HVD_PROC(proc_vhd_test)
+static int vhd_test(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply)
 {
 	struct vhdx_check_result res = { 0 };
 	struct problems p = { wire_list() };
@@ -305,7 +307,7 @@ HVD_PROC(proc_vhd_test)
 	size_t i;
 	int st, rc;
 
-	if ((st = hvd_arg_string(args, "Path", 4096, &path, reply)) || (st = check_path(c, "Path", path, PATH_READ, reply))) {
+	if ((st = hvd_arg_string(args, "Path", 4096, &path, reply)) || (st = check_path(peer, "Path", path, PATH_READ, reply))) {
 		wire_value_unref(p.list);
 		return st;
 	}
@@ -325,7 +327,7 @@ HVD_PROC(proc_vhd_test)
 	return WIRE_OK;
 }
 
-HVD_PROC(proc_vhd_merge)
+static int vhd_merge(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply)
 {
 	const char *path, *dest = NULL, *parent;
 	struct vhdx *v;
@@ -335,7 +337,7 @@ HVD_PROC(proc_vhd_merge)
 
 	if ((st = hvd_arg_string(args, "Path", 4096, &path, reply)) ||
 	    (st = hvd_arg_string(args, "DestinationPath", 4096, &dest, reply)) ||
-	    (st = check_path(c, "Path", path, PATH_WRITE, reply)))
+	    (st = check_path(peer, "Path", path, PATH_WRITE, reply)))
 		return st;
 	rc = vhdx_open_detail(path, 0, &v, why, sizeof(why));
 	if (rc)
@@ -353,7 +355,7 @@ HVD_PROC(proc_vhd_merge)
 		free(parent_copy);
 		return st;
 	}
-	if (!may_write(hvd_client_peer(c), parent_copy, false) || !may_write(hvd_client_peer(c), path, true)) {
+	if (!may_write(peer, parent_copy, false) || !may_write(peer, path, true)) {
 		st = ERR(WIRE_E_PERMISSION_DENIED, parent_copy, "Merging needs you to write %s and to remove %s.", parent_copy,
 			 path);
 		free(parent_copy);
@@ -365,7 +367,7 @@ HVD_PROC(proc_vhd_merge)
 		free(parent_copy);
 		return st;
 	}
-	hvd_log(HVD_LOG_INFO, "%s merged %s into %s", hvd_client_peer(c)->user, path, parent_copy);
+	hvd_log(HVD_LOG_INFO, "%s merged %s into %s", peer->user, path, parent_copy);
 	st = reply_disk(parent_copy, reply);
 	free(parent_copy);
 	return st;
@@ -405,7 +407,7 @@ static int copy_disk(struct vhdx *src, struct vhdx *dst, uint64_t size)
 	return rc ? rc : vhdx_flush(dst);
 }
 
-HVD_PROC(proc_vhd_convert)
+static int vhd_convert(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply)
 {
 	const char *path, *dest, *type = NULL;
 	struct vhdx_create_opts o = { 0 };
@@ -419,9 +421,9 @@ HVD_PROC(proc_vhd_convert)
 	if ((st = hvd_arg_string(args, "Path", 4096, &path, reply)) ||
 	    (st = hvd_arg_string(args, "DestinationPath", 4096, &dest, reply)) ||
 	    (st = hvd_arg_string(args, "VHDType", 32, &type, reply)) || (st = size_arg(args, "BlockSizeBytes", &block, reply)) ||
-	    (st = check_path(c, "DestinationPath", dest, PATH_CREATE, reply)))
+	    (st = check_path(peer, "DestinationPath", dest, PATH_CREATE, reply)))
 		return st;
-	if ((st = check_path(c, "Path", path, PATH_READ, reply)))
+	if ((st = check_path(peer, "Path", path, PATH_READ, reply)))
 		return st;
 	rc = vhdx_open_detail(path, 0, &src, why, sizeof(why));
 	if (rc)
@@ -442,7 +444,7 @@ HVD_PROC(proc_vhd_convert)
 	rc = vhdx_create(dest, &o);
 	made = rc == 0;
 	if (made)
-		give_to_caller(hvd_client_peer(c), dest);
+		give_to_caller(peer, dest);
 	if (rc == 0)
 		rc = vhdx_open(dest, VHDX_OPEN_RDWR, &dst);
 	if (rc == 0)
@@ -455,6 +457,113 @@ HVD_PROC(proc_vhd_convert)
 			unlink(dest);
 		return ERR(WIRE_E_RESOURCE, dest, "Cannot convert %s to %s: %s.", path, dest, strerror(-rc));
 	}
-	hvd_log(HVD_LOG_INFO, "%s converted %s to %s", hvd_client_peer(c)->user, path, dest);
+	hvd_log(HVD_LOG_INFO, "%s converted %s to %s", peer->user, path, dest);
 	return reply_disk(dest, reply);
 }
+
+/* ---- running them off hvd's loop ---- */
+
+typedef int (*vhd_fn)(const struct hvd_peer *peer, const struct wire_value *args, struct wire_value **reply);
+
+struct vhd_job {
+	uint64_t client;
+	uint32_t serial, proc;
+	struct hvd_peer peer;
+	struct wire_value *args; /* the thread's own copy */
+	vhd_fn fn;
+	int status;
+	struct wire_value *reply;
+};
+
+static int done_pipe[2] = { -1, -1 };
+
+int hvd_vhd_init(void)
+{
+	hvd_host_name(); /* set up its buffer here, not in two threads at once */
+	if (pipe2(done_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+int hvd_vhd_fd(void)
+{
+	return done_pipe[0];
+}
+
+static void *job_main(void *arg)
+{
+	struct vhd_job *j = arg;
+
+	j->status = j->fn(&j->peer, j->args, &j->reply);
+	while (write(done_pipe[1], &j, sizeof(j)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* Values are not shared between threads: the job gets a copy of its arguments. */
+static struct wire_value *deep_copy(const struct wire_value *v)
+{
+	struct wire_buf b = { 0 };
+	struct wire_value *copy = NULL;
+
+	if (!v)
+		return wire_object("Arguments");
+	wire_value_encode(v, &b);
+	if (wire_value_decode(b.data, b.len, &copy))
+		copy = wire_object("Arguments");
+	wire_buf_free(&b);
+	return copy;
+}
+
+static int run_async(struct hvd_client *c, const struct wire_value *args, uint32_t proc, vhd_fn fn,
+		     struct wire_value **reply)
+{
+	struct vhd_job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (!j)
+		abort();
+	j->client = hvd_client_id(c);
+	j->serial = hvd_client_serial(c);
+	j->proc = proc;
+	j->peer = *hvd_client_peer(c);
+	j->args = deep_copy(args);
+	j->fn = fn;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, job_main, j);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		wire_value_unref(j->args);
+		free(j);
+		return ERR(WIRE_E_RESOURCE, NULL, "Cannot start the operation: %s.", strerror(rc));
+	}
+	return HVD_DEFERRED;
+}
+
+void hvd_vhd_complete(struct hvd *d)
+{
+	struct vhd_job *j;
+
+	while (read(done_pipe[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
+		hvd_reply_to(d, j->client, j->serial, j->proc, j->status, j->reply);
+		wire_value_unref(j->args);
+		free(j);
+	}
+}
+
+#define VHD_ASYNC(name, proc)                                                                        \
+	HVD_PROC(proc_vhd_##name)                                                                    \
+	{                                                                                            \
+		(void)d;                                                                             \
+		return run_async(c, args, proc, vhd_##name, reply);                                  \
+	}
+VHD_ASYNC(new, WIRE_PROC_VHD_NEW)
+VHD_ASYNC(get, WIRE_PROC_VHD_GET)
+VHD_ASYNC(resize, WIRE_PROC_VHD_RESIZE)
+VHD_ASYNC(convert, WIRE_PROC_VHD_CONVERT)
+VHD_ASYNC(merge, WIRE_PROC_VHD_MERGE)
+VHD_ASYNC(optimize, WIRE_PROC_VHD_OPTIMIZE)
+VHD_ASYNC(test, WIRE_PROC_VHD_TEST)
