@@ -15,8 +15,7 @@ trap 'kill $(head -1 "$dir/state/hvd.lock" 2>/dev/null) 2>/dev/null; rm -rf "$di
 "$hvd" --socket "$dir/hvd.sock" --state-dir "$dir/state" --log-level debug
 export HVKIT_HOST="unix://$dir/hvd.sock"
 
-now_ms() { date +%s%N | awk '{ printf "%.3f", $1 / 1e6 }'; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+. "$(dirname "$0")/lib.sh"
 
 i=0
 while [ $i -lt 1000 ]; do printf 'New-VM vm%04d | Out-Null\n' $i; i=$((i + 1)); done > "$dir/define.ps1"
@@ -28,16 +27,6 @@ echo "define 1000 VMs (one hvctl, 1000 New-VM calls, each an atomic vm.xml write
 count=$("$hvctl" -c '(Get-VM).Count')
 [ "$count" = 1000 ] || { echo "expected 1000 VMs, hvd has $count" >&2; exit 1; }
 
-time_cmd() {
-	k=0
-	while [ $k -lt "$runs" ]; do
-		a=$(now_ms)
-		"$@" > /dev/null
-		b=$(now_ms)
-		echo "$a $b" | awk '{ printf "%.3f\n", $2 - $1 }'
-		k=$((k + 1))
-	done | median
-}
 
 before=$(grep -c 'call VM.List' "$dir/state/hvd.log" || true)
 "$hvctl" -c 'Get-VM' > /dev/null

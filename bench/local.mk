@@ -1,4 +1,4 @@
-EXTRA_DIST += bench/get-vm-1000.sh bench/pipeline-10000.sh bench/start-vm.sh bench/remote.sh
+EXTRA_DIST += bench/lib.sh bench/get-vm-1000.sh bench/pipeline-10000.sh bench/start-vm.sh bench/remote.sh
 
 # Benchmarks print medians and ratios; they are not part of `make check` (timings do not
 # belong in tests on a noisy machine).

@@ -18,18 +18,7 @@ trap 'kill $(head -1 "$dir/state/hvd.lock" 2>/dev/null) 2>/dev/null; rm -rf "$di
 "$hvd" --socket "$dir/hvd.sock" --state-dir "$dir/state" --log-level debug
 export HVKIT_HOST="unix://$dir/hvd.sock"
 
-now_ms() { date +%s%N | awk '{ printf "%.3f", $1 / 1e6 }'; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-time_cmd() {
-	k=0
-	while [ $k -lt "$runs" ]; do
-		a=$(now_ms)
-		"$@" > /dev/null
-		b=$(now_ms)
-		echo "$a $b" | awk '{ printf "%.3f\n", $2 - $1 }'
-		k=$((k + 1))
-	done | median
-}
+. "$(dirname "$0")/lib.sh"
 
 # Half the VMs get 2 processors, so that a filter has something to drop.
 awk -v n="$vms" 'BEGIN { for (i = 0; i < n; i++) printf "New-VM vm%05d -ProcessorCount %d | Out-Null\n", i, 1 + i % 2 }' > "$dir/define.ps1"

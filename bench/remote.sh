@@ -50,21 +50,14 @@ sleep 0.5
 export HVKIT_SSH_CONFIG=$dir/ssh_config HVKIT_REMOTE_HVCTL=$hvctl
 A="ssh://a$dir/a/hvd.sock" B="ssh://b$dir/b/hvd.sock"
 
-us() { local t=${EPOCHREALTIME/[.,]/}; echo "$((10#$t))"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-time_cmd() {
-	local k t0
-	for ((k = 0; k < runs; k++)); do
-		t0=$(us); "$@" > /dev/null; echo $(($(us) - t0))
-	done | median
-}
+. "$(dirname "$0")/lib.sh"
 local_t=$(time_cmd "$hvctl" -H "unix://$dir/a/hvd.sock" -c 'Get-VM')
 ssh_t=$(time_cmd "$hvctl" -H "$A" -c 'Get-VM')
 one=$(time_cmd "$hvctl" -H "unix://$dir/a/hvd.sock" -c "Invoke-Command -ComputerName $A -ScriptBlock { Get-VM }")
 two=$(time_cmd "$hvctl" -H "unix://$dir/a/hvd.sock" -c "Invoke-Command -ComputerName $A,$B -ScriptBlock { Get-VM }")
 awk -v l="$local_t" -v s="$ssh_t" -v o="$one" -v t="$two" -v n="$runs" 'BEGIN {
 	printf "hvctl -c Get-VM (20 VMs), median of %d\n", n
-	printf "  local socket         %8.2f ms\n  SSH to localhost     %8.2f ms\n  ratio ssh/local      %8.2f\n", l / 1000, s / 1000, s / l
+	printf "  local socket         %8.2f ms\n  SSH to localhost     %8.2f ms\n  ratio ssh/local      %8.2f\n", l, s, s / l
 	printf "Invoke-Command { Get-VM }, median of %d\n", n
-	printf "  one host             %8.2f ms\n  two hosts            %8.2f ms\n  ratio two/one        %8.2f\n", o / 1000, t / 1000, t / o
+	printf "  one host             %8.2f ms\n  two hosts            %8.2f ms\n  ratio two/one        %8.2f\n", o, t, t / o
 }'

@@ -20,7 +20,7 @@ export HVKIT_HOST="unix://$dir/hvd.sock"
 log="$dir/state/vms/$("$hvctl" -c '(Get-VM b).Id')/console.log"
 
 us() { local t=${EPOCHREALTIME/[.,]/}; echo "$((10#$t))"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+. "$(dirname "$0")/lib.sh"
 # Resident KiB of a process, and of its mapping of the guest's 256 MiB.
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 guest_rss() {

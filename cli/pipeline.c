@@ -267,7 +267,7 @@ static int select_end(struct cli_ctx *ctx, struct cli_stage *st)
 	const struct cli_bound *b = &st->args;
 	struct wire_value *first = cli_arg(b, "First"), *last = cli_arg(b, "Last"), *skip = cli_arg(b, "Skip");
 	struct wire_value *in = st->acc, *made;
-	size_t i, k, from = 0, to = in->list.n, nout = 0;
+	size_t i, k, from = 0, to = in->list.n;
 	int rc = 0;
 
 	if (!select_needs_all(b))
@@ -289,7 +289,6 @@ static int select_end(struct cli_ctx *ctx, struct cli_stage *st)
 			dup = wire_value_equal(made->list.items[k], made->list.items[i]);
 		if (!dup && (rc = cli_emit(ctx, st, wire_value_ref(made->list.items[i]))) == CLI_STOP)
 			break;
-		nout++;
 	}
 	wire_value_unref(made);
 	return rc < 0 ? -1 : 0;

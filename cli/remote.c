@@ -118,7 +118,8 @@ static void run_remote_child(struct cli_ctx *ctx, const struct cli_node *block, 
 	_exit(ctx->no_connection ? 3 : rc || ctx->errors ? 1 : 0);
 }
 
-static bool pump_job(struct job *j, int fd, struct wire_buf *into)
+/* Adds what fd has to into; false at its end. */
+static bool drain_into(int fd, struct wire_buf *into)
 {
 	char buf[65536];
 	ssize_t n = read(fd, buf, sizeof(buf));
@@ -126,7 +127,6 @@ static bool pump_job(struct job *j, int fd, struct wire_buf *into)
 	if (n <= 0)
 		return false;
 	wire_buf_put(into, buf, (size_t)n);
-	(void)j;
 	return true;
 }
 
@@ -199,13 +199,13 @@ int cli_invoke_command(struct cli_ctx *ctx, const struct cli_bound *b, struct wi
 		}
 		for (i = 0; i < n; i++) {
 			if (jobs[i].out_fd >= 0 && (p[2 * i].revents & (POLLIN | POLLHUP | POLLERR)) &&
-			    !pump_job(&jobs[i], jobs[i].out_fd, &jobs[i].out)) {
+			    !drain_into(jobs[i].out_fd, &jobs[i].out)) {
 				close(jobs[i].out_fd);
 				jobs[i].out_fd = -1;
 				open_fds--;
 			}
 			if (jobs[i].err_fd >= 0 && (p[2 * i + 1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-			    !pump_job(&jobs[i], jobs[i].err_fd, &jobs[i].err)) {
+			    !drain_into(jobs[i].err_fd, &jobs[i].err)) {
 				close(jobs[i].err_fd);
 				jobs[i].err_fd = -1;
 				open_fds--;

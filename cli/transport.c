@@ -29,12 +29,29 @@ static int socket_of(const char *uri, char *buf, size_t len)
 	return 0;
 }
 
+/* Handles what arrived while the connection sat idle (pings); false once it is closed. */
+static bool conn_alive(struct wire_conn *c)
+{
+	struct wire_frame f;
+	int rc;
+
+	while ((rc = wire_conn_next_event(c, 0, &f)) == 0)
+		wire_frame_clear(&f);
+	return rc == -EAGAIN;
+}
+
 int cli_connect(struct cli_ctx *ctx)
 {
 	const char *uri = ctx->uri ? ctx->uri : getenv("HVKIT_HOST");
 	char path[4096];
 	int rc;
 
+	if (ctx->conn && !conn_alive(ctx->conn)) {
+		/* hvd closed an idle connection (a shell left at its prompt does not answer
+		 * keepalives): nothing was in flight, so connecting again is safe. */
+		wire_conn_free(ctx->conn);
+		ctx->conn = NULL;
+	}
 	if (ctx->conn)
 		return 0;
 	if (ctx->conn_failed)
@@ -65,47 +82,28 @@ int cli_connect(struct cli_ctx *ctx)
 	return 0;
 }
 
-/* Handles what arrived while the connection sat idle (pings); false once it is closed. */
-static bool conn_alive(struct wire_conn *c)
-{
-	struct wire_frame f;
-	int rc;
-
-	while ((rc = wire_conn_next_event(c, 0, &f)) == 0)
-		wire_frame_clear(&f);
-	return rc == -EAGAIN;
-}
-
 static bool is_error_record(const struct wire_value *v)
 {
 	return v->type == WIRE_OBJECT && !strcmp(v->obj.type_name, "ErrorRecord");
 }
 
-int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, struct wire_value **reply)
+/* The connection broke during a call: say so, and start afresh next time. */
+static int lost(struct cli_ctx *ctx, int rc)
 {
-	struct wire_value *payload = NULL, *list;
-	int32_t status;
-	size_t i;
-	int rc;
+	fprintf(stderr, "hvctl: lost the connection to hvd: %s\n", strerror(-rc));
+	wire_conn_free(ctx->conn);
+	ctx->conn = NULL;
+	ctx->conn_failed = true;
+	ctx->no_connection = true;
+	return -1;
+}
 
-	*reply = NULL;
-	if (ctx->conn && !conn_alive(ctx->conn)) {
-		/* hvd closed an idle connection (a shell left at its prompt does not answer
-		 * keepalives): nothing was in flight, so connecting again is safe. */
-		wire_conn_free(ctx->conn);
-		ctx->conn = NULL;
-	}
-	if (cli_connect(ctx))
-		return -1;
-	rc = wire_conn_call(ctx->conn, proc, args, &status, &payload);
-	if (rc) {
-		fprintf(stderr, "hvctl: lost the connection to hvd: %s\n", strerror(-rc));
-		wire_conn_free(ctx->conn);
-		ctx->conn = NULL;
-		ctx->conn_failed = true;
-		ctx->no_connection = true;
-		return -1;
-	}
+/* Reports a reply's errors (consumes payload); its other objects go to out (may be NULL).
+ * -1 when the call failed as a whole; ErrorRecords inside a reply are non-terminating. */
+static int take_reply(struct cli_ctx *ctx, int32_t status, struct wire_value *payload, struct wire_value *out)
+{
+	size_t i;
+
 	if (status != WIRE_OK) {
 		if (payload && is_error_record(payload))
 			cli_error_record(ctx, payload);
@@ -114,16 +112,33 @@ int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, 
 		wire_value_unref(payload);
 		return -1;
 	}
-	list = wire_list();
-	if (payload && payload->type == WIRE_LIST) {
-		for (i = 0; i < payload->list.n; i++) {
-			if (is_error_record(payload->list.items[i]))
-				cli_error_record(ctx, payload->list.items[i]);
-			else
-				wire_list_append(list, wire_value_ref(payload->list.items[i]));
-		}
+	for (i = 0; payload && payload->type == WIRE_LIST && i < payload->list.n; i++) {
+		if (is_error_record(payload->list.items[i]))
+			cli_error_record(ctx, payload->list.items[i]);
+		else if (out)
+			wire_list_append(out, wire_value_ref(payload->list.items[i]));
 	}
 	wire_value_unref(payload);
+	return 0;
+}
+
+int cli_call(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *args, struct wire_value **reply)
+{
+	struct wire_value *payload = NULL, *list;
+	int32_t status;
+	int rc;
+
+	*reply = NULL;
+	if (cli_connect(ctx))
+		return -1;
+	rc = wire_conn_call(ctx->conn, proc, args, &status, &payload);
+	if (rc)
+		return lost(ctx, rc);
+	list = wire_list();
+	if (take_reply(ctx, status, payload, list)) {
+		wire_value_unref(list);
+		return -1;
+	}
 	*reply = list;
 	return 0;
 }
@@ -132,7 +147,7 @@ int cli_call_each(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *a
 {
 	uint32_t *serials;
 	size_t i;
-	int rc = 0, failed = 0;
+	int rc = 0;
 
 	if (!args_list->list.n)
 		return 0;
@@ -147,40 +162,13 @@ int cli_call_each(struct cli_ctx *ctx, uint32_t proc, const struct wire_value *a
 	for (i = 0; i < args_list->list.n && rc == 0; i++) {
 		struct wire_value *payload = NULL;
 		int32_t status;
-		size_t k;
 
 		rc = wire_conn_wait(ctx->conn, serials[i], &status, &payload);
-		if (rc)
-			break;
-		if (status != WIRE_OK) {
-			if (payload && is_error_record(payload))
-				cli_error_record(ctx, payload);
-			else
-				cli_error(ctx, "hvd refused the call: %s", wire_status_name((enum wire_status)status));
-			failed = -1;
-		} else if (payload && payload->type == WIRE_LIST) {
-			for (k = 0; k < payload->list.n; k++) {
-				if (is_error_record(payload->list.items[k])) {
-					cli_error_record(ctx, payload->list.items[k]);
-					failed = -1;
-				} else if (out) {
-					wire_list_append(out, wire_value_ref(payload->list.items[k]));
-				}
-			}
-		}
-		wire_value_unref(payload);
+		if (rc == 0)
+			take_reply(ctx, status, payload, out); /* a failed call is counted; the rest go on */
 	}
 	free(serials);
-	if (rc) {
-		fprintf(stderr, "hvctl: lost the connection to hvd: %s\n", strerror(-rc));
-		wire_conn_free(ctx->conn);
-		ctx->conn = NULL;
-		ctx->conn_failed = true;
-		ctx->no_connection = true;
-		return -1;
-	}
-	(void)failed; /* counted in ctx->errors: the objects of the calls that worked go on */
-	return 0;
+	return rc ? lost(ctx, rc) : 0;
 }
 
 /* Copies what one descriptor has to another; false at end of input or on error. */
