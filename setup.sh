@@ -8,7 +8,7 @@ set -eu
 
 DEPS="build-essential autoconf automake pkg-config libedit-dev libxml2-dev libssh-dev
 libncurses-dev libcmocka-dev linux-libc-dev clang qemu-utils bzip2 gzip openssh-server
-openssh-client libvhdi-utils"
+openssh-client libvhdi-utils tmux"
 
 top=$(cd "$(dirname "$0")" && pwd)
 build="$top/build"
