@@ -77,6 +77,6 @@ demo() {
 
 case "${1:-}" in
 demo) install_deps; build; demo ;;
-test) install_deps; build; cd "$build" && make check ;;
+test) install_deps; build; cd "$build" && { make check || { tail -n 60 test-suite.log; exit 1; }; } ;;
 *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

@@ -645,7 +645,17 @@ static void hvctl_as_nobody(const char *uri, const char *script, gid_t extra_gro
 	close(out[1]);
 	memset(r, 0, sizeof(*r));
 	r->out = calloc(1, 65536);
-	assert_true(read(out[0], r->out, 65535) >= 0);
+	/* hvctl may write its output in several pieces: read to the end, not once. */
+	for (size_t got = 0; got < 65535;) {
+		ssize_t n = read(out[0], r->out + got, 65535 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
 	close(out[0]);
 	waitpid(pid, &st, 0);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
