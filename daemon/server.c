@@ -46,8 +46,18 @@ struct hvd_client {
 	uint32_t console_serial;
 };
 
+/* A mutating call answered later (HVD_DEFERRED): its audit record waits for the outcome. */
+struct pending_audit {
+	struct pending_audit *next;
+	uint64_t client;
+	uint32_t serial, procedure;
+	struct hvd_peer peer;
+	struct wire_value *args;
+};
+
 struct hvd {
 	const struct hvd_config *cfg;
+	struct pending_audit *pending_audits;
 	struct hvd_store *store;
 	int lfd[2];
 	struct hvd_client *clients[MAX_CLIENTS];
@@ -277,6 +287,21 @@ void hvd_reply_to(struct hvd *d, uint64_t client, uint32_t serial, uint32_t proc
 {
 	size_t i;
 
+	struct pending_audit **pp;
+
+	/* The audit record of a deferred call says how it ended, whether or not its caller is
+	 * still there to hear it. */
+	for (pp = &d->pending_audits; *pp; pp = &(*pp)->next) {
+		struct pending_audit *a = *pp;
+
+		if (a->client == client && a->serial == serial && a->procedure == proc) {
+			hvd_audit_record(&a->peer, proc, a->args, status, payload);
+			*pp = a->next;
+			wire_value_unref(a->args);
+			free(a);
+			break;
+		}
+	}
 	for (i = 0; i < d->nclients; i++) {
 		struct hvd_client *c = d->clients[i];
 		struct wire_frame f = { .kind = status ? WIRE_KIND_ERROR : WIRE_KIND_REPLY, .serial = serial,
@@ -371,10 +396,25 @@ static void handle_call(struct hvd *d, struct hvd_client *c, struct wire_frame *
 	hvd_log(HVD_LOG_DEBUG, "call %s (serial %u) from %s (pid %d)", info->name, f->serial, c->peer.user,
 		(int)c->peer.pid);
 	st = fn(d, c, f->payload, &reply);
+	if (st == HVD_DEFERRED) {
+		/* Answered later, through hvd_reply_to, which also writes the audit record. */
+		struct pending_audit *a;
+
+		if ((info->flags & WIRE_PROC_MUTATE) && (a = calloc(1, sizeof(*a)))) {
+			a->client = c->id;
+			a->serial = f->serial;
+			a->procedure = f->procedure;
+			a->peer = c->peer;
+			a->args = f->payload ? wire_value_ref(f->payload) : NULL;
+			a->next = d->pending_audits;
+			d->pending_audits = a;
+		} else if (info->flags & WIRE_PROC_MUTATE) {
+			hvd_audit_record(&c->peer, f->procedure, f->payload, WIRE_OK, reply);
+		}
+		return;
+	}
 	if (info->flags & WIRE_PROC_MUTATE)
-		hvd_audit_record(&c->peer, f->procedure, f->payload, st == HVD_DEFERRED ? WIRE_OK : st, reply);
-	if (st == HVD_DEFERRED)
-		return; /* answered later, through hvd_reply_to */
+		hvd_audit_record(&c->peer, f->procedure, f->payload, st, reply);
 	if (st == WIRE_OK) {
 		struct wire_frame r = { .kind = WIRE_KIND_REPLY, .serial = f->serial,
 					.procedure = f->procedure, .payload = reply };
@@ -660,6 +700,14 @@ int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store)
 out:
 	for (i = 0; i < d.nclients; i++)
 		client_free(d.clients[i]);
+	while (d.pending_audits) { /* calls still running at shutdown: say so */
+		struct pending_audit *a = d.pending_audits;
+
+		d.pending_audits = a->next;
+		hvd_audit_record(&a->peer, a->procedure, a->args, WIRE_E_INTERNAL, NULL);
+		wire_value_unref(a->args);
+		free(a);
+	}
 	for (i = 0; i < 2; i++) {
 		if (d.lfd[i] >= 0) {
 			close(d.lfd[i]);

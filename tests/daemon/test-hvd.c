@@ -752,6 +752,26 @@ static void test_vhd_cmdlets(void **state)
 	assert_int_equal(r.status, 1);
 	assert_contains(r.err, "already exists; hvd never overwrites one");
 	run_result_free(&r);
+	/* The audit log holds how each VHD call ended, not just that it was asked for. */
+	{
+		char line[8192], apath[600];
+		FILE *f;
+		int ok_new = 0, refused_new = 0;
+
+		snprintf(apath, sizeof(apath), "%s/audit.jsonl", h->state);
+		f = fopen(apath, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			if (!strstr(line, "\"Procedure\":\"VHD.New\"") || !strstr(line, "/d.vhdx\",\"Arguments\""))
+				continue;
+			ok_new += strstr(line, "\"Result\":\"OK\"") != NULL;
+			refused_new += strstr(line, "\"Result\":\"ResourceExists\"") &&
+				       strstr(line, "never overwrites");
+		}
+		fclose(f);
+		assert_int_equal(ok_new, 1);
+		assert_int_equal(refused_new, 1);
+	}
 	snprintf(path, sizeof(path), "%s/bad.vhdx", h->dir);
 	write_file(path, "not a disk");
 	snprintf(script, sizeof(script), "Test-VHD %s", path);
