@@ -144,6 +144,12 @@ struct cli_pipe;
 int cli_emit(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item);
 /* Tells the stages before st to stop (Select-Object -First). */
 void cli_stop_upstream(struct cli_ctx *ctx, struct cli_stage *st);
+/* For a stage that produces over time (Watch-VM): when it is the last stage of a statement
+ * whose output goes to the screen, writes what it output so far now (a table's header only
+ * once) instead of at the statement's end. */
+void cli_flush_live(struct cli_ctx *ctx, struct cli_stage *st);
+/* Watch-VM (watch.c), a streaming cmdlet's end. */
+int cli_watch_vm(struct cli_ctx *ctx, struct cli_stage *st);
 /* -WhatIf and -Confirm: whether to go ahead with action on target.  Prints "What if: ..."
  * for -WhatIf; asks on a terminal; without one, refuses (and reports) a cmdlet that must
  * ask unless -Force or -Confirm:$false. */
@@ -194,6 +200,10 @@ struct cli_ctx {
 	const char *origin;      /* the script's name, when errors should say where (scripts of several lines) */
 	int line, col;           /* where the statement running stands */
 	FILE *out;
+	/* The list Out-Default will print at the end of the statement running, and whether part of
+	 * it was already written as it came (cli_flush_live). */
+	struct wire_value *live_sink;
+	bool live_started;
 	/* Script blocks referred to by ScriptBlock values; the trees they sit in are kept in
 	 * scripts until the context ends. */
 	const struct cli_node **blocks;
@@ -279,6 +289,9 @@ int cli_run_console(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_
 
 /* ---- output (format.c) ---- */
 void cli_out_default(struct cli_ctx *ctx, struct wire_value *items);
+/* Out-Default of a part of a statement's output; continued: a part came before (a table's
+ * header is not repeated). */
+void cli_out_part(struct cli_ctx *ctx, struct wire_value *items, bool continued);
 /* What Out-Default would write for items in a given output mode, appended to out. */
 void cli_render(enum cli_output mode, const struct wire_value *items, struct wire_buf *out);
 void cli_format_table(const struct wire_value *items, const struct wire_value *props, struct wire_buf *out);

@@ -613,6 +613,13 @@ static const struct cli_param enter_params[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
+static const struct cli_param watch_params[] = {
+	{ "Name", P_STRINGS, 0, 0, "VMName", "The running VMs to watch (wildcards allowed); default: all" },
+	{ "Interval", P_INT, PF_NOPOS, 0, NULL, "Seconds between samples, 1-3600 (default 1)" },
+	{ "Count", P_INT, PF_NOPOS, 0, NULL, "Stop after this many samples (default: until Ctrl-C)" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct cli_param console_params[] = {
 	{ "Name", P_STRING, 0, PF_MANDATORY, "VMName", "The VM whose console to attach to" },
 	{ NULL, 0, 0, 0, NULL, NULL },
@@ -658,6 +665,10 @@ const struct cli_cmdlet cli_daemon_cmdlets[] = {
 	  .params = set_firmware_params, .run = run_set_firmware, .flags = CHANGE,
 	  .example = "Set-VMFirmware web1 -KernelPath /boot/vmlinuz -InitrdPath /boot/initrd.img -KernelCommandLine 'console=ttyS0'\n"
 		     "Set-VMFirmware web1 -KernelCommandLine 'hvguest.poweroff=1'" },
+	{ .name = "Watch-VM", .synopsis = "Streams live samples of running VMs: CPU, exits and VMBus traffic per second",
+	  .params = watch_params, .end = cli_watch_vm, .flags = CLI_DAEMON,
+	  .example = "Watch-VM web1 -Interval 2\n"
+		     "Watch-VM web1 -Count 5 | Select-Object -ExpandProperty Channels | Format-Table Name, PacketsInPerSecond" },
 	{ .name = "Connect-VMConsole", .synopsis = "Attaches the terminal to a virtual machine's serial console (Ctrl-] leaves)",
 	  .params = console_params, .run = cli_run_console, .flags = CLI_DAEMON, .example = "Connect-VMConsole web1" },
 	{ .name = "New-VHD", .synopsis = "Creates a virtual hard disk (.vhdx)", .params = new_vhd_params, .run = run_new_vhd,

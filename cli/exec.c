@@ -165,6 +165,20 @@ int cli_emit(struct cli_ctx *ctx, struct cli_stage *st, struct wire_value *item)
 	return pipe->stopped && st->index < pipe->stopper ? CLI_STOP : 0;
 }
 
+void cli_flush_live(struct cli_ctx *ctx, struct cli_stage *st)
+{
+	struct cli_pipe *pipe = st->pipe;
+	size_t i;
+
+	if (st->index + 1 != pipe->n || !ctx->live_sink || pipe->sink != ctx->live_sink || !pipe->sink->list.n)
+		return;
+	cli_out_part(ctx, pipe->sink, ctx->live_started);
+	ctx->live_started = true;
+	for (i = 0; i < pipe->sink->list.n; i++)
+		wire_value_unref(pipe->sink->list.items[i]);
+	pipe->sink->list.n = 0;
+}
+
 void cli_stop_upstream(struct cli_ctx *ctx, struct cli_stage *st)
 {
 	(void)ctx;
@@ -585,13 +599,23 @@ int cli_run_script(struct cli_ctx *ctx, const struct cli_node *script, struct wi
 	size_t i;
 
 	for (i = 0; i < script->nkids && !ctx->stop_script && ctx->flow == FLOW_NORMAL; i++) {
-		struct wire_value *out = collect ? collect : wire_list();
+		struct wire_value *out = collect ? collect : wire_list(), *saved_sink = ctx->live_sink;
+		bool saved_started = ctx->live_started;
 
+		if (!collect) {
+			ctx->live_sink = out;
+			ctx->live_started = false;
+		}
 		if (run_statement(ctx, script->kids[i], out))
 			failed = -1;
 		if (!collect) {
-			cli_out_default(ctx, out);
+			if (ctx->live_started)
+				cli_out_part(ctx, out, true);
+			else
+				cli_out_default(ctx, out);
 			wire_value_unref(out);
+			ctx->live_sink = saved_sink;
+			ctx->live_started = saved_started;
 		}
 	}
 	return failed || ctx->stop_script ? -1 : 0;

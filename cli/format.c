@@ -40,6 +40,11 @@ static const struct view views[] = {
 	  { { "VMName", "VMName", T_NONE }, { "DynamicMemoryEnabled", "DynamicMemoryEnabled", T_NONE },
 	    { "Minimum(M)", "Minimum", T_MB }, { "Startup(M)", "Startup", T_MB }, { "Maximum(M)", "Maximum", T_MB },
 	    { "Buffer", "Buffer", T_NONE }, { "Priority", "Priority", T_NONE } } },
+	{ "VMSample",
+	  { { "Time", "Time", T_NONE }, { "VMName", "VMName", T_NONE }, { "State", "State", T_NONE },
+	    { "CPUUsage(%)", "CPUUsage", T_NONE }, { "MemoryAssigned(M)", "MemoryAssigned", T_MB },
+	    { "Exits/s", "ExitsPerSecond", T_NONE }, { "VMBusPackets/s", "VMBusPacketsPerSecond", T_NONE },
+	    { "VMBusBytes/s", "VMBusBytesPerSecond", T_NONE } } },
 	{ "VMEvent",
 	  { { "Time", "Time", T_NONE }, { "EventType", "EventType", T_NONE }, { "VMName", "VMName", T_NONE },
 	    { "User", "User", T_NONE } } },
@@ -407,6 +412,33 @@ void cli_render(enum cli_output mode, const struct wire_value *items, struct wir
 		else
 			cli_format_list(&run, NULL, b);
 	}
+}
+
+void cli_out_part(struct cli_ctx *ctx, struct wire_value *items, bool continued)
+{
+	struct wire_buf b = { 0 };
+	size_t skip = 0;
+
+	if (!items->list.n)
+		return;
+	cli_render(ctx->output, items, &b);
+	/* A table goes on under the header already written: drop the blank line, the header and
+	 * its underline. */
+	if (continued && (ctx->output == OUT_TABLE) && items->list.items[0]->type == WIRE_OBJECT &&
+	    wants_table(items->list.items[0])) {
+		const char *dashes = memmem(b.data, b.len, "\n-", 2);
+		const char *eol = dashes ? memchr(dashes + 1, '\n', b.len - (size_t)(dashes + 1 - (const char *)b.data)) : NULL;
+
+		if (eol)
+			skip = (size_t)(eol + 1 - (const char *)b.data);
+	}
+	/* ... and the blank line a table ends with, until the end. */
+	if (ctx->output == OUT_TABLE && b.len - skip >= 2 && b.data[b.len - 1] == '\n' && b.data[b.len - 2] == '\n')
+		b.len--;
+	if (b.len > skip)
+		fwrite(b.data + skip, 1, b.len - skip, ctx->out);
+	fflush(ctx->out);
+	wire_buf_free(&b);
 }
 
 void cli_out_default(struct cli_ctx *ctx, struct wire_value *items)

@@ -127,6 +127,9 @@ int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, 
 void hvd_runtime_describe(const struct hvd_vm *vm, struct hvd_vm_live *live);
 int hvd_runtime_console_input(struct hvd_vm *vm, const struct wire_value *bytes);
 size_t hvd_runtime_count(void);
+/* The running VM's last sample from its worker (a WorkerStatus object: Processors, and the
+ * VMBus's Channels and IntegrationServices), or NULL; borrowed, valid until the next event. */
+const struct wire_value *hvd_runtime_sample(const struct hvd_vm *vm);
 /* Processor limits through cgroup v2 (daemon/cgroup.c): true when enforced; note says. */
 bool hvd_cgroup_apply(const struct hvd_vm *vm, pid_t pid, char *note, size_t notelen);
 /* What the last application of a running VM's limits said, or NULL when it is off. */
@@ -160,7 +163,7 @@ const struct hvd_peer *hvd_client_peer(const struct hvd_client *c);
 uint32_t hvd_client_serial(const struct hvd_client *c);
 uint64_t hvd_client_id(const struct hvd_client *c);
 /* Samples: every second, an event VMSamples {Time, VMs: [VirtualMachine...]} (procs.c). */
-void hvd_client_samples(struct hvd_client *c, uint32_t serial);
+void hvd_client_samples(struct hvd_client *c, uint32_t serial, unsigned every_seconds);
 struct wire_value *hvd_samples_event(struct hvd *d);
 /* Answers a deferred call of a client that may have gone meanwhile (consumes payload). */
 void hvd_reply_to(struct hvd *d, uint64_t client, uint32_t serial, uint32_t proc, int status,

@@ -781,7 +781,14 @@ static int proc_subscribe(struct hvd *d, struct hvd_client *c, const struct wire
 static int proc_samples_subscribe(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
 				  struct wire_value **reply)
 {
-	hvd_client_samples(c, hvd_client_serial(c));
+	int64_t every = 1;
+
+	if (wire_object_get(args, "Interval") && (wire_object_get_int(args, "Interval", &every) || every < 1 || every > 3600)) {
+		*reply = wire_error_record(WIRE_E_INVALID_ARGUMENT, NULL,
+					   "Interval is a whole number of seconds from 1 to 3600.");
+		return WIRE_E_INVALID_ARGUMENT;
+	}
+	hvd_client_samples(c, hvd_client_serial(c), (unsigned)every);
 	*reply = wire_list();
 	wire_list_append(*reply, hvd_samples_event(d)); /* the first sample at once */
 	return WIRE_OK;
@@ -793,10 +800,29 @@ struct wire_value *hvd_samples_event(struct hvd *d)
 	struct wire_value *e = wire_object("VMSamples"), *vms = wire_list();
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
+	struct wire_value *details = wire_list();
+
+	for (i = 0; i < s->n; i++) {
+		const struct wire_value *sample = hvd_runtime_sample(s->vms[i]);
+		static const char *const parts[] = { "Processors", "VMBus", "Channels", "IntegrationServices" };
+		struct wire_value *o;
+		size_t k;
+
 		wire_list_append(vms, vm_object(s->vms[i]));
+		if (!sample)
+			continue;
+		/* What a running partition's worker measured: per-vCPU and per-channel totals. */
+		o = wire_object("VMDetail");
+		wire_object_add(o, "VMId", wire_string(s->vms[i]->id));
+		wire_object_add(o, "VMName", wire_string(s->vms[i]->name));
+		for (k = 0; k < sizeof(parts) / sizeof(parts[0]); k++)
+			if (wire_object_get(sample, parts[k]))
+				wire_object_add(o, parts[k], wire_value_ref((struct wire_value *)wire_object_get(sample, parts[k])));
+		wire_list_append(details, o);
+	}
 	wire_object_add(e, "Time", wire_timestamp(hvd_now_ns()));
 	wire_object_add(e, "VMs", vms);
+	wire_object_add(e, "Details", details);
 	return e;
 }
 

@@ -53,6 +53,7 @@ struct hvd_worker {
 	bool stopped;                  /* sent Stopped: its exit is expected */
 	bool limits_enforced;
 	char limits[300];              /* what applying the processor limits said */
+	struct wire_value *sample;     /* the worker's last Sample status (per-vCPU, VMBus), or NULL */
 };
 
 static struct hvd_worker *workers[MAX_WORKERS];
@@ -163,6 +164,7 @@ static void forget(struct hvd_worker *w)
 		close(w->fd);
 	wire_buf_free(&w->in);
 	wire_buf_free(&w->out);
+	wire_value_unref(w->sample);
 	free(w);
 }
 
@@ -289,6 +291,10 @@ static bool handle_event(struct hvd *d, struct hvd_worker *w, const struct wire_
 				w->pid = (pid_t)pid;
 			if (t && t->type == WIRE_TIMESTAMP)
 				w->start_ns = t->i;
+		}
+		if (st && st->type == WIRE_OBJECT) {
+			wire_value_unref(w->sample);
+			w->sample = wire_value_ref((struct wire_value *)st);
 		}
 		if (wire_object_get_int(st, "CpuNs", &cpu) == 0) {
 			if (w->cpu_at && at > w->cpu_at && w->vcpus)
@@ -656,6 +662,11 @@ int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, 
 	send_call(w, worker_proc, args, &w->call_serials[i]);
 	w->calls[i] = (struct waiter){ client, serial, proc };
 	return HVD_DEFERRED;
+}
+
+const struct wire_value *hvd_runtime_sample(const struct hvd_vm *vm)
+{
+	return vm->worker ? vm->worker->sample : NULL;
 }
 
 /* Live properties of a VM for its object. */

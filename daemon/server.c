@@ -40,8 +40,9 @@ struct hvd_client {
 	uint32_t sub_serial;
 	uint32_t cur_serial; /* serial of the call being handled */
 	uint64_t id;         /* never reused: deferred replies find their client by it */
-	bool samples;        /* gets a VMSamples event every second */
+	bool samples;        /* gets a VMSamples event every samples_every seconds */
 	uint32_t samples_serial;
+	unsigned samples_every, samples_wait;
 	char console_vm[37]; /* attached to this VM's console ("" when not) */
 	uint32_t console_serial;
 };
@@ -117,13 +118,15 @@ uint64_t hvd_client_id(const struct hvd_client *c)
 
 static void queue_frame(struct hvd_client *c, struct wire_frame *f);
 
-void hvd_client_samples(struct hvd_client *c, uint32_t serial)
+void hvd_client_samples(struct hvd_client *c, uint32_t serial, unsigned every)
 {
 	c->samples = true;
 	c->samples_serial = serial;
+	c->samples_every = every ? every : 1;
+	c->samples_wait = c->samples_every;
 }
 
-/* Once a second, to each client that asked: every VM's object, one event for all. */
+/* Each second, to each client whose interval is up: every VM's object, one event for all. */
 static void send_samples(struct hvd *d)
 {
 	struct wire_value *ev = NULL;
@@ -133,8 +136,9 @@ static void send_samples(struct hvd *d)
 		struct hvd_client *c = d->clients[i];
 		struct wire_frame f = { .kind = WIRE_KIND_EVENT, .procedure = WIRE_PROC_SAMPLES_SUBSCRIBE };
 
-		if (!c->samples || c->closing)
+		if (!c->samples || c->closing || --c->samples_wait > 0)
 			continue;
+		c->samples_wait = c->samples_every;
 		if (!ev)
 			ev = hvd_samples_event(d);
 		f.serial = c->samples_serial;
@@ -160,6 +164,7 @@ int hvd_client_subscribe(struct hvd_client *c, uint32_t serial)
 void hvd_client_unsubscribe(struct hvd_client *c)
 {
 	c->subscribed = false;
+	c->samples = false;
 }
 
 /* Binds a listening socket, replacing a stale socket file but never a live daemon's. */

@@ -126,6 +126,33 @@ static uint64_t cpu_ns(struct worker *w)
 	return sum;
 }
 
+/* Per vCPU totals: hvd and its clients turn two samples into rates. */
+static struct wire_value *processors(struct worker *w)
+{
+	struct wire_value *list = wire_list();
+	struct hv_vcpu_stats s;
+	unsigned i;
+
+	for (i = 0; w->part && i < w->vcpus; i++) {
+		struct wire_value *o;
+
+		if (hv_partition_vcpu_stats(w->part, i, &s) != 0)
+			continue;
+		o = wire_object("VMProcessorSample");
+		wire_object_add(o, "Index", wire_int(i));
+		wire_object_add(o, "CpuNs", wire_uint(s.cpu_ns));
+		wire_object_add(o, "RunNs", wire_uint(s.run_ns));
+		wire_object_add(o, "Exits", wire_uint(s.exits));
+		wire_object_add(o, "IoExits", wire_uint(s.io_exits));
+		wire_object_add(o, "MmioExits", wire_uint(s.mmio_exits));
+		wire_object_add(o, "KvmExits", wire_uint(s.kvm_exits));
+		wire_object_add(o, "HaltExits", wire_uint(s.kvm_halt_exits));
+		wire_object_add(o, "EmulatedInstructions", wire_uint(s.kvm_insn_emulation));
+		wire_list_append(list, o);
+	}
+	return list;
+}
+
 static struct wire_value *status_object(struct worker *w)
 {
 	struct wire_value *o = wire_object("WorkerStatus");
@@ -137,6 +164,7 @@ static struct wire_value *status_object(struct worker *w)
 	wire_object_add(o, "ProcessorCount", wire_int(w->vcpus));
 	wire_object_add(o, "MemoryBytes", wire_uint(w->mem));
 	wire_object_add(o, "UsableRam", wire_uint(w->part ? hv_partition_usable_ram(w->part) : 0));
+	wire_object_add(o, "Processors", processors(w));
 	return o;
 }
 

@@ -308,6 +308,49 @@ static void test_console(void **state)
 	free(run_ok(h, "Stop-VM echo -TurnOff"));
 }
 
+/* Watch-VM: samples at the interval asked for, per-vCPU rates, over both sockets. */
+static void test_watch(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char ro[400], *out, *second;
+	double t1, t2;
+
+	free(run_ok(h, "New-VM w -ProcessorCount 2 -MemoryStartupBytes 64MB | Start-VM"));
+	free(wait_ready(h, "w", 1));
+	hvctl_run(h, NULL, "Watch-VM w -Count 2", &r, "-o", "jsonl", NULL);
+	if (r.status)
+		fail_msg("Watch-VM exited %d: %s%s", r.status, r.out, r.err);
+	assert_int_equal(count(r.out, "\"VMName\":\"w\""), 2);
+	assert_int_equal(count(r.out, "\"Index\":"), 4); /* two vCPUs in each sample */
+	assert_int_equal(count(r.out, "\"ExitsPerSecond\":"), 6);
+	run_result_free(&r);
+	/* -Interval 2: the two samples are (at least) two ticks of a second apart. */
+	hvctl_run(h, NULL, "Watch-VM w -Interval 2 -Count 2 | Select-Object Time", &r, "-o", "jsonl", NULL);
+	assert_int_equal(r.status, 0);
+	out = r.out;
+	r.out = NULL;
+	run_result_free(&r);
+	second = strchr(out, '\n');
+	assert_non_null(second);
+	t1 = atof(strrchr(strtok(out, "\n"), ':') + 1);
+	t2 = atof(strrchr(second + 1, ':') + 1);
+	if (t2 < t1)
+		t2 += 60;
+	assert_true(t2 - t1 > 1.5);
+	free(out);
+	snprintf(ro, sizeof(ro), "unix://%s", h->ro_sock);
+	hvctl_run(h, ro, "(Watch-VM w -Count 1).Processors.Count", &r, NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "2\n");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Watch-VM w -Interval 0", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "-Interval is a whole number of seconds");
+	run_result_free(&r);
+	free(run_ok(h, "Stop-VM w -TurnOff"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +359,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_and_a_killed_worker, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_starts, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_console, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_watch, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
