@@ -80,6 +80,8 @@ struct hv_vcpu {
 	struct hv_vcpu_stats stats; /* updated with relaxed atomics */
 };
 
+struct hv_hyperv;
+
 struct hv_partition {
 	int kvm_fd;
 	int vm_fd;
@@ -111,6 +113,8 @@ struct hv_partition {
 	unsigned paused;    /* vCPU threads held, under lock */
 	unsigned exited;    /* vCPU threads finished, under lock */
 	struct hv_stop_info stop;
+
+	struct hv_hyperv *hv; /* Hyper-V surface and VMBus (vmbus-priv.h); never NULL once built */
 };
 
 enum { HV_STATE_NEW, HV_STATE_RUNNING, HV_STATE_DONE };

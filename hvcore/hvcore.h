@@ -43,7 +43,18 @@ struct hv_partition_config {
 	int console_fd;         /* used when console is NULL and console_fd > 0: a zeroed
 				 * config drops the output instead of writing to stdin */
 	const char *kvm_path;   /* NULL: /dev/kvm */
+	unsigned ic_disabled;   /* bit (1u << enum hv_ic) set: that integration service is not
+				 * offered at start */
+	int vmbus_off;          /* nonzero: no Hyper-V surface and no VMBus at all (a plain KVM
+				 * guest) */
+	int vmbus_no_stats;     /* nonzero: channel counters not collected (for the
+				 * statistics-cost bench) */
+	int vmbus_echo;         /* nonzero: also offer the hvkit loopback channel that echoes
+				 * what the guest sends (tests and bench/vmbus-bench.sh only) */
 };
+
+/* Hyper-V integration services, offered as VMBus channels (VMBUS.md). */
+enum hv_ic { HV_IC_HEARTBEAT, HV_IC_SHUTDOWN, HV_IC_TIMESYNC, HV_IC_KVP, HV_IC_COUNT };
 
 enum hv_stop_reason {
 	HV_STOP_NONE = 0,
@@ -141,6 +152,69 @@ uint64_t hv_partition_usable_ram(const struct hv_partition *p);
 void *hv_partition_gpa(struct hv_partition *p, uint64_t gpa, uint64_t len);
 
 const char *hv_stop_reason_name(enum hv_stop_reason r);
+
+/* VMBus (VMBUS.md). Every function below may be called from any thread, also while
+ * hv_partition_run() blocks; with vmbus_off they report nothing connected. */
+struct hv_vmbus_info {
+	uint32_t version;      /* negotiated, (major << 16) | minor; 0 = guest not connected */
+	unsigned channels;     /* offered */
+	uint64_t bad_messages; /* refused hostile messages, all channels */
+};
+
+enum hv_channel_state {
+	HV_CHANNEL_OFFERED,
+	HV_CHANNEL_OPEN,
+	HV_CHANNEL_CLOSED,
+	HV_CHANNEL_RESCINDED,
+	HV_CHANNEL_FAULTED, /* the guest broke the ring protocol: the host ignores the channel */
+};
+
+struct hv_vmbus_channel_stats {
+	uint32_t relid;
+	char name[32]; /* "Heartbeat", "Shutdown", "Time Synchronization", "Key-Value Pair Exchange" */
+	char interface_type[37], instance_id[37]; /* lower-case GUID strings */
+	enum hv_channel_state state;
+	uint64_t packets_in, packets_out, bytes_in, bytes_out; /* in = guest to host */
+	uint64_t interrupts_in, interrupts_out; /* guest's signals to the host; host's to the guest */
+	uint64_t ring_full;   /* host writes that found no room in the host-to-guest ring */
+	uint64_t throttled;   /* host signals left out because the guest masked its interrupt */
+	uint64_t bad_packets; /* malformed packets or ring indexes from the guest */
+	uint32_t in_ring_size, in_ring_used, in_ring_high;
+	uint32_t out_ring_size, out_ring_used, out_ring_high;
+};
+
+HV_WUR int hv_partition_vmbus_info(struct hv_partition *p, struct hv_vmbus_info *out);
+
+/* Fills up to max entries, returns how many channels there are (may exceed max). */
+HV_WUR int hv_partition_vmbus_channels(struct hv_partition *p, struct hv_vmbus_channel_stats *out,
+				       size_t max);
+
+enum hv_ic_health { HV_IC_NO_CONTACT, HV_IC_OK, HV_IC_LOST_COMMUNICATION, HV_IC_DISABLED };
+
+struct hv_ic_status {
+	int enabled, open;
+	enum hv_ic_health health;
+	uint32_t version;         /* negotiated service version, (major << 16) | minor */
+	uint64_t last_contact_ns; /* CLOCK_MONOTONIC of the last answer, 0 none */
+};
+
+/* Heartbeat health: the host asks every second; OK when the guest answered within about
+ * 3 s, LOST_COMMUNICATION when it answered once but not recently, NO_CONTACT never. Other
+ * services: OK once they answered. -EINVAL bad ic. */
+HV_WUR int hv_partition_ic_status(struct hv_partition *p, enum hv_ic ic, struct hv_ic_status *out);
+
+/* Live: enabling offers the channel, disabling rescinds it. -EINVAL bad ic, -ENOTSUP with
+ * vmbus_off. */
+HV_WUR int hv_partition_ic_enable(struct hv_partition *p, enum hv_ic ic, int on);
+
+/* Asks the guest to shut down (or reboot) through the shutdown service; reason (may be
+ * NULL) is shown to the guest. -ENOTCONN when that channel is not open, -EAGAIN when its
+ * ring is full. */
+HV_WUR int hv_partition_guest_shutdown(struct hv_partition *p, int reboot, const char *reason);
+
+/* Hyper-V's names: "Heartbeat", "Shutdown", "Time Synchronization", "Key-Value Pair
+ * Exchange"; NULL for a bad value. */
+const char *hv_ic_name(enum hv_ic ic);
 
 /* Frees a partition that is not running (hv_partition_run has returned or never ran).
  * hv_partition_free(NULL) does nothing. */

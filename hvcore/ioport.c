@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "hvcore/hv-priv.h"
+#include "hvcore/vmbus-priv.h"
 
 typedef void ioport_fn(struct hv_vcpu *v, uint16_t port, bool is_write, uint8_t *data,
 		       unsigned size);
@@ -33,6 +33,17 @@ static void ignore_port(struct hv_vcpu *v, uint16_t port, bool is_write, uint8_t
 		memset(data, 0xff, size);
 }
 
+static void hypercall_port(struct hv_vcpu *v, uint16_t port, bool is_write, uint8_t *data,
+			   unsigned size)
+{
+	(void)port;
+	(void)size;
+	if (is_write)
+		hv_hyperv_hypercall(v);
+	else
+		*data = 0xff;
+}
+
 static const struct ioport_dev devices[] = {
 	{ 0x0060, 1, hv_kbd_io },   /* keyboard controller data */
 	{ 0x0064, 1, hv_kbd_io },   /* keyboard controller command: 0xfe resets */
@@ -40,6 +51,7 @@ static const struct ioport_dev devices[] = {
 	{ HV_COM1_BASE, 8, serial_port },
 	{ HV_PM_BASE, HV_PM_LEN, hv_pm_io },
 	{ 0x0cf9, 1, hv_reset_io }, /* reset control register */
+	{ HV_HYPERCALL_PORT, 1, hypercall_port }, /* the Hyper-V hypercall page's trap */
 };
 
 void hv_ioport_access(struct hv_vcpu *v, uint16_t port, bool is_write, uint8_t *data,

@@ -5,7 +5,10 @@ hvcore_libhvcore_a_SOURCES = \
 	hvcore/hvcore.h hvcore/hv-priv.h \
 	hvcore/partition.c hvcore/vcpu.c hvcore/kvm-stats.c hvcore/ioport.c hvcore/serial.c hvcore/pm.c \
 	hvcore/x86/cpuid.c hvcore/x86/boot.c hvcore/x86/acpi.c hvcore/x86/elf.c \
-	hvcore/x86/bzimage.c
+	hvcore/x86/bzimage.c \
+	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
+	hvcore/vsp-heartbeat.c hvcore/vsp-shutdown.c hvcore/vsp-timesync.c hvcore/vsp-kvp.c \
+	hvcore/vsp-echo.c
 
 # hvguest is a freestanding x86-64 kernel, not a host program: its own flags, never
 # AM_CFLAGS (sanitizers, host warnings) nor the user's CFLAGS. Code must stay inside what

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "hvcore/hv-priv.h"
+#include "hvcore/vmbus-priv.h"
 
 static void kick_handler(int sig)
 {
@@ -169,6 +169,9 @@ int hv_partition_new(const struct hv_partition_config *cfg, struct hv_partition 
 	r = setup_vm(p);
 	if (r)
 		goto out;
+	r = hv_hyperv_init(p, cfg);
+	if (r)
+		goto out;
 	r = hv_cpuid_init(p);
 	if (r)
 		goto out;
@@ -195,6 +198,7 @@ void hv_partition_free(struct hv_partition *p)
 			hv_vcpu_destroy(&p->vcpus[i]);
 	free(p->vcpus);
 	free(p->cpuid);
+	hv_hyperv_destroy(p);
 	if (p->vm_fd >= 0)
 		close(p->vm_fd);
 	if (p->kvm_fd >= 0)
@@ -313,10 +317,13 @@ int hv_partition_run(struct hv_partition *p, struct hv_stop_info *info)
 		}
 		__atomic_store_n(&p->vcpus[i].started, true, __ATOMIC_SEQ_CST);
 	}
+	/* Without its timer thread VMBus only loses heartbeats and time samples: run anyway. */
+	(void)hv_vmbus_start(p);
 	pthread_mutex_lock(&p->lock);
 	while (!__atomic_load_n(&p->stopping, __ATOMIC_SEQ_CST))
 		pthread_cond_wait(&p->cond, &p->lock);
 	pthread_mutex_unlock(&p->lock);
+	hv_vmbus_stop(p);
 	join_started(p);
 	hv_serial_flush(p);
 	pthread_mutex_lock(&p->lock);

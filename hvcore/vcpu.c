@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hvcore/hv-priv.h"
+#include "hvcore/vmbus-priv.h"
 
 int hv_vcpu_create(struct hv_partition *p, unsigned id)
 {
@@ -160,6 +160,17 @@ static bool dispatch(struct hv_vcpu *v)
 	case KVM_EXIT_INTR:
 		stat_add(&s->intr_exits, 1);
 		return true;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR: {
+		/* Only the Hyper-V range is filtered to us; anything else there is #GP. */
+		uint64_t data = v->run->msr.data;
+
+		stat_add(&s->other_exits, 1);
+		v->run->msr.error = hv_hyperv_msr(v, v->run->exit_reason == KVM_EXIT_X86_WRMSR,
+						  v->run->msr.index, &data) ? 0 : 1;
+		v->run->msr.data = data;
+		return true;
+	}
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; ours has one. Treat as a stop. */
 		stat_add(&s->other_exits, 1);

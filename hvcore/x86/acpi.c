@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hvcore/hv-priv.h"
+#include "hvcore/vmbus-priv.h"
 
 #define RSDP_GPA HV_ACPI_GPA
 #define XSDT_GPA (HV_ACPI_GPA + 0x40)
@@ -127,11 +127,24 @@ static const uint8_t dsdt_aml[] = {
 	0x0a, HV_S5_SLP_TYP, 0x0a, HV_S5_SLP_TYP, 0x00, 0x00,
 };
 
+/* Scope (\_SB) { Device (VMBS) { Name (_HID, "VMBus") Name (_UID, 0)
+ *   Name (_CRS, ResourceTemplate () { IRQNoFlags () { 5 } }) } }
+ * Linux's hv_vmbus binds only through ACPI; on x86 its interrupts come through the SynIC
+ * vector, so the IRQ resource is there only because the driver walks _CRS. */
+static const uint8_t vmbus_aml[] = {
+	0x10, 0x2d, '\\', '_', 'S', 'B', '_',
+	0x5b, 0x82, 0x25, 'V', 'M', 'B', 'S',
+	0x08, '_', 'H', 'I', 'D', 0x0d, 'V', 'M', 'B', 'u', 's', 0x00,
+	0x08, '_', 'U', 'I', 'D', 0x00,
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x08, 0x0a, 0x05, 0x22, 0x20, 0x00, 0x79, 0x00,
+};
+
 int hv_acpi_build(struct hv_partition *p)
 {
 	uint8_t *base = hv_partition_gpa(p, HV_ACPI_GPA, ACPI_SIZE);
 	uint8_t *rsdp, *xsdt, *dsdt;
-	uint32_t dlen = HDR_LEN + sizeof(dsdt_aml);
+	bool vmbus = p->hv && p->hv->on;
+	uint32_t dlen = HDR_LEN + sizeof(dsdt_aml) + (vmbus ? sizeof(vmbus_aml) : 0);
 
 	if (!base)
 		return -E2BIG;
@@ -145,6 +158,8 @@ int hv_acpi_build(struct hv_partition *p)
 
 	header(dsdt, "DSDT", dlen, 2);
 	memcpy(dsdt + HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+	if (vmbus)
+		memcpy(dsdt + HDR_LEN + sizeof(dsdt_aml), vmbus_aml, sizeof(vmbus_aml));
 	finish(dsdt, dlen);
 	build_fadt(base + (FADT_GPA - HV_ACPI_GPA));
 	build_madt(base + (MADT_GPA - HV_ACPI_GPA), p->nvcpus);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "hvcore/hv-priv.h"
+#include "hvcore/vmbus-priv.h"
 
 #define MAX_ENTRIES 256
 
@@ -49,6 +49,7 @@ int hv_cpuid_init(struct hv_partition *p)
 			continue;
 		c->entries[n++] = *e;
 	}
+	hv_hyperv_cpuid(p, c->entries, &n, MAX_ENTRIES);
 	c->nent = n;
 	p->cpuid = c;
 	return 0;

@@ -1,0 +1,869 @@
+/* The VMBus host: connection (version negotiation), offers, GPADLs, open/close, rescind,
+ * unload, the guest's signals, and the public calls. Message layouts are those of
+ * include/linux/hyperv.h (struct vmbus_channel_*), all little-endian and packed; the flow is
+ * the one Linux 6.1's hv_vmbus drives (notes/hyperv-surface.md). The guest is hostile: a
+ * message shorter than its fields, with an unknown type, a relid or GPADL it does not own, a
+ * page outside RAM or rings out of range is refused and counted; the partition runs on. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hvcore/vmbus-priv.h"
+
+enum {
+	MSG_OFFERCHANNEL = 1,
+	MSG_RESCIND_CHANNELOFFER = 2,
+	MSG_REQUESTOFFERS = 3,
+	MSG_ALLOFFERS_DELIVERED = 4,
+	MSG_OPENCHANNEL = 5,
+	MSG_OPENCHANNEL_RESULT = 6,
+	MSG_CLOSECHANNEL = 7,
+	MSG_GPADL_HEADER = 8,
+	MSG_GPADL_BODY = 9,
+	MSG_GPADL_CREATED = 10,
+	MSG_GPADL_TEARDOWN = 11,
+	MSG_GPADL_TORNDOWN = 12,
+	MSG_RELID_RELEASED = 13,
+	MSG_INITIATE_CONTACT = 14,
+	MSG_VERSION_RESPONSE = 15,
+	MSG_UNLOAD = 16,
+	MSG_UNLOAD_RESPONSE = 17,
+};
+
+#define CONN_ID_MESSAGE 1
+#define CONN_ID_MESSAGE_4 4
+#define CONN_ID_CHANNEL_BASE 0x10000 /* a channel's id for HvSignalEvent: base + relid */
+#define VMB_VERSION(maj, min) (((uint32_t)(maj) << 16) | (min))
+#define STATUS_UNSUCCESSFUL 0xc0000001u
+#define PKT_DATA_INBAND 6
+#define PKT_COMP 11
+#define OFFER_LEN 196
+#define MAX_RELID 2047
+
+/* Versions this host speaks, newest first: 5.x only on connection id 4 (with the SINT the
+ * guest names), older ones on id 1. Below Windows 8 (2.4) the channel interrupts would go
+ * through the shared interrupt page, which this host does not implement. */
+static const uint32_t versions[] = {
+	VMB_VERSION(5, 3), VMB_VERSION(5, 2), VMB_VERSION(5, 1), VMB_VERSION(5, 0),
+	VMB_VERSION(4, 1), VMB_VERSION(4, 0), VMB_VERSION(3, 0), VMB_VERSION(2, 4),
+};
+
+/* Channel slot i holds vsps[i]; the IC slots match enum hv_ic. */
+static const struct hv_vsp *const vsps[] = {
+	&hv_vsp_heartbeat, &hv_vsp_shutdown, &hv_vsp_timesync, &hv_vsp_kvp, &hv_vsp_echo,
+};
+#define ECHO_SLOT 4
+
+#define STAT(c, field, n)                                   \
+	do {                                                \
+		if (!(c)->p->hv->vmbus.no_stats)            \
+			(c)->st.field += (n);               \
+	} while (0)
+
+static struct hv_vmbus *vb_of(struct hv_partition *p)
+{
+	return &p->hv->vmbus;
+}
+
+/* Text GUID to the wire layout: the first three fields little-endian, the rest in order. */
+static void guid_wire(const char *s, uint8_t out[16])
+{
+	static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+	uint8_t b[16];
+	unsigned i = 0;
+
+	memset(b, 0, sizeof(b));
+	for (; *s && i < 32; s++) {
+		int v;
+
+		if (*s == '-')
+			continue;
+		v = *s >= 'a' ? *s - 'a' + 10 : *s - '0';
+		b[i / 2] = (uint8_t)(b[i / 2] | (v << (i % 2 ? 0 : 4)));
+		i++;
+	}
+	for (i = 0; i < 16; i++)
+		out[order[i]] = b[i];
+}
+
+static void send_msg(struct hv_partition *p, const uint8_t *m, size_t len)
+{
+	struct hv_vmbus *vb = vb_of(p);
+
+	(void)hv_synic_post(p, vb->target_vp, HV_VMBUS_SINT, m, len);
+}
+
+static void bad(struct hv_partition *p)
+{
+	vb_of(p)->bad_messages++;
+}
+
+static struct hv_channel *by_relid(struct hv_partition *p, uint32_t relid)
+{
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb_of(p)->chan[i];
+
+		if (c && c->sent && c->relid == relid)
+			return c;
+	}
+	return NULL;
+}
+
+static uint32_t free_relid(struct hv_partition *p)
+{
+	uint32_t r;
+
+	for (r = vb_of(p)->next_relid; r <= MAX_RELID; r++)
+		if (!by_relid(p, r))
+			break;
+	if (r > MAX_RELID)
+		for (r = 1; r <= MAX_RELID && by_relid(p, r); r++)
+			;
+	vb_of(p)->next_relid = r + 1 > MAX_RELID ? 1 : r + 1;
+	return r;
+}
+
+static void close_rings(struct hv_channel *c)
+{
+	if (c->in.high > c->st.in_ring_high)
+		c->st.in_ring_high = c->in.high;
+	if (c->out.high > c->st.out_ring_high)
+		c->st.out_ring_high = c->out.high;
+	hv_ring_free(&c->in);
+	hv_ring_free(&c->out);
+}
+
+static void send_offer(struct hv_channel *c)
+{
+	uint8_t m[OFFER_LEN];
+
+	c->relid = free_relid(c->p);
+	c->conn_id = CONN_ID_CHANNEL_BASE + c->relid;
+	c->sent = c->listed = true;
+	c->released = c->reoffer = false;
+	c->state = HV_CHANNEL_OFFERED;
+	c->st.relid = c->relid;
+	memset(m, 0, sizeof(m));
+	hv_put32(m, MSG_OFFERCHANNEL);
+	guid_wire(c->vsp->class_id, m + 8);
+	guid_wire(c->vsp->instance_id, m + 24);
+	hv_put32(m + 184, c->relid);
+	m[190] = 1; /* is_dedicated_interrupt: signal with our connection id, no shared page */
+	hv_put32(m + 192, c->conn_id);
+	send_msg(c->p, m, sizeof(m));
+}
+
+static void rescind(struct hv_channel *c)
+{
+	uint8_t m[12];
+
+	close_rings(c);
+	c->state = HV_CHANNEL_RESCINDED;
+	memset(m, 0, sizeof(m));
+	hv_put32(m, MSG_RESCIND_CHANNELOFFER);
+	hv_put32(m + 8, c->relid);
+	send_msg(c->p, m, sizeof(m));
+}
+
+static void reply_version(struct hv_partition *p, bool ok, uint32_t conn_id)
+{
+	uint8_t m[16];
+
+	memset(m, 0, sizeof(m));
+	hv_put32(m, MSG_VERSION_RESPONSE);
+	m[8] = ok;
+	hv_put32(m + 12, conn_id);
+	send_msg(p, m, sizeof(m));
+}
+
+/* INITIATE_CONTACT: version (8), target vCPU (12), interrupt page or msg_sint (16). */
+static void initiate_contact(struct hv_partition *p, uint32_t conn_id, const uint8_t *m,
+			     uint32_t len)
+{
+	struct hv_vmbus *vb = vb_of(p);
+	uint32_t want, vp, sint = HV_VMBUS_SINT;
+	bool known = false;
+	unsigned i;
+
+	if (len < 24) {
+		bad(p);
+		return;
+	}
+	want = hv_get32(m + 8);
+	vp = hv_get32(m + 12);
+	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+		known |= versions[i] == want;
+	if (vp >= p->nvcpus || vb->version) {
+		bad(p); /* no such processor, or contact twice without an unload */
+		return;
+	}
+	vb->target_vp = vp;
+	if (want >= VMB_VERSION(5, 0))
+		sint = m[16];
+	/* 5.0 and later must come on connection id 4, older ones on 1 (hyperv.h). */
+	if (!known || sint != HV_VMBUS_SINT ||
+	    (want >= VMB_VERSION(5, 0)) != (conn_id == CONN_ID_MESSAGE_4)) {
+		reply_version(p, false, 0);
+		return;
+	}
+	vb->version = want;
+	reply_version(p, true, want >= VMB_VERSION(5, 0) ? CONN_ID_MESSAGE_4 : CONN_ID_MESSAGE);
+}
+
+static void request_offers(struct hv_partition *p)
+{
+	struct hv_vmbus *vb = vb_of(p);
+	uint8_t m[8];
+	unsigned i;
+
+	vb->offers_requested = true;
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb->chan[i];
+
+		if (c && c->enabled && !c->sent)
+			send_offer(c);
+	}
+	memset(m, 0, sizeof(m));
+	hv_put32(m, MSG_ALLOFFERS_DELIVERED);
+	send_msg(p, m, sizeof(m));
+}
+
+static struct hv_gpadl *find_gpadl(struct hv_partition *p, uint32_t handle)
+{
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_GPADLS; i++)
+		if (handle && vb_of(p)->gpadls[i].handle == handle)
+			return &vb_of(p)->gpadls[i];
+	return NULL;
+}
+
+static void drop_gpadl(struct hv_gpadl *g)
+{
+	free(g->pfns);
+	memset(g, 0, sizeof(*g));
+}
+
+static void gpadl_created(struct hv_partition *p, struct hv_gpadl *g)
+{
+	uint8_t m[20];
+	uint32_t i, status = 0;
+
+	for (i = 0; i < g->npages && !status; i++)
+		if (g->pfns[i] >= (1ULL << 40) ||
+		    !hv_partition_gpa(p, g->pfns[i] * HV_PAGE, HV_PAGE))
+			status = STATUS_UNSUCCESSFUL;
+	memset(m, 0, sizeof(m));
+	hv_put32(m, MSG_GPADL_CREATED);
+	hv_put32(m + 8, g->relid);
+	hv_put32(m + 12, g->handle);
+	hv_put32(m + 16, status);
+	if (status) {
+		bad(p); /* pages outside guest RAM: refused, forgotten */
+		drop_gpadl(g);
+	}
+	send_msg(p, m, sizeof(m));
+}
+
+static void add_pfns(struct hv_gpadl *g, const uint8_t *src, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		g->pfns[g->have++] = hv_get64(src + 8 * i);
+}
+
+/* GPADL_HEADER: relid (8), handle (12), range_buflen (16), rangecount (18), then one
+ * gpa_range: byte_count (20), byte_offset (24), pfns (28). */
+static void gpadl_header(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	uint32_t relid, handle, buflen, count, offset, npages, here, i;
+	struct hv_gpadl *g = NULL;
+
+	if (len < 28) {
+		bad(p);
+		return;
+	}
+	relid = hv_get32(m + 8);
+	handle = hv_get32(m + 12);
+	buflen = hv_get16(m + 16);
+	count = hv_get32(m + 20);
+	offset = hv_get32(m + 24);
+	npages = (uint32_t)(((uint64_t)offset + count + HV_PAGE - 1) / HV_PAGE);
+	here = (len - 28) / 8;
+	if (!by_relid(p, relid) || !handle || find_gpadl(p, handle) || hv_get16(m + 18) != 1 ||
+	    offset >= HV_PAGE || count == 0 || npages > HV_MAX_GPADL_PAGES ||
+	    buflen != 8 + 8 * npages || here == 0 || here > npages) {
+		bad(p);
+		return;
+	}
+	for (i = 0; i < HV_MAX_GPADLS && !g; i++)
+		if (!vb_of(p)->gpadls[i].handle)
+			g = &vb_of(p)->gpadls[i];
+	if (!g) {
+		bad(p);
+		return;
+	}
+	g->pfns = calloc(npages, sizeof(*g->pfns));
+	if (!g->pfns)
+		return;
+	g->handle = handle;
+	g->relid = relid;
+	g->npages = npages;
+	add_pfns(g, m + 28, here);
+	if (g->have == g->npages)
+		gpadl_created(p, g);
+}
+
+/* GPADL_BODY: message number (8), handle (12), pfns (16). */
+static void gpadl_body(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	struct hv_gpadl *g;
+	uint32_t n;
+
+	if (len < 24) {
+		bad(p);
+		return;
+	}
+	g = find_gpadl(p, hv_get32(m + 12));
+	n = (len - 16) / 8;
+	if (!g || g->have == g->npages || n > g->npages - g->have) {
+		bad(p);
+		return;
+	}
+	add_pfns(g, m + 16, n);
+	if (g->have == g->npages)
+		gpadl_created(p, g);
+}
+
+static bool gpadl_in_use(struct hv_partition *p, uint32_t handle)
+{
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb_of(p)->chan[i];
+
+		if (c && c->in.size && c->gpadl == handle)
+			return true;
+	}
+	return false;
+}
+
+static void gpadl_teardown(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	struct hv_gpadl *g;
+	uint8_t r[12];
+
+	if (len < 16 || !(g = find_gpadl(p, hv_get32(m + 12))) || gpadl_in_use(p, g->handle)) {
+		bad(p);
+		return;
+	}
+	memset(r, 0, sizeof(r));
+	hv_put32(r, MSG_GPADL_TORNDOWN);
+	hv_put32(r + 8, g->handle);
+	drop_gpadl(g);
+	send_msg(p, r, sizeof(r));
+}
+
+static void open_result(struct hv_partition *p, uint32_t relid, uint32_t openid, uint32_t status)
+{
+	uint8_t m[20];
+
+	memset(m, 0, sizeof(m));
+	hv_put32(m, MSG_OPENCHANNEL_RESULT);
+	hv_put32(m + 8, relid);
+	hv_put32(m + 12, openid);
+	hv_put32(m + 16, status);
+	send_msg(p, m, sizeof(m));
+}
+
+static uint8_t **page_list(struct hv_partition *p, const struct hv_gpadl *g, uint32_t from,
+			   uint32_t n)
+{
+	uint8_t **pages = calloc(n, sizeof(*pages));
+	uint32_t i;
+
+	for (i = 0; pages && i < n; i++)
+		pages[i] = hv_partition_gpa(p, g->pfns[from + i] * HV_PAGE, HV_PAGE);
+	return pages;
+}
+
+/* OPENCHANNEL: relid (8), open id (12), ring GPADL (16), target VP (20), page offset of the
+ * host-to-guest ring (24), user data (28..148). The guest-to-host ring comes first. */
+static void open_channel(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	uint32_t relid, openid, vp, down;
+	struct hv_channel *c;
+	struct hv_gpadl *g;
+
+	if (len < 28) {
+		bad(p);
+		return;
+	}
+	relid = hv_get32(m + 8);
+	openid = hv_get32(m + 12);
+	g = find_gpadl(p, hv_get32(m + 16));
+	vp = hv_get32(m + 20);
+	down = hv_get32(m + 24);
+	c = by_relid(p, relid);
+	if (!c || (c->state != HV_CHANNEL_OFFERED && c->state != HV_CHANNEL_CLOSED) || !g ||
+	    g->have != g->npages || g->relid != relid || vp >= p->nvcpus || down < 2 ||
+	    down > g->npages - 2 || gpadl_in_use(p, g->handle)) {
+		bad(p);
+		if (c)
+			STAT(c, bad_packets, 1);
+		open_result(p, relid, openid, STATUS_UNSUCCESSFUL);
+		return;
+	}
+	if (hv_ring_setup(&c->in, page_list(p, g, 0, down), down, false) ||
+	    hv_ring_setup(&c->out, page_list(p, g, down, g->npages - down), g->npages - down,
+			  true)) {
+		close_rings(c);
+		bad(p);
+		STAT(c, bad_packets, 1);
+		open_result(p, relid, openid, STATUS_UNSUCCESSFUL);
+		return;
+	}
+	c->gpadl = g->handle;
+	c->target_vp = vp;
+	c->state = HV_CHANNEL_OPEN;
+	c->st.in_ring_size = c->in.size;
+	c->st.out_ring_size = c->out.size;
+	open_result(p, relid, openid, 0);
+	if (c->vsp->opened)
+		c->vsp->opened(c);
+}
+
+static void close_channel(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	struct hv_channel *c;
+
+	if (len < 12 || !(c = by_relid(p, hv_get32(m + 8)))) {
+		bad(p);
+		return;
+	}
+	close_rings(c);
+	if (c->state == HV_CHANNEL_OPEN || c->state == HV_CHANNEL_FAULTED)
+		c->state = HV_CHANNEL_CLOSED;
+}
+
+static void relid_released(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	struct hv_channel *c;
+
+	if (len < 12 || !(c = by_relid(p, hv_get32(m + 8))) || c->state != HV_CHANNEL_RESCINDED) {
+		bad(p);
+		return;
+	}
+	close_rings(c);
+	c->released = true;
+	c->sent = false;
+	if (c->reoffer && c->enabled && vb_of(p)->offers_requested)
+		send_offer(c);
+}
+
+static void unload(struct hv_partition *p)
+{
+	struct hv_vmbus *vb = vb_of(p);
+	uint8_t m[8];
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb->chan[i];
+
+		if (!c)
+			continue;
+		close_rings(c);
+		c->sent = false;
+		if (c->state != HV_CHANNEL_RESCINDED)
+			c->state = HV_CHANNEL_OFFERED;
+	}
+	for (i = 0; i < HV_MAX_GPADLS; i++)
+		drop_gpadl(&vb->gpadls[i]);
+	vb->version = 0;
+	vb->offers_requested = false;
+	memset(m, 0, sizeof(m));
+	hv_put32(m, MSG_UNLOAD_RESPONSE);
+	send_msg(p, m, sizeof(m));
+}
+
+uint16_t hv_vmbus_post(struct hv_partition *p, uint32_t conn_id, const uint8_t *m, uint32_t len)
+{
+	struct hv_vmbus *vb = vb_of(p);
+	uint32_t type;
+
+	if (conn_id != CONN_ID_MESSAGE && conn_id != CONN_ID_MESSAGE_4)
+		return HV_STATUS_INVALID_CONNECTION_ID;
+	if (len < 8) {
+		bad(p);
+		return HV_STATUS_SUCCESS;
+	}
+	type = hv_get32(m);
+	if (type == MSG_INITIATE_CONTACT) {
+		initiate_contact(p, conn_id, m, len);
+		return HV_STATUS_SUCCESS;
+	}
+	if (!vb->version) {
+		bad(p); /* nothing but contact before contact */
+		return HV_STATUS_SUCCESS;
+	}
+	switch (type) {
+	case MSG_REQUESTOFFERS: request_offers(p); break;
+	case MSG_GPADL_HEADER: gpadl_header(p, m, len); break;
+	case MSG_GPADL_BODY: gpadl_body(p, m, len); break;
+	case MSG_GPADL_TEARDOWN: gpadl_teardown(p, m, len); break;
+	case MSG_OPENCHANNEL: open_channel(p, m, len); break;
+	case MSG_CLOSECHANNEL: close_channel(p, m, len); break;
+	case MSG_RELID_RELEASED: relid_released(p, m, len); break;
+	case MSG_UNLOAD: unload(p); break;
+	default: bad(p); break;
+	}
+	return HV_STATUS_SUCCESS;
+}
+
+void hv_channel_fault(struct hv_channel *c)
+{
+	STAT(c, bad_packets, 1);
+	if (c->state == HV_CHANNEL_OPEN)
+		c->state = HV_CHANNEL_FAULTED;
+}
+
+static void interrupt_guest(struct hv_channel *c)
+{
+	if (hv_synic_event(c->p, c->target_vp, HV_VMBUS_SINT, c->relid))
+		STAT(c, interrupts_out, 1);
+}
+
+/* Everything the guest put in the ring, a bounded batch at a time: the vCPU that signalled
+ * goes back to the guest quickly, and signals again if it writes more. */
+static void drain(struct hv_channel *c)
+{
+	unsigned n;
+
+	for (n = 0; n < 64 && c->state == HV_CHANNEL_OPEN; n++) {
+		uint32_t before = hv_ring_free_bytes(&c->in), off;
+		int len = hv_ring_read(&c->in, c->buf, HV_MAX_PACKET);
+		uint16_t type;
+
+		if (len < 0) {
+			hv_channel_fault(c);
+			return;
+		}
+		if (len == 0)
+			return;
+		if (hv_ring_read_done(&c->in, before))
+			interrupt_guest(c);
+		STAT(c, packets_in, 1);
+		STAT(c, bytes_in, (uint64_t)len);
+		type = hv_get16(c->buf);
+		off = (uint32_t)hv_get16(c->buf + 2) * 8;
+		if ((type != PKT_DATA_INBAND && type != PKT_COMP) ||
+		    !c->vsp->packet(c, c->buf + off, (uint32_t)len - off, hv_get64(c->buf + 8), type,
+				    hv_get16(c->buf + 6)))
+			STAT(c, bad_packets, 1);
+	}
+}
+
+uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id)
+{
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb_of(p)->chan[i];
+
+		if (c && c->sent && c->conn_id == conn_id) {
+			STAT(c, interrupts_in, 1);
+			drain(c);
+			return HV_STATUS_SUCCESS;
+		}
+	}
+	return HV_STATUS_INVALID_CONNECTION_ID;
+}
+
+int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id)
+{
+	bool sig, masked;
+	int r;
+
+	if (c->state != HV_CHANNEL_OPEN)
+		return -ENOTCONN;
+	r = hv_ring_write(&c->out, PKT_DATA_INBAND, 0, trans_id, data, len, &sig, &masked);
+	if (r == -EAGAIN)
+		STAT(c, ring_full, 1);
+	if (r == -EBADMSG)
+		hv_channel_fault(c);
+	if (r)
+		return r;
+	STAT(c, packets_out, 1);
+	STAT(c, bytes_out, len);
+	if (masked)
+		STAT(c, throttled, 1);
+	if (sig)
+		interrupt_guest(c);
+	return 0;
+}
+
+struct hv_channel *hv_vmbus_ic_channel(struct hv_partition *p, int ic)
+{
+	if (!p->hv || !p->hv->on || ic < 0 || ic >= HV_IC_COUNT)
+		return NULL;
+	return vb_of(p)->chan[ic];
+}
+
+int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
+{
+	struct hv_vmbus *vb = vb_of(p);
+	unsigned i;
+
+	vb->next_relid = 1;
+	vb->no_stats = cfg->vmbus_no_stats != 0;
+	pthread_cond_init(&vb->cond, NULL);
+	for (i = 0; i < sizeof(vsps) / sizeof(vsps[0]); i++) {
+		struct hv_channel *c;
+
+		if (i == ECHO_SLOT && !cfg->vmbus_echo)
+			continue;
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		vb->chan[i] = c;
+		c->p = p;
+		c->vsp = vsps[i];
+		c->enabled = vsps[i]->ic < 0 || !(cfg->ic_disabled & (1u << vsps[i]->ic));
+		c->buf = malloc(HV_MAX_PACKET);
+		c->priv = calloc(1, vsps[i]->priv_size ? vsps[i]->priv_size : 1);
+		if (!c->buf || !c->priv)
+			return -ENOMEM;
+		snprintf(c->st.name, sizeof(c->st.name), "%s", vsps[i]->name);
+		snprintf(c->st.interface_type, sizeof(c->st.interface_type), "%s", vsps[i]->class_id);
+		snprintf(c->st.instance_id, sizeof(c->st.instance_id), "%s", vsps[i]->instance_id);
+	}
+	return 0;
+}
+
+void hv_vmbus_destroy(struct hv_partition *p)
+{
+	struct hv_vmbus *vb = vb_of(p);
+	unsigned i;
+
+	if (!p->hv->on)
+		return;
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb->chan[i];
+
+		if (!c)
+			continue;
+		close_rings(c);
+		free(c->buf);
+		free(c->priv);
+		free(c);
+		vb->chan[i] = NULL;
+	}
+	for (i = 0; i < HV_MAX_GPADLS; i++)
+		drop_gpadl(&vb->gpadls[i]);
+	pthread_cond_destroy(&vb->cond);
+}
+
+/* The services' clock: heartbeats every second, time samples, KVP polls. */
+static void *timer_main(void *arg)
+{
+	struct hv_partition *p = arg;
+	struct hv_vmbus *vb = vb_of(p);
+	struct timespec ts;
+	sigset_t set;
+	unsigned i;
+
+	sigfillset(&set);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
+	pthread_setname_np(pthread_self(), "vmbus");
+	pthread_mutex_lock(&p->hv->lock);
+	while (!vb->thread_stop) {
+		uint64_t now = hv_now_ns();
+
+		for (i = 0; i < HV_MAX_CHANNELS; i++) {
+			struct hv_channel *c = vb->chan[i];
+
+			if (c && c->state == HV_CHANNEL_OPEN && c->vsp->tick)
+				c->vsp->tick(c, now);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_nsec -= 1000000000;
+			ts.tv_sec++;
+		}
+		pthread_cond_timedwait(&vb->cond, &p->hv->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return NULL;
+}
+
+int hv_vmbus_start(struct hv_partition *p)
+{
+	struct hv_vmbus *vb = vb_of(p);
+	int r;
+
+	if (!p->hv->on)
+		return 0;
+	r = -pthread_create(&vb->thread, NULL, timer_main, p);
+	vb->thread_on = r == 0;
+	return r;
+}
+
+void hv_vmbus_stop(struct hv_partition *p)
+{
+	struct hv_vmbus *vb = vb_of(p);
+
+	if (!p->hv->on || !vb->thread_on)
+		return;
+	pthread_mutex_lock(&p->hv->lock);
+	vb->thread_stop = true;
+	pthread_cond_broadcast(&vb->cond);
+	pthread_mutex_unlock(&p->hv->lock);
+	pthread_join(vb->thread, NULL);
+	vb->thread_on = false;
+}
+
+/* Public calls. */
+
+int hv_partition_vmbus_info(struct hv_partition *p, struct hv_vmbus_info *out)
+{
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	if (!p->hv->on)
+		return 0;
+	pthread_mutex_lock(&p->hv->lock);
+	out->version = vb_of(p)->version;
+	out->bad_messages = vb_of(p)->bad_messages;
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb_of(p)->chan[i];
+
+		if (!c)
+			continue;
+		if (c->sent && c->state != HV_CHANNEL_RESCINDED)
+			out->channels++;
+		out->bad_messages += c->st.bad_packets;
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return 0;
+}
+
+int hv_partition_vmbus_channels(struct hv_partition *p, struct hv_vmbus_channel_stats *out,
+				size_t max)
+{
+	size_t n = 0;
+	unsigned i;
+
+	if (!p->hv->on)
+		return 0;
+	pthread_mutex_lock(&p->hv->lock);
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb_of(p)->chan[i];
+
+		if (!c || !c->listed)
+			continue;
+		if (n < max) {
+			out[n] = c->st;
+			out[n].state = c->state;
+			out[n].in_ring_used = hv_ring_used(&c->in);
+			out[n].out_ring_used = hv_ring_used(&c->out);
+			out[n].in_ring_high = c->in.high > c->st.in_ring_high ? c->in.high
+									      : c->st.in_ring_high;
+			out[n].out_ring_high = c->out.high > c->st.out_ring_high ? c->out.high
+										 : c->st.out_ring_high;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return (int)n;
+}
+
+int hv_partition_ic_status(struct hv_partition *p, enum hv_ic ic, struct hv_ic_status *out)
+{
+	struct hv_channel *c;
+	const struct hv_ic_state *s;
+	uint64_t now = hv_now_ns();
+
+	if ((unsigned)ic >= HV_IC_COUNT)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->health = HV_IC_DISABLED;
+	c = hv_vmbus_ic_channel(p, ic);
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&p->hv->lock);
+	s = c->priv;
+	out->enabled = c->enabled;
+	out->open = c->state == HV_CHANNEL_OPEN;
+	out->version = out->open ? s->version : 0;
+	out->last_contact_ns = s->last_contact_ns;
+	if (!c->enabled)
+		out->health = HV_IC_DISABLED;
+	else if (!s->last_contact_ns)
+		out->health = HV_IC_NO_CONTACT;
+	else if (ic != HV_IC_HEARTBEAT || now - s->last_contact_ns <= 3000000000ULL)
+		out->health = out->open ? HV_IC_OK : HV_IC_LOST_COMMUNICATION;
+	else
+		out->health = HV_IC_LOST_COMMUNICATION;
+	pthread_mutex_unlock(&p->hv->lock);
+	return 0;
+}
+
+int hv_partition_ic_enable(struct hv_partition *p, enum hv_ic ic, int on)
+{
+	struct hv_channel *c;
+
+	if ((unsigned)ic >= HV_IC_COUNT)
+		return -EINVAL;
+	c = hv_vmbus_ic_channel(p, ic);
+	if (!c)
+		return -ENOTSUP;
+	pthread_mutex_lock(&p->hv->lock);
+	if (on && !c->enabled) {
+		c->enabled = true;
+		if (c->state == HV_CHANNEL_RESCINDED && c->sent && !c->released)
+			c->reoffer = true; /* offered again once the guest lets go of the old relid */
+		else if (vb_of(p)->offers_requested && !c->sent)
+			send_offer(c);
+	} else if (!on && c->enabled) {
+		c->enabled = false;
+		c->reoffer = false;
+		if (c->sent && c->state != HV_CHANNEL_RESCINDED)
+			rescind(c);
+		else if (!c->sent)
+			c->state = HV_CHANNEL_RESCINDED;
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return 0;
+}
+
+int hv_partition_guest_shutdown(struct hv_partition *p, int reboot, const char *reason)
+{
+	struct hv_channel *c = hv_vmbus_ic_channel(p, HV_IC_SHUTDOWN);
+	int r;
+
+	if (!c)
+		return -ENOTCONN;
+	pthread_mutex_lock(&p->hv->lock);
+	if (c->state != HV_CHANNEL_OPEN || !((struct hv_ic_state *)c->priv)->version)
+		r = -ENOTCONN;
+	else
+		r = hv_shutdown_request(c, reboot, reason);
+	pthread_mutex_unlock(&p->hv->lock);
+	return r;
+}
+
+const char *hv_ic_name(enum hv_ic ic)
+{
+	if ((unsigned)ic >= HV_IC_COUNT)
+		return NULL;
+	return vsps[ic]->name;
+}
