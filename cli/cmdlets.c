@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -613,6 +614,150 @@ static const struct cli_param enter_params[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
+static int run_get_vmbus_channel(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in,
+				 struct wire_value *out)
+{
+	return call_out(ctx, WIRE_PROC_VMBUS_CHANNELS, vm_args(ctx, b, "VMName", in, true), true, out);
+}
+
+static const struct cli_param get_vmbus_channel_params[] = {
+	{ "VMName", P_STRINGS, 0, 0, "Name", "The VMs (wildcards allowed), or pipe them in; default: all" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static bool name_matches(const struct wire_value *patterns, const char *name)
+{
+	size_t i;
+
+	if (!patterns)
+		return true;
+	if (patterns->type == WIRE_STRING)
+		return fnmatch(patterns->str.p, name, FNM_CASEFOLD) == 0;
+	for (i = 0; patterns->type == WIRE_LIST && i < patterns->list.n; i++)
+		if (patterns->list.items[i]->type == WIRE_STRING &&
+		    fnmatch(patterns->list.items[i]->str.p, name, FNM_CASEFOLD) == 0)
+			return true;
+	return false;
+}
+
+static int run_get_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	const struct wire_value *names = cli_arg(b, "Name");
+	struct wire_value *all = wire_list();
+	size_t i;
+	int rc = call_out(ctx, WIRE_PROC_VM_IC_GET, vm_args(ctx, b, "VMName", in, true), true, all);
+
+	for (i = 0; rc == 0 && i < all->list.n; i++) {
+		const char *name = "";
+
+		wire_object_get_string(all->list.items[i], "Name", &name);
+		if (name_matches(names, name))
+			wire_list_append(out, wire_value_ref(all->list.items[i]));
+	}
+	wire_value_unref(all);
+	return rc;
+}
+
+/* Enable-/Disable-VMIntegrationService: -Name and -VMName, or integration services piped in. */
+static int set_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out,
+		  bool enable)
+{
+	struct wire_value *names = cli_arg(b, "Name"), *args, *each;
+	bool piped_services = false;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < in->list.n; i++)
+		piped_services |= in->list.items[i]->type == WIRE_OBJECT &&
+				  !strcmp(in->list.items[i]->obj.type_name, "VMIntegrationComponent");
+	if (piped_services && !cli_arg(b, "VMName")) {
+		/* Each service piped in names its VM and itself. */
+		each = wire_list();
+		for (i = 0; i < in->list.n; i++) {
+			const struct wire_value *it = in->list.items[i], *id = wire_object_get(it, "VMId"),
+						*name = wire_object_get(it, "Name");
+
+			if (!id || !name)
+				continue;
+			args = wire_object("Arguments");
+			wire_object_add(args, "Id", wire_value_ref((struct wire_value *)id));
+			wire_object_add(args, "Service", wire_value_ref((struct wire_value *)name));
+			wire_object_add(args, "Enabled", wire_bool(enable));
+			wire_list_append(each, args);
+		}
+		{
+			struct wire_value *all = wire_list();
+			size_t k;
+
+			rc = cli_call_each(ctx, WIRE_PROC_VM_IC_SET, each, all);
+			/* -PassThru: just the services piped in, as they are now. */
+			for (i = 0; cli_switch(b, "PassThru") && i < all->list.n; i++) {
+				const struct wire_value *o = all->list.items[i];
+
+				for (k = 0; k < in->list.n; k++)
+					if (wire_value_equal(wire_object_get(o, "VMId"), wire_object_get(in->list.items[k], "VMId")) &&
+					    wire_value_equal(wire_object_get(o, "Name"), wire_object_get(in->list.items[k], "Name"))) {
+						wire_list_append(out, wire_value_ref(all->list.items[i]));
+						break;
+					}
+			}
+			wire_value_unref(all);
+		}
+		wire_value_unref(each);
+		return rc;
+	}
+	if (!names) {
+		cli_error(ctx, "Name the integration services with -Name (Heartbeat, Shutdown, Time Synchronization, "
+			       "Key-Value Pair Exchange), or pipe them in from Get-VMIntegrationService.");
+		return -1;
+	}
+	args = vm_args(ctx, b, "VMName", in, false);
+	if (!args)
+		return -1;
+	wire_object_add(args, "Service", wire_value_ref(names));
+	wire_object_add(args, "Enabled", wire_bool(enable));
+	if (!approve_vms(ctx, b, &args))
+		return 0;
+	{
+		struct wire_value *all = wire_list();
+
+		rc = call_out(ctx, WIRE_PROC_VM_IC_SET, args, true, all);
+		for (i = 0; rc == 0 && cli_switch(b, "PassThru") && i < all->list.n; i++) {
+			const char *name = "";
+
+			wire_object_get_string(all->list.items[i], "Name", &name);
+			if (name_matches(names, name))
+				wire_list_append(out, wire_value_ref(all->list.items[i]));
+		}
+		wire_value_unref(all);
+	}
+	return rc;
+}
+
+static int run_enable_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return set_ic(ctx, b, in, out, true);
+}
+
+static int run_disable_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
+{
+	return set_ic(ctx, b, in, out, false);
+}
+
+static const struct cli_param get_ic_params[] = {
+	{ "VMName", P_STRINGS, 0, 0, NULL, "The VMs (wildcards allowed), or pipe them in; default: all" },
+	{ "Name", P_STRINGS, 1, 0, NULL, "The services (wildcards allowed); default: all" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cli_param set_ic_params[] = {
+	{ "Name", P_STRINGS, 0, 0, NULL, "The services: Heartbeat, Shutdown, Time Synchronization, Key-Value Pair Exchange" },
+	{ "VMName", P_STRINGS, 1, 0, NULL, "The VMs (wildcards allowed), or pipe them in" },
+	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the services changed" },
+	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
+	{ NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct cli_param watch_params[] = {
 	{ "Name", P_STRINGS, 0, 0, "VMName", "The running VMs to watch (wildcards allowed); default: all" },
 	{ "Interval", P_INT, PF_NOPOS, 0, NULL, "Seconds between samples, 1-3600 (default 1)" },
@@ -665,6 +810,21 @@ const struct cli_cmdlet cli_daemon_cmdlets[] = {
 	  .params = set_firmware_params, .run = run_set_firmware, .flags = CHANGE,
 	  .example = "Set-VMFirmware web1 -KernelPath /boot/vmlinuz -InitrdPath /boot/initrd.img -KernelCommandLine 'console=ttyS0'\n"
 		     "Set-VMFirmware web1 -KernelCommandLine 'hvguest.poweroff=1'" },
+	{ .name = "Get-VMBusChannel", .synopsis = "Gets the VMBus channels of running VMs, with their counters",
+	  .params = get_vmbus_channel_params, .run = run_get_vmbus_channel, .flags = CLI_DAEMON,
+	  .example = "Get-VMBusChannel web1\n"
+		     "Get-VMBusChannel | Sort-Object PacketsIn -Descending | Select-Object -First 5 VMName, Name, PacketsIn" },
+	{ .name = "Get-VMIntegrationService", .synopsis = "Gets the integration services of VMs and whether the guest answers",
+	  .params = get_ic_params, .run = run_get_ic, .flags = CLI_DAEMON,
+	  .example = "Get-VMIntegrationService web1\n"
+		     "Get-VMIntegrationService web1 -Name Heartbeat | Select-Object PrimaryStatusDescription" },
+	{ .name = "Enable-VMIntegrationService", .synopsis = "Turns integration services on (offered to the guest at once)",
+	  .params = set_ic_params, .run = run_enable_ic, .flags = CHANGE,
+	  .example = "Enable-VMIntegrationService -VMName web1 -Name Heartbeat\n"
+		     "Get-VMIntegrationService web1 | Enable-VMIntegrationService" },
+	{ .name = "Disable-VMIntegrationService", .synopsis = "Turns integration services off (rescinded from a running guest)",
+	  .params = set_ic_params, .run = run_disable_ic, .flags = CHANGE,
+	  .example = "Disable-VMIntegrationService -VMName web1 -Name 'Time Synchronization'" },
 	{ .name = "Watch-VM", .synopsis = "Streams live samples of running VMs: CPU, exits and VMBus traffic per second",
 	  .params = watch_params, .end = cli_watch_vm, .flags = CLI_DAEMON,
 	  .example = "Watch-VM web1 -Interval 2\n"

@@ -32,12 +32,17 @@ struct hvd_vm {
 	uint32_t mem_buffer;   /* percent */
 	uint32_t mem_priority; /* 0-100 */
 	char *kernel, *initrd, *cmdline; /* Set-VMFirmware; NULL: the built-in guest */
+	uint32_t ic_disabled; /* bit (1 << HVD_IC_*): integration service turned off */
 	char *load_error; /* set when vm.xml could not be loaded: the VM is OffCritical */
 	struct wire_value *cached; /* its VirtualMachine object while it is off (procs.c) */
 	/* Runtime, not saved: shared by the copies a change makes. */
 	struct hvd_worker *worker; /* its running partition, or NULL */
 	char *status;              /* why it last stopped, when not by a request (daemon/runtime.c) */
 };
+
+/* Integration services, in libhvcore's order (enum hv_ic), by Hyper-V's names. */
+enum { HVD_IC_HEARTBEAT, HVD_IC_SHUTDOWN, HVD_IC_TIMESYNC, HVD_IC_KVP, HVD_IC_COUNT };
+extern const char *const hvd_ic_names[HVD_IC_COUNT];
 
 /* Hyper-V's documented limits. */
 #define HVD_MAX_NAME 100
@@ -130,6 +135,8 @@ size_t hvd_runtime_count(void);
 /* The running VM's last sample from its worker (a WorkerStatus object: Processors, and the
  * VMBus's Channels and IntegrationServices), or NULL; borrowed, valid until the next event. */
 const struct wire_value *hvd_runtime_sample(const struct hvd_vm *vm);
+/* Tells a running VM's worker something without waiting for its answer (args consumed). */
+void hvd_runtime_notify(struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args);
 /* Processor limits through cgroup v2 (daemon/cgroup.c): true when enforced; note says. */
 bool hvd_cgroup_apply(const struct hvd_vm *vm, pid_t pid, char *note, size_t notelen);
 /* What the last application of a running VM's limits said, or NULL when it is off. */

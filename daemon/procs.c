@@ -237,10 +237,18 @@ int hvd_vms_view(struct hvd *d, const struct wire_value *args, hvd_view_fn view,
 		if (skip_broken && vms[i]->load_error)
 			continue;
 		o = view(vms[i]);
-		if (!filter || hvd_filter_keep(filter, o))
-			wire_list_append(out, o);
-		else
+		if (o->type == WIRE_LIST) { /* several objects for one VM */
+			size_t k;
+
+			for (k = 0; k < o->list.n; k++)
+				if (!filter || hvd_filter_keep(filter, o->list.items[k]))
+					wire_list_append(out, wire_value_ref(o->list.items[k]));
 			wire_value_unref(o);
+		} else if (!filter || hvd_filter_keep(filter, o)) {
+			wire_list_append(out, o);
+		} else {
+			wire_value_unref(o);
+		}
 	}
 	for (i = 0; i < errors->list.n; i++)
 		wire_list_append(out, wire_value_ref(errors->list.items[i]));
@@ -529,7 +537,18 @@ int hvd_vms_change(struct hvd *d, struct hvd_client *c, const struct wire_value 
 		hvd_vm_free(vm);
 		emit_event(d, c, old_name ? "Renamed" : "Changed", copy->name, copy->id, old_name);
 		free(old_name);
-		wire_list_append(out, view(copy));
+		{
+			struct wire_value *o = view(copy);
+			size_t j;
+
+			if (o->type != WIRE_LIST) {
+				wire_list_append(out, o);
+				continue;
+			}
+			for (j = 0; j < o->list.n; j++) /* several objects for one VM */
+				wire_list_append(out, wire_value_ref(o->list.items[j]));
+			wire_value_unref(o);
+		}
 	}
 	free(vms);
 	*reply = out;
@@ -860,6 +879,9 @@ hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 		{ WIRE_PROC_VM_SUSPEND, hvd_proc_vm_suspend },
 		{ WIRE_PROC_VM_RESUME, hvd_proc_vm_resume },
 		{ WIRE_PROC_VM_FIRMWARE_GET, hvd_proc_firmware_get },
+		{ WIRE_PROC_VMBUS_CHANNELS, hvd_proc_vmbus_channels },
+		{ WIRE_PROC_VM_IC_GET, hvd_proc_ic_get },
+		{ WIRE_PROC_VM_IC_SET, hvd_proc_ic_set },
 		{ WIRE_PROC_VM_FIRMWARE_SET, hvd_proc_firmware_set },
 		{ WIRE_PROC_VM_CONSOLE_ATTACH, hvd_proc_console_attach },
 		{ WIRE_PROC_VM_CONSOLE_INPUT, hvd_proc_console_input },

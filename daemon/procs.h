@@ -17,7 +17,8 @@ int hvd_vms_select(struct hvd_store *s, const struct wire_value *args, struct hv
 		   struct wire_value *errors, struct wire_value **reply);
 /* A change must name its VMs. */
 int hvd_vms_require(const struct wire_value *args, struct wire_value **reply);
-/* A reply of view(vm) for each selected VM (honouring a Filter). */
+/* A reply of view(vm) for each selected VM (honouring a Filter); a view that returns a list
+ * gives several objects for one VM. */
 int hvd_vms_view(struct hvd *d, const struct wire_value *args, hvd_view_fn view, bool skip_broken,
 		 struct wire_value **reply);
 /* Applies change to each selected VM, saving each, replying view(vm) for each. */
@@ -45,5 +46,8 @@ HVD_PROC(proc_vhd_convert);
 HVD_PROC(proc_vhd_merge);
 HVD_PROC(proc_vhd_optimize);
 HVD_PROC(proc_vhd_test);
+HVD_PROC(proc_vmbus_channels);
+HVD_PROC(proc_ic_get);
+HVD_PROC(proc_ic_set);
 
 #endif

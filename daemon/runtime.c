@@ -484,7 +484,7 @@ static struct hvd_worker *worker_new(const char *id, int fd, bool ours)
 
 static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
 {
-	char cpus[16], mem[32], fdnum[16], *dir;
+	char cpus[16], mem[32], fdnum[16], icmask[16], *dir;
 	struct hvd_worker *w;
 	int sv[2];
 	pid_t pid;
@@ -497,6 +497,7 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
 		abort();
 	snprintf(cpus, sizeof(cpus), "%u", vm->proc_count);
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)vm->mem_startup);
+	snprintf(icmask, sizeof(icmask), "%u", vm->ic_disabled);
 	pid = fork();
 	if (pid < 0) {
 		int rc = -errno;
@@ -542,6 +543,10 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
 		}
 		argv[n++] = "--control-fd";
 		argv[n++] = fdnum;
+		if (vm->ic_disabled) {
+			argv[n++] = "--ic-disabled";
+			argv[n++] = icmask;
+		}
 		argv[n] = NULL;
 		execv(worker_path, (char *const *)argv);
 		_exit(127);
@@ -662,6 +667,15 @@ int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, 
 	send_call(w, worker_proc, args, &w->call_serials[i]);
 	w->calls[i] = (struct waiter){ client, serial, proc };
 	return HVD_DEFERRED;
+}
+
+void hvd_runtime_notify(struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args)
+{
+	if (!vm->worker || vm->worker->stopped) {
+		wire_value_unref(args);
+		return;
+	}
+	send_call(vm->worker, worker_proc, args, NULL); /* its reply matches no waiter: dropped */
 }
 
 const struct wire_value *hvd_runtime_sample(const struct hvd_vm *vm)

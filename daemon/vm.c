@@ -157,6 +157,9 @@ static xmlRelaxNGPtr schema_get(void)
 	return schema;
 }
 
+const char *const hvd_ic_names[HVD_IC_COUNT] = { "Heartbeat", "Shutdown", "Time Synchronization",
+						 "Key-Value Pair Exchange" };
+
 static xmlNodePtr child(xmlNodePtr n, const char *name)
 {
 	for (n = n->children; n; n = n->next)
@@ -299,6 +302,18 @@ static struct hvd_vm *vm_from_doc(xmlNodePtr root)
 	vm->mem_maximum = attr_u64(n, "maximum");
 	vm->mem_buffer = (uint32_t)attr_u64(n, "buffer");
 	vm->mem_priority = (uint32_t)attr_u64(n, "priority");
+	for (n = root->children; n; n = n->next) {
+		char *name;
+		size_t k;
+
+		if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "integration-service"))
+			continue;
+		name = attr_str(n, "name");
+		for (k = 0; name && k < HVD_IC_COUNT; k++)
+			if (!strcmp(name, hvd_ic_names[k]))
+				vm->ic_disabled |= 1u << k;
+		free(name);
+	}
 	n = child(root, "firmware");
 	if (n) {
 		vm->kernel = attr_str(n, "kernel");
@@ -375,6 +390,7 @@ int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len)
 	xmlBufferPtr xb = xmlBufferCreate();
 	xmlTextWriterPtr w;
 	int ok = 0;
+	size_t k;
 
 	if (!xb)
 		return -ENOMEM;
@@ -410,6 +426,14 @@ int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len)
 	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"buffer", "%u", vm->mem_buffer) < 0;
 	ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"priority", "%u", vm->mem_priority) < 0;
 	ok |= xmlTextWriterEndElement(w) < 0;
+	for (k = 0; k < HVD_IC_COUNT; k++) {
+		if (!(vm->ic_disabled & (1u << k)))
+			continue;
+		ok |= xmlTextWriterStartElement(w, (const xmlChar *)"integration-service") < 0;
+		ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"name", (const xmlChar *)hvd_ic_names[k]) < 0;
+		ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"enabled", (const xmlChar *)"false") < 0;
+		ok |= xmlTextWriterEndElement(w) < 0;
+	}
 	if (vm->kernel || vm->initrd || vm->cmdline) {
 		ok |= xmlTextWriterStartElement(w, (const xmlChar *)"firmware") < 0;
 		if (vm->kernel)

@@ -153,6 +153,101 @@ static struct wire_value *processors(struct worker *w)
 	return list;
 }
 
+static const char *channel_state(enum hv_channel_state s)
+{
+	switch (s) {
+	case HV_CHANNEL_OFFERED: return "Offered";
+	case HV_CHANNEL_OPEN: return "Open";
+	case HV_CHANNEL_CLOSED: return "Closed";
+	case HV_CHANNEL_RESCINDED: return "Rescinded";
+	case HV_CHANNEL_FAULTED: return "Faulted";
+	}
+	return "Unknown";
+}
+
+static const char *ic_health(const struct hv_ic_status *st)
+{
+	if (!st->enabled)
+		return "Disabled";
+	switch (st->health) {
+	case HV_IC_OK: return "OK";
+	case HV_IC_LOST_COMMUNICATION: return "Lost Communication";
+	case HV_IC_NO_CONTACT: return "No Contact";
+	case HV_IC_DISABLED: return "Disabled";
+	}
+	return "Unknown";
+}
+
+/* The VMBus as the worker sees it: the connection, every channel's counters, and each
+ * integration service's health. */
+static void vmbus_status(struct worker *w, struct wire_value *o)
+{
+	struct hv_vmbus_channel_stats ch[32];
+	struct hv_vmbus_info info;
+	struct wire_value *bus, *list;
+	int n, i;
+	unsigned k;
+
+	if (hv_partition_vmbus_info(w->part, &info) != 0)
+		return;
+	bus = wire_object("VMBusStatus");
+	if (info.version)
+		wire_object_add(bus, "Version", wire_stringf("%u.%u", info.version >> 16, info.version & 0xffff));
+	else
+		wire_object_add(bus, "Version", wire_string(""));
+	wire_object_add(bus, "Channels", wire_int(info.channels));
+	wire_object_add(bus, "BadMessages", wire_uint(info.bad_messages));
+	wire_object_add(o, "VMBus", bus);
+	list = wire_list();
+	n = hv_partition_vmbus_channels(w->part, ch, sizeof(ch) / sizeof(ch[0]));
+	for (i = 0; i < n && i < (int)(sizeof(ch) / sizeof(ch[0])); i++) {
+		struct wire_value *c = wire_object("VMBusChannel");
+
+		wire_object_add(c, "ChannelId", wire_uint(ch[i].relid));
+		wire_object_add(c, "Name", wire_string(ch[i].name));
+		wire_object_add(c, "InterfaceType", wire_string(ch[i].interface_type));
+		wire_object_add(c, "InstanceId", wire_string(ch[i].instance_id));
+		wire_object_add(c, "State", wire_string(channel_state(ch[i].state)));
+		wire_object_add(c, "PacketsIn", wire_uint(ch[i].packets_in));
+		wire_object_add(c, "PacketsOut", wire_uint(ch[i].packets_out));
+		wire_object_add(c, "BytesIn", wire_uint(ch[i].bytes_in));
+		wire_object_add(c, "BytesOut", wire_uint(ch[i].bytes_out));
+		wire_object_add(c, "InterruptsIn", wire_uint(ch[i].interrupts_in));
+		wire_object_add(c, "InterruptsOut", wire_uint(ch[i].interrupts_out));
+		wire_object_add(c, "RingFull", wire_uint(ch[i].ring_full));
+		wire_object_add(c, "Throttled", wire_uint(ch[i].throttled));
+		wire_object_add(c, "BadPackets", wire_uint(ch[i].bad_packets));
+		wire_object_add(c, "InRingSize", wire_uint(ch[i].in_ring_size));
+		wire_object_add(c, "InRingUsed", wire_uint(ch[i].in_ring_used));
+		wire_object_add(c, "InRingHighWater", wire_uint(ch[i].in_ring_high));
+		wire_object_add(c, "OutRingSize", wire_uint(ch[i].out_ring_size));
+		wire_object_add(c, "OutRingUsed", wire_uint(ch[i].out_ring_used));
+		wire_object_add(c, "OutRingHighWater", wire_uint(ch[i].out_ring_high));
+		wire_list_append(list, c);
+	}
+	wire_object_add(o, "Channels", list);
+	list = wire_list();
+	for (k = 0; k < HV_IC_COUNT; k++) {
+		struct hv_ic_status st;
+		struct wire_value *c;
+
+		if (hv_partition_ic_status(w->part, (enum hv_ic)k, &st) != 0)
+			continue;
+		c = wire_object("VMIntegrationServiceStatus");
+		wire_object_add(c, "Name", wire_string(hv_ic_name((enum hv_ic)k)));
+		wire_object_add(c, "Enabled", wire_bool(st.enabled));
+		wire_object_add(c, "Open", wire_bool(st.open));
+		wire_object_add(c, "Health", wire_string(ic_health(&st)));
+		wire_object_add(c, "Version", st.version ? wire_stringf("%u.%u", st.version >> 16, st.version & 0xffff)
+							 : wire_string(""));
+		wire_object_add(c, "SecondsSinceContact",
+				st.last_contact_ns ? wire_double((double)((uint64_t)now_ns(CLOCK_MONOTONIC) - st.last_contact_ns) / 1e9)
+						   : wire_null());
+		wire_list_append(list, c);
+	}
+	wire_object_add(o, "IntegrationServices", list);
+}
+
 static struct wire_value *status_object(struct worker *w)
 {
 	struct wire_value *o = wire_object("WorkerStatus");
@@ -165,6 +260,8 @@ static struct wire_value *status_object(struct worker *w)
 	wire_object_add(o, "MemoryBytes", wire_uint(w->mem));
 	wire_object_add(o, "UsableRam", wire_uint(w->part ? hv_partition_usable_ram(w->part) : 0));
 	wire_object_add(o, "Processors", processors(w));
+	if (w->part)
+		vmbus_status(w, o);
 	return o;
 }
 
@@ -234,7 +331,10 @@ static void handle_call(struct worker *w, struct conn *c, struct wire_frame *f)
 		if (wire_object_get_bool(f->payload, "TurnOff", &b) == 0 && b) {
 			rc = hv_partition_stop(w->part);
 		} else {
-			rc = hv_partition_power_button(w->part);
+			/* The guest's shutdown service when it listens, else the ACPI power button. */
+			rc = hv_partition_guest_shutdown(w->part, 0, "Stop-VM from hvd");
+			if (rc != 0)
+				rc = hv_partition_power_button(w->part);
 			if (rc == 0)
 				set_state(w, "Stopping");
 		}
@@ -249,6 +349,24 @@ static void handle_call(struct worker *w, struct conn *c, struct wire_frame *f)
 		if (rc == 0)
 			set_state(w, "Running");
 		break;
+	case WIRE_PROC_WORKER_IC_SET: {
+		int64_t mask = 0;
+		unsigned k;
+
+		if (wire_object_get_int(f->payload, "Disabled", &mask) != 0) {
+			rc = -EINVAL;
+			break;
+		}
+		for (k = 0; k < HV_IC_COUNT && rc == 0; k++) {
+			struct hv_ic_status st;
+			int on = !(mask & (1 << k));
+
+			if (hv_partition_ic_status(w->part, (enum hv_ic)k, &st) == 0 && !st.enabled == !on)
+				continue;
+			rc = hv_partition_ic_enable(w->part, (enum hv_ic)k, on);
+		}
+		break;
+	}
 	case WIRE_PROC_WORKER_CONSOLE_INPUT: {
 		const struct wire_value *bytes = wire_object_get(f->payload, "Bytes");
 
@@ -509,7 +627,7 @@ static const char *failure(int rc, bool created, const char *kernel, const char 
 static void usage(void)
 {
 	fprintf(stderr, "Usage: hv-worker --dir DIR --id ID --cpus N --memory BYTES --kernel FILE\n"
-			"                 [--initrd FILE] [--cmdline TEXT] [--control-fd FD]\n"
+			"                 [--initrd FILE] [--cmdline TEXT] [--control-fd FD] [--ic-disabled MASK]\n"
 			"Runs one partition for hvd; not meant to be started by hand (see hv-worker(8)).\n");
 }
 
@@ -520,7 +638,8 @@ int main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },  { "memory", required_argument, NULL, 'm' },
 		{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'r' },
 		{ "cmdline", required_argument, NULL, 'a' }, { "control-fd", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+		{ "ic-disabled", required_argument, NULL, 'I' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct worker w = { .log_fd = -1, .listen_fd = -1, .state = "Starting" };
 	struct hv_partition_config cfg = { 0 };
@@ -538,6 +657,7 @@ int main(int argc, char **argv)
 		case 'r': initrd = optarg; break;
 		case 'a': cmdline = optarg; break;
 		case 'f': control = atoi(optarg); break;
+		case 'I': cfg.ic_disabled = (unsigned)strtoul(optarg, NULL, 0) & ((1u << HV_IC_COUNT) - 1); break;
 		default: usage(); return 2;
 		}
 	}
