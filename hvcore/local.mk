@@ -20,9 +20,10 @@ HVGUEST_CCOPTS = -std=gnu11 -O2 -ffreestanding -fno-builtin -nostdlib -fno-pic -
 	-Wstrict-prototypes -Werror -I$(top_srcdir)
 HVGUEST_LDOPTS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
 	-Wl,-z,noexecstack -Wl,-T,$(top_srcdir)/hvcore/guest/hvguest.ld
-HVGUEST_HDRS = hvcore/guest/hvguest.h hvcore/guest/lib.h
+HVGUEST_HDRS = hvcore/guest/hvguest.h hvcore/guest/lib.h hvcore/guest/vmbus.h
 HVGUEST_OBJS = hvcore/guest/hvguest-entry.o hvcore/guest/hvguest-main.o \
-	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o hvcore/guest/hvguest-irq.o
+	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o hvcore/guest/hvguest-irq.o \
+	hvcore/guest/hvguest-hv.o hvcore/guest/hvguest-vmbus.o hvcore/guest/hvguest-ic.o
 # Where the build leaves hvguest; installed as $(pkgdatadir)/hvguest (HVKIT_PKGDATADIR).
 HVGUEST_BUILD = $(abs_top_builddir)/hvcore/guest/hvguest
 
@@ -44,11 +45,21 @@ hvcore/guest/hvguest-smp.o: hvcore/guest/smp.c $(HVGUEST_HDRS)
 hvcore/guest/hvguest-irq.o: hvcore/guest/irq.c $(HVGUEST_HDRS)
 	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
 	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/irq.c
+hvcore/guest/hvguest-hv.o: hvcore/guest/hv.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/hv.c
+hvcore/guest/hvguest-vmbus.o: hvcore/guest/vmbus.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/vmbus.c
+hvcore/guest/hvguest-ic.o: hvcore/guest/ic.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/ic.c
 hvcore/guest/hvguest: $(HVGUEST_OBJS) hvcore/guest/hvguest.ld
 	$(AM_V_CCLD)$(CC) $(HVGUEST_LDOPTS) -o $@ $(HVGUEST_OBJS)
 
 EXTRA_DIST += hvcore/guest/entry.S hvcore/guest/main.c hvcore/guest/acpi.c \
-	hvcore/guest/smp.c hvcore/guest/irq.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
+	hvcore/guest/smp.c hvcore/guest/irq.c hvcore/guest/hv.c hvcore/guest/vmbus.c \
+	hvcore/guest/ic.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
 CLEANFILES += $(HVGUEST_OBJS) hvcore/guest/hvguest
 
 AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;

@@ -103,6 +103,13 @@ int acpi_pm1(uint64_t rsdp, uint16_t *evt_port, unsigned *sci);
 /* irq.c: wait, interrupts on, for the ACPI power button, echoing console input if asked.
  * 0 pressed, -1 no button. */
 int irq_wait_power_button(uint64_t rsdp, int with_echo);
+/* The pieces: the IDT (SCI, COM1, IRQ_SINT_VECTOR), the button's routing (-1 none), and a
+ * wait for the next interrupt. */
+#define IRQ_SINT_VECTOR 0x50
+void irq_init(void);
+int irq_setup_power_button(uint64_t rsdp, int with_echo);
+int irq_pressed(void);
+void irq_wait(unsigned *seen);
 
 /* smp.c */
 unsigned smp_start(const uint32_t *apic_ids, unsigned n);

@@ -1,9 +1,12 @@
 /* hvguest: the built-in guest. Reads its memory map, starts every processor the firmware
- * tables list, prints one ready line on COM1, then waits for the ACPI power button and
- * powers off. Command line: hvguest.poweroff=1 powers off at once, hvguest.reboot=1 resets,
- * hvguest.echo=1 echoes console input while waiting, hvguest.crash=triple|int3 crashes (for
- * tests). */
-#include "hvcore/guest/lib.h"
+ * tables list, prints one ready line on COM1, connects to VMBus when the partition is
+ * Hyper-V (one vmbus line), then answers the integration services and waits for the ACPI
+ * power button or a shutdown request, and powers off. Command line: hvguest.poweroff=1
+ * powers off at once, hvguest.reboot=1 resets, hvguest.echo=1 echoes console input while
+ * waiting, hvguest.crash=triple|int3 crashes (for tests), hvguest.vmbus=0 leaves VMBus
+ * alone, hvguest.misbehave=1 sends the host garbage on purpose, hvguest.vmbusbench=N
+ * times the loopback channel and powers off. */
+#include "hvcore/guest/vmbus.h"
 
 #define COM1 0x3f8
 #define PVH_MAGIC 0x336ec578u
@@ -120,6 +123,28 @@ static int from_boot_params(uint64_t bp, struct bootinfo *bi)
 	return 1;
 }
 
+/* The number after a "word=" token, or 0. */
+static uint64_t cmdline_num(const char *c, const char *word)
+{
+	size_t n = 0;
+	uint64_t v = 0;
+
+	while (word[n])
+		n++;
+	while (*c) {
+		while (*c == ' ')
+			c++;
+		if (memcmp(c, word, n) == 0) {
+			for (c += n; *c >= '0' && *c <= '9'; c++)
+				v = v * 10 + (uint64_t)(*c - '0');
+			return v;
+		}
+		while (*c && *c != ' ')
+			c++;
+	}
+	return 0;
+}
+
 static void halt_forever(void)
 {
 	for (;;)
@@ -134,6 +159,39 @@ static void crash(const char *how)
 		__asm__ volatile("int3");
 	/* No IDT: the #UD becomes a double, then a triple fault. */
 	__asm__ volatile("lidt %0; ud2" : : "m"(empty_idt));
+}
+
+/* Until the power button or the host's shutdown service says to stop. */
+static void wait_for_the_end(const struct bootinfo *bi)
+{
+	struct vmbus_opts o = {
+		.misbehave = cmdline_has(bi->cmdline, "hvguest.misbehave=1"),
+		.bench = cmdline_num(bi->cmdline, "hvguest.vmbusbench="),
+	};
+	int button = irq_setup_power_button(bi->rsdp, cmdline_has(bi->cmdline, "hvguest.echo=1"));
+	int vmbus = !cmdline_has(bi->cmdline, "hvguest.vmbus=0") && vmbus_start(&o) == 0;
+	unsigned seen = 0;
+	int a;
+
+	if (o.bench)
+		return;
+	if (button < 0 && !vmbus)
+		halt_forever();
+	for (;;) {
+		if (irq_pressed()) {
+			con_puts("hvguest: power button\n");
+			return;
+		}
+		if (vmbus && (a = vmbus_poll()) != 0) {
+			if (a == 2) {
+				con_puts("hvguest: reboot requested\n");
+				outb(0xcf9, 0x06);
+			}
+			con_puts("hvguest: shutdown requested\n");
+			return;
+		}
+		irq_wait(&seen);
+	}
 }
 
 void hvguest_main(uint64_t start_info, uint64_t boot_params)
@@ -160,11 +218,8 @@ void hvguest_main(uint64_t start_info, uint64_t boot_params)
 		outb(0xcf9, 0x06);
 		outb(0x64, 0xfe);
 	}
-	if (!cmdline_has(bi.cmdline, "hvguest.poweroff=1")) {
-		if (irq_wait_power_button(bi.rsdp, cmdline_has(bi.cmdline, "hvguest.echo=1")) < 0)
-			halt_forever();
-		con_puts("hvguest: power button\n");
-	}
+	if (!cmdline_has(bi.cmdline, "hvguest.poweroff=1"))
+		wait_for_the_end(&bi);
 	if (acpi_poweroff(bi.rsdp) < 0)
 		con_puts("hvguest: error no ACPI power-off\n");
 	halt_forever();
