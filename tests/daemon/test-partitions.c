@@ -351,6 +351,108 @@ static void test_watch(void **state)
 	free(run_ok(h, "Stop-VM w -TurnOff"));
 }
 
+/* Polls script until its output holds want (up to 60 s: the guest runs in an emulator). */
+static char *wait_output(const struct hvd_instance *h, const char *script, const char *want)
+{
+	int i;
+
+	for (i = 0; i < 240; i++) {
+		char *out = run_ok(h, script);
+		struct timespec ts = { 0, 250000000 };
+
+		if (strstr(out, want))
+			return out;
+		free(out);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("`%s` never printed [%s]", script, want);
+	return NULL;
+}
+
+static unsigned long long heartbeat_packets(const struct hvd_instance *h)
+{
+	char *out = run_ok(h, "(Get-VMBusChannel v | Where-Object Name -eq Heartbeat).PacketsIn");
+	unsigned long long n = strtoull(out, NULL, 10);
+
+	free(out);
+	return n;
+}
+
+/* VMBus end to end: hvguest connects, the integration services answer, the counters move,
+ * services go and come back live, and Stop-VM shuts the guest down through its shutdown
+ * service. */
+static void test_vmbus(void **state)
+{
+	struct hvd_instance *h = *state;
+	struct run_result r;
+	char ro[400], *out, *c;
+	unsigned long long before;
+	int i;
+
+	free(run_ok(h, "New-VM v -MemoryStartupBytes 64MB | Start-VM"));
+	free(wait_ready(h, "v", 1));
+	free(wait_output(h, "(Get-VMIntegrationService v -Name Heartbeat).PrimaryStatusDescription", "OK"));
+	out = run_ok(h, "Get-VMBusChannel v | Where-Object State -eq Open | Measure-Object | Select-Object -ExpandProperty Count");
+	assert_string_equal(out, "4");
+	free(out);
+	c = console_of(h, "v");
+	assert_contains(c, "hvguest: vmbus version=5.3 channels=4");
+	free(c);
+	out = run_ok(h, "(Get-VMIntegrationService v | Where-Object PrimaryStatusDescription -eq OK).Count");
+	assert_string_equal(out, "4");
+	free(out);
+	/* The host asks for a heartbeat each second: the counters grow. */
+	before = heartbeat_packets(h);
+	for (i = 0; i < 40 && heartbeat_packets(h) <= before; i++) {
+		struct timespec ts = { 0, 250000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_true(heartbeat_packets(h) > before);
+	hvctl_run(h, NULL, "Watch-VM v -Count 2", &r, "-o", "jsonl", NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(count(r.out, "\"ChannelId\":"), 8);
+	assert_int_equal(count(r.out, "\"PacketsInPerSecond\":"), 8);
+	run_result_free(&r);
+	/* The read-only socket shows the bus but changes nothing. */
+	snprintf(ro, sizeof(ro), "unix://%s", h->ro_sock);
+	hvctl_run(h, ro, "(Get-VMBusChannel v).Count", &r, NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "4\n");
+	run_result_free(&r);
+	hvctl_run(h, ro, "Disable-VMIntegrationService -VMName v -Name Heartbeat", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "read-only socket");
+	run_result_free(&r);
+	hvctl_run(h, NULL, "Disable-VMIntegrationService -VMName v -Name Telepathy", &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "There is no integration service \"Telepathy\"");
+	run_result_free(&r);
+	/* Live: a service turned off is rescinded from the guest; turned on, offered again. */
+	free(run_ok(h, "Disable-VMIntegrationService -VMName v -Name 'Key-Value Pair Exchange'"));
+	free(wait_output(h, "Get-VMBusChannel v | Where-Object Name -like Key* | Select-Object -ExpandProperty State",
+			 "Rescinded"));
+	out = run_ok(h, "(Get-VMIntegrationService v -Name Key*).Enabled");
+	assert_string_equal(out, "False");
+	free(out);
+	expect_state(h, "v", "Running");
+	free(run_ok(h, "Get-VMIntegrationService v -Name Key* | Enable-VMIntegrationService"));
+	free(wait_output(h, "(Get-VMIntegrationService v -Name Key*).PrimaryStatusDescription", "OK"));
+	/* A graceful stop goes through the guest's shutdown service. */
+	free(run_ok(h, "Stop-VM v"));
+	expect_state(h, "v", "Off");
+	c = console_of(h, "v");
+	assert_contains(c, "hvguest: shutdown requested");
+	free(c);
+	/* The setting is kept: a service turned off stays off at the next start. */
+	free(run_ok(h, "Disable-VMIntegrationService -VMName v -Name 'Time Synchronization'; Start-VM v"));
+	free(wait_output(h, "(Get-VMIntegrationService v -Name Heartbeat).PrimaryStatusDescription", "OK"));
+	out = run_ok(h, "(Get-VMBusChannel v | Where-Object Name -eq 'Time Synchronization').Count");
+	assert_string_equal(out, "0");
+	free(out);
+	free(run_ok(h, "Stop-VM v -TurnOff"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +462,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_starts, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_console, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_watch, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_vmbus, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
