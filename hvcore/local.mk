@@ -75,7 +75,13 @@ tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
 tests_hvcore_test_hvcore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
 
-EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md
+check_PROGRAMS += tests/hvcore/test-vmbus
+TESTS += tests/hvcore/test-vmbus
+tests_hvcore_test_vmbus_SOURCES = tests/hvcore/test-vmbus.c
+tests_hvcore_test_vmbus_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvcore_test_vmbus_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
+
+EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md hvcore/VMBUS.md
 
 # hvguest holds no instruction KVM's emulator lacks (objdump over the built image).
 TESTS += tests/hvcore/guest-insns.sh

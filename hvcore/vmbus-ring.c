@@ -63,6 +63,9 @@ void hv_ring_free(struct hv_ring *r)
 
 static bool indexes(const struct hv_ring *r, uint32_t *w, uint32_t *rd)
 {
+	*w = *rd = 0;
+	if (!r->hdr)
+		return false;
 	*w = hdr_load(r, R_WRITE);
 	*rd = hdr_load(r, R_READ);
 	return r->size && *w < r->size && *rd < r->size && !((*w | *rd) & 7);

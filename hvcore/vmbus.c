@@ -560,10 +560,10 @@ static void drain(struct hv_channel *c)
 			return;
 		if (hv_ring_read_done(&c->in, before))
 			interrupt_guest(c);
-		STAT(c, packets_in, 1);
-		STAT(c, bytes_in, (uint64_t)len);
 		type = hv_get16(c->buf);
 		off = (uint32_t)hv_get16(c->buf + 2) * 8;
+		STAT(c, packets_in, 1);
+		STAT(c, bytes_in, (uint64_t)len - off);
 		if ((type != PKT_DATA_INBAND && type != PKT_COMP) ||
 		    !c->vsp->packet(c, c->buf + off, (uint32_t)len - off, hv_get64(c->buf + 8), type,
 				    hv_get16(c->buf + 6)))

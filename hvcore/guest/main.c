@@ -168,8 +168,9 @@ static void wait_for_the_end(const struct bootinfo *bi)
 		.misbehave = cmdline_has(bi->cmdline, "hvguest.misbehave=1"),
 		.bench = cmdline_num(bi->cmdline, "hvguest.vmbusbench="),
 	};
-	int button = irq_setup_power_button(bi->rsdp, cmdline_has(bi->cmdline, "hvguest.echo=1"));
+	/* VMBus first: its line must not land inside echoed console input. */
 	int vmbus = !cmdline_has(bi->cmdline, "hvguest.vmbus=0") && vmbus_start(&o) == 0;
+	int button = irq_setup_power_button(bi->rsdp, cmdline_has(bi->cmdline, "hvguest.echo=1"));
 	unsigned seen = 0;
 	int a;
 
