@@ -25,7 +25,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: hvtop [-H URI] [-d SECONDS] [-b] [-n COUNT] [-s COLUMN] [-r] [-f TEXT]\n"
-		"Shows hvd's partitions live: state, CPU%%, memory, uptime, status, events.\n"
+		"Shows hvd's partitions live: state, CPU%%, memory, uptime, heartbeat, status, events;\n"
+		"per-vCPU usage and VMBus channel rates in the detail view (Enter) and in batch frames.\n"
 		"\n"
 		"  -H, --host URI       unix:///path/to/hvd.sock or ssh://[user@]host[:port][/socket]\n"
 		"                       (default: $HVKIT_HOST, else the\n"
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 		"  -d, --delay SECONDS  refresh interval, fractions allowed (default 1)\n"
 		"  -b, --batch          plain-text frames on standard output, no terminal needed\n"
 		"  -n, --iterations N   stop after N frames (batch) or refreshes\n"
-		"  -s, --sort COLUMN    name, state, cpu, memory, uptime or status (default name)\n"
+		"  -s, --sort COLUMN    name, state, cpu, memory, uptime, heartbeat or status (default name)\n"
 		"  -r, --reverse        reverse the sort order\n"
 		"  -f, --filter TEXT    only VMs whose name or state contains TEXT\n"
 		"  -h, --help, --version\n"
@@ -107,7 +108,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			if (top_col_parse(optarg, &o->sort)) {
-				fprintf(stderr, "hvtop: -s %s: sort by name, state, cpu, memory, uptime or status\n",
+				fprintf(stderr, "hvtop: -s %s: sort by name, state, cpu, memory, uptime, heartbeat or status\n",
 					optarg);
 				return EXIT_USAGE;
 			}

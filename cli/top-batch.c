@@ -4,8 +4,11 @@
  * the frame before, then an empty line:
  *
  *   hvtop 2026-11-26 03:31:02 UTC  VMs: 3  running: 1
- *   Name            State     CPU% MemAssigned(M)  Uptime     Status
- *   web1            Running      2             64  00:01:10   Operating normally
+ *   Name            State     CPU% MemAssigned(M)  Uptime     Heartbeat  Status
+ *   web1            Running      2             64  00:01:10   OK         Operating normally
+ *   web1: vCPU% 0:2  exits/s 0:35
+ *      Id Channel                 State     Packets/s in/out ...
+ *       1 Heartbeat               Open            1/1       ...
  *   Events:
  *   03:31:01 web1 is Running
  */
@@ -44,15 +47,41 @@ void top_row_text(char *buf, size_t len, const struct top_vm *vm)
 	const char *status = vm->pending ? vm->pending : vm->status;
 
 	top_format_uptime(up, sizeof(up), vm->uptime_ns);
-	snprintf(buf, len, "%-15.15s %-9.9s %4lld %14llu  %-10s %s", vm->name, vm->state, (long long)vm->cpu,
-		 (unsigned long long)(vm->memory >> 20), up, status);
+	snprintf(buf, len, "%-15.15s %-9.9s %4lld %14llu  %-10s %-10.10s %s", vm->name, vm->state, (long long)vm->cpu,
+		 (unsigned long long)(vm->memory >> 20), up, vm->heartbeat ? vm->heartbeat : "", status);
 }
 
 void top_header_text(char *buf, size_t len)
 {
-	snprintf(buf, len, "%-15s %-9s %4s %14s  %-10s %s", top_col_title(TOP_COL_NAME),
+	snprintf(buf, len, "%-15s %-9s %4s %14s  %-10s %-10s %s", top_col_title(TOP_COL_NAME),
 		 top_col_title(TOP_COL_STATE), top_col_title(TOP_COL_CPU), top_col_title(TOP_COL_MEMORY),
-		 top_col_title(TOP_COL_UPTIME), top_col_title(TOP_COL_STATUS));
+		 top_col_title(TOP_COL_UPTIME), top_col_title(TOP_COL_HEARTBEAT), top_col_title(TOP_COL_STATUS));
+}
+
+void top_cpus_text(char *buf, size_t len, const struct top_vm *vm)
+{
+	size_t i;
+	int n = snprintf(buf, len, "vCPU%%");
+
+	for (i = 0; i < vm->ncpus && n > 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, " %zu:%.0f", i, vm->cpus[i].usage);
+	for (i = 0; i < vm->ncpus && n > 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, "%s%zu:%.0f", i ? " " : "  exits/s ", i, vm->cpus[i].exits_rate);
+}
+
+void top_chan_header(char *buf, size_t len)
+{
+	snprintf(buf, len, "%3s %-23s %-9s %15s %17s %11s %s", "Id", "Channel", "State", "Packets/s in/out",
+		 "Bytes/s in/out", "Intr/s", "Ring used in/out");
+}
+
+void top_chan_text(char *buf, size_t len, const struct top_chan *c)
+{
+	snprintf(buf, len, "%3llu %-23.23s %-9.9s %7.0f/%-7.0f %8.0f/%-8.0f %5.0f/%-5.0f %llu/%llu %llu/%llu",
+		 (unsigned long long)c->id, c->name, c->state, c->rate[TOP_PKT_IN], c->rate[TOP_PKT_OUT],
+		 c->rate[TOP_BYTES_IN], c->rate[TOP_BYTES_OUT], c->rate[TOP_INTR_IN], c->rate[TOP_INTR_OUT],
+		 (unsigned long long)c->in_used, (unsigned long long)c->in_size, (unsigned long long)c->out_used,
+		 (unsigned long long)c->out_size);
 }
 
 static void frame(FILE *out, const struct top_model *m, unsigned long *events_seen)
@@ -68,6 +97,24 @@ static void frame(FILE *out, const struct top_model *m, unsigned long *events_se
 	for (i = 0; i < m->nrows; i++) {
 		top_row_text(line, sizeof(line), &m->vms[m->rows[i]]);
 		fprintf(out, "%s\n", line);
+	}
+	/* Running VMs: their processors and VMBus channels. */
+	for (i = 0; i < m->nrows; i++) {
+		const struct top_vm *vm = &m->vms[m->rows[i]];
+		size_t k;
+
+		if (!vm->ncpus && !vm->nchans)
+			continue;
+		top_cpus_text(line, sizeof(line), vm);
+		fprintf(out, "%s: %s\n", vm->name, line);
+		if (vm->nchans) {
+			top_chan_header(line, sizeof(line));
+			fprintf(out, "  %s\n", line);
+		}
+		for (k = 0; k < vm->nchans; k++) {
+			top_chan_text(line, sizeof(line), &vm->chans[k]);
+			fprintf(out, "  %s\n", line);
+		}
 	}
 	fprintf(out, "Events:%s\n", fresh ? "" : " none");
 	if (fresh > m->nevents)

@@ -19,6 +19,7 @@ static const struct {
 	[TOP_COL_CPU] = { "CPU%", "cpu" },
 	[TOP_COL_MEMORY] = { "MemAssigned(M)", "memory" },
 	[TOP_COL_UPTIME] = { "Uptime", "uptime" },
+	[TOP_COL_HEARTBEAT] = { "Heartbeat", "heartbeat" },
 	[TOP_COL_STATUS] = { "Status", "status" },
 };
 
@@ -79,6 +80,9 @@ static void vm_clear(struct top_vm *vm)
 	free(vm->state);
 	free(vm->status);
 	free(vm->pending);
+	free(vm->heartbeat);
+	free(vm->cpus);
+	free(vm->chans);
 	wire_value_unref(vm->obj);
 	memset(vm, 0, sizeof(*vm));
 }
@@ -183,6 +187,8 @@ static void vm_update(struct top_vm *vm, struct wire_value *o)
 	set_str(&vm->name, str(o, "Name"));
 	set_str(&vm->state, str(o, "State"));
 	set_str(&vm->status, str(o, "Status"));
+	if (!vm->heartbeat)
+		vm->heartbeat = xstrdup("");
 	vm->cpu = num(o, "CPUUsage");
 	vm->memory = (uint64_t)num(o, "MemoryAssigned");
 	vm->uptime_ns = num(o, "Uptime");
@@ -190,6 +196,132 @@ static void vm_update(struct top_vm *vm, struct wire_value *o)
 	vm->obj = wire_value_ref(o);
 	history_push(vm, vm->cpu);
 	vm->seen = true;
+}
+
+unsigned top_chan_history(const struct top_chan *c, uint32_t *out)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nhistory; i++)
+		out[i] = c->history[(c->history_head + i) % TOP_HISTORY];
+	return c->nhistory;
+}
+
+static uint64_t unum(const struct wire_value *obj, const char *name)
+{
+	int64_t v = num(obj, name);
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static double per_second(uint64_t now, uint64_t before, double dt)
+{
+	return dt > 0 && now >= before ? (double)(now - before) / dt : 0;
+}
+
+/* Per-vCPU usage and exits from the worker's totals. */
+static void update_cpus(struct top_vm *vm, const struct wire_value *procs, double dt)
+{
+	size_t n = procs && procs->type == WIRE_LIST ? procs->list.n : 0, i;
+
+	if (n != vm->ncpus) {
+		free(vm->cpus);
+		vm->cpus = calloc(n ? n : 1, sizeof(*vm->cpus));
+		if (!vm->cpus)
+			abort();
+		vm->ncpus = n;
+		dt = 0; /* nothing to compare with */
+	}
+	for (i = 0; i < n; i++) {
+		const struct wire_value *p = procs->list.items[i];
+		struct top_cpu *c = &vm->cpus[i];
+		uint64_t cpu = unum(p, "CpuNs"), exits = unum(p, "Exits");
+
+		c->usage = dt > 0 ? per_second(cpu, c->cpu_ns, dt) / 1e7 : 0;
+		c->exits_rate = per_second(exits, c->exits, dt);
+		c->cpu_ns = cpu;
+		c->exits = exits;
+	}
+}
+
+static struct top_chan *chan_slot(struct top_vm *vm, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < vm->nchans; i++)
+		if (vm->chans[i].id == id)
+			return &vm->chans[i];
+	vm->chans = realloc(vm->chans, (vm->nchans + 1) * sizeof(*vm->chans));
+	if (!vm->chans)
+		abort();
+	memset(&vm->chans[vm->nchans], 0, sizeof(*vm->chans));
+	vm->chans[vm->nchans].id = id;
+	vm->chans[vm->nchans].nhistory = UINT32_MAX; /* new: no rates yet */
+	return &vm->chans[vm->nchans++];
+}
+
+/* Every VMBus channel's rates, and its packets-per-second history for the sparkline. */
+static void update_chans(struct top_vm *vm, const struct wire_value *chans, double dt)
+{
+	static const char *const names[TOP_NRATES] = { "PacketsIn", "PacketsOut", "BytesIn",
+						       "BytesOut", "InterruptsIn", "InterruptsOut" };
+	size_t i, j, k;
+
+	for (i = 0; i < vm->nchans; i++)
+		vm->chans[i].seen = false;
+	for (i = 0; chans && chans->type == WIRE_LIST && i < chans->list.n; i++) {
+		const struct wire_value *o = chans->list.items[i];
+		struct top_chan *c = chan_slot(vm, unum(o, "ChannelId"));
+		bool fresh = c->nhistory == UINT32_MAX;
+		uint32_t pps;
+
+		if (fresh)
+			c->nhistory = 0;
+		snprintf(c->name, sizeof(c->name), "%s", str(o, "Name"));
+		snprintf(c->state, sizeof(c->state), "%s", str(o, "State"));
+		for (k = 0; k < TOP_NRATES; k++) {
+			uint64_t t = unum(o, names[k]);
+
+			c->rate[k] = fresh ? 0 : per_second(t, c->total[k], dt);
+			c->total[k] = t;
+		}
+		c->in_used = unum(o, "InRingUsed");
+		c->in_size = unum(o, "InRingSize");
+		c->out_used = unum(o, "OutRingUsed");
+		c->out_size = unum(o, "OutRingSize");
+		c->seen = true;
+		pps = (uint32_t)(c->rate[TOP_PKT_IN] + c->rate[TOP_PKT_OUT] + 0.5);
+		if (c->nhistory < TOP_HISTORY) {
+			c->history[c->nhistory++] = pps;
+		} else {
+			c->history[c->history_head] = pps;
+			c->history_head = (c->history_head + 1) % TOP_HISTORY;
+		}
+	}
+	for (i = j = 0; i < vm->nchans; i++) {
+		if (!vm->chans[i].seen)
+			continue;
+		if (i != j)
+			vm->chans[j] = vm->chans[i];
+		j++;
+	}
+	vm->nchans = j;
+}
+
+/* A running VM's worker sample: processors, channels and the heartbeat's health. */
+static void vm_detail(struct top_vm *vm, const struct wire_value *d, int64_t time_ns)
+{
+	const struct wire_value *ics = wire_object_get(d, "IntegrationServices");
+	double dt = vm->detail_ns && time_ns > vm->detail_ns ? (double)(time_ns - vm->detail_ns) / 1e9 : 0;
+	size_t i;
+
+	update_cpus(vm, wire_object_get(d, "Processors"), dt);
+	update_chans(vm, wire_object_get(d, "Channels"), dt);
+	vm->detail_ns = time_ns;
+	set_str(&vm->heartbeat, "");
+	for (i = 0; ics && ics->type == WIRE_LIST && i < ics->list.n; i++)
+		if (!strcmp(str(ics->list.items[i], "Name"), "Heartbeat"))
+			set_str(&vm->heartbeat, str(ics->list.items[i], "Health"));
 }
 
 int top_model_samples(struct top_model *m, const struct wire_value *samples)
@@ -211,6 +343,31 @@ int top_model_samples(struct top_model *m, const struct wire_value *samples)
 		if (o->type != WIRE_OBJECT || wire_object_get_string(o, "Id", &id))
 			continue;
 		vm_update(vm_slot(m, i, id), o);
+	}
+	{
+		const struct wire_value *details = wire_object_get(samples, "Details");
+		int64_t now = num(samples, "Time");
+
+		for (i = 0; i < m->nvms; i++)
+			m->vms[i].detailed = false;
+		for (i = 0; details && details->type == WIRE_LIST && i < details->list.n; i++) {
+			struct top_vm *vm = top_model_find(m, str(details->list.items[i], "VMId"));
+
+			if (vm && vm->seen) {
+				vm_detail(vm, details->list.items[i], now);
+				vm->detailed = true;
+			}
+		}
+		for (i = 0; i < m->nvms; i++) {
+			struct top_vm *vm = &m->vms[i];
+
+			if (vm->detailed)
+				continue;
+			/* Not running (any more): nothing to show but the definition. */
+			vm->detail_ns = 0;
+			vm->ncpus = vm->nchans = 0;
+			set_str(&vm->heartbeat, "");
+		}
 	}
 	for (i = j = 0; i < m->nvms; i++) {
 		if (!m->vms[i].seen) {
@@ -332,6 +489,9 @@ static int cmp_rows(const void *pa, const void *pb)
 		break;
 	case TOP_COL_UPTIME:
 		c = cmp_int(a->uptime_ns, b->uptime_ns);
+		break;
+	case TOP_COL_HEARTBEAT:
+		c = strcasecmp(a->heartbeat, b->heartbeat);
 		break;
 	case TOP_COL_STATUS:
 		c = strcasecmp(a->status, b->status);

@@ -25,8 +25,30 @@ enum top_col {
 	TOP_COL_CPU,
 	TOP_COL_MEMORY,
 	TOP_COL_UPTIME,
+	TOP_COL_HEARTBEAT,
 	TOP_COL_STATUS,
 	TOP_NCOLS
+};
+
+/* A vCPU of a running VM: totals from the last sample and rates over the last interval. */
+struct top_cpu {
+	uint64_t cpu_ns, exits;
+	double usage;      /* percent of one host processor */
+	double exits_rate; /* per second */
+};
+
+/* Counters of a VMBus channel that hvtop shows as rates. */
+enum { TOP_PKT_IN, TOP_PKT_OUT, TOP_BYTES_IN, TOP_BYTES_OUT, TOP_INTR_IN, TOP_INTR_OUT, TOP_NRATES };
+
+struct top_chan {
+	uint64_t id;
+	char name[32], state[12];
+	uint64_t total[TOP_NRATES];
+	double rate[TOP_NRATES]; /* per second */
+	uint64_t in_used, in_size, out_used, out_size;
+	uint32_t history[TOP_HISTORY]; /* packets per second, both ways, oldest first once full */
+	unsigned nhistory, history_head;
+	bool seen;
 };
 
 struct top_vm {
@@ -39,6 +61,13 @@ struct top_vm {
 	uint8_t history[TOP_HISTORY]; /* CPU%, oldest first once full */
 	unsigned nhistory, history_head;
 	bool seen;         /* in the last sample */
+	char *heartbeat;   /* the heartbeat service's health ("OK", "No Contact", ...), "" when off */
+	struct top_cpu *cpus; /* from the worker's sample, while running */
+	size_t ncpus;
+	struct top_chan *chans;
+	size_t nchans;
+	int64_t detail_ns; /* sample time of cpus and chans */
+	bool detailed;     /* the last sample had them */
 };
 
 struct top_event {
@@ -87,5 +116,7 @@ int top_col_parse(const char *s, enum top_col *out);
 void top_format_uptime(char *buf, size_t len, int64_t ns);
 /* The CPU% history, oldest first, into out (up to TOP_HISTORY); returns how many. */
 unsigned top_vm_history(const struct top_vm *vm, uint8_t *out);
+/* A channel's packets-per-second history, oldest first; returns how many. */
+unsigned top_chan_history(const struct top_chan *c, uint32_t *out);
 
 #endif

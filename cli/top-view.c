@@ -124,9 +124,14 @@ static void draw_table(const struct top_ui *ui, const struct top_model *m)
 			mvaddnstr(y, 16, vm->state, COLS - 16 < 9 ? COLS - 16 : 9);
 			attrset(A_NORMAL);
 		}
-		if (COLS > 59 && (vm->pending || strcmp(vm->status, "Operating normally"))) {
+		if (COLS > 59 && *vm->heartbeat && strcmp(vm->heartbeat, "OK")) {
+			attrset(look(PAIR_ERROR, A_BOLD));
+			mvaddnstr(y, 58, vm->heartbeat, COLS - 58 < 10 ? COLS - 58 : 10);
+			attrset(A_NORMAL);
+		}
+		if (COLS > 70 && (vm->pending || strcmp(vm->status, "Operating normally"))) {
 			attrset(vm->pending ? look(PAIR_BUSY, A_BOLD) : look(PAIR_ERROR, A_BOLD));
-			mvaddnstr(y, 58, vm->pending ? vm->pending : vm->status, COLS - 58);
+			mvaddnstr(y, 69, vm->pending ? vm->pending : vm->status, COLS - 69);
 			attrset(A_NORMAL);
 		}
 	}
@@ -241,29 +246,19 @@ static void value_text(char *buf, size_t len, const char *name, const struct wir
 	wire_buf_free(&b);
 }
 
-static void draw_sparkline(const struct top_ui *ui, const struct top_vm *vm, int y)
+/* n values as bars from x on row y, scaled to top (0 still draws a low bar, so the line
+ * shows); at most width of them, the newest. */
+static void bars(const struct top_ui *ui, int y, int x, const uint32_t *v, unsigned n, uint32_t top, int width)
 {
 	static const char *const blocks[] = { "\u2581", "\u2582", "\u2583", "\u2584",
 					      "\u2585", "\u2586", "\u2587", "\u2588" };
 	static const char ascii[] = "_.:-=+*#";
-	uint8_t h[TOP_HISTORY];
-	unsigned n = top_vm_history(vm, h), i, lo = 100, hi = 0, sum = 0;
-	char text[128];
+	unsigned i = n > (unsigned)width ? n - (unsigned)width : 0;
 
-	for (i = 0; i < n; i++) {
-		lo = h[i] < lo ? h[i] : lo;
-		hi = h[i] > hi ? h[i] : hi;
-		sum += h[i];
-	}
-	snprintf(text, sizeof(text), " CPU%% over the last %u s: now %lld  min %u  avg %u  max %u", n,
-		 (long long)vm->cpu, n ? lo : 0, n ? sum / n : 0, hi);
-	line_at(y, A_BOLD, text);
-	move(y + 1, 0);
-	clrtoeol();
-	mvaddstr(y + 1, 1, "|");
+	move(y, x);
 	attrset(look(PAIR_RUNNING, A_BOLD));
-	for (i = 0; i < n && (int)i + 3 < COLS; i++) {
-		unsigned level = h[i] * 7 / 100; /* 0% still draws a low bar, so the line shows */
+	for (; i < n && getcurx(stdscr) + 1 < COLS; i++) {
+		unsigned level = top ? (unsigned)((uint64_t)(v[i] > top ? top : v[i]) * 7 / top) : 0;
 
 		if (ui->utf8)
 			addstr(blocks[level]);
@@ -271,8 +266,73 @@ static void draw_sparkline(const struct top_ui *ui, const struct top_vm *vm, int
 			addch((chtype)(unsigned char)ascii[level]);
 	}
 	attrset(A_NORMAL);
-	if ((int)n + 3 < COLS)
+}
+
+static void draw_sparkline(const struct top_ui *ui, const struct top_vm *vm, int y)
+{
+	uint8_t h[TOP_HISTORY];
+	uint32_t v[TOP_HISTORY];
+	unsigned n = top_vm_history(vm, h), i, lo = 100, hi = 0, sum = 0;
+	char text[128];
+
+	for (i = 0; i < n; i++) {
+		lo = h[i] < lo ? h[i] : lo;
+		hi = h[i] > hi ? h[i] : hi;
+		sum += h[i];
+		v[i] = h[i];
+	}
+	snprintf(text, sizeof(text), " CPU%% over the last %u s: now %lld  min %u  avg %u  max %u", n,
+		 (long long)vm->cpu, n ? lo : 0, n ? sum / n : 0, hi);
+	line_at(y, A_BOLD, text);
+	move(y + 1, 0);
+	clrtoeol();
+	mvaddstr(y + 1, 1, "|");
+	bars(ui, y + 1, 2, v, n, 100, COLS - 4);
+	if (getcurx(stdscr) + 1 < COLS)
 		addstr("|");
+}
+
+/* Processors and VMBus channels of a running VM, from row y; returns the next free row. */
+static int draw_bus(const struct top_ui *ui, const struct top_vm *vm, int y, int last)
+{
+	char text[512];
+	size_t k;
+
+	if (y > last)
+		return y;
+	if (!vm->ncpus && !vm->nchans) {
+		mvaddnstr(y++, 0, " Not running: no processors or VMBus channels to show.", COLS);
+		return y;
+	}
+	top_cpus_text(text, sizeof(text), vm);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "   heartbeat: %s",
+		 *vm->heartbeat ? vm->heartbeat : "-");
+	mvaddnstr(y++, 1, text, COLS - 1);
+	if (y > last)
+		return y;
+	top_chan_header(text, sizeof(text));
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "  packets/s, last %d s", TOP_HISTORY);
+	line_at(y++, look(PAIR_HEADER, A_REVERSE), text);
+	for (k = 0; k < vm->nchans && y <= last; k++) {
+		const struct top_chan *c = &vm->chans[k];
+		uint32_t h[TOP_HISTORY], top = 1;
+		unsigned n = top_chan_history(c, h), i;
+		int x;
+
+		top_chan_text(text, sizeof(text), c);
+		move(y, 0);
+		clrtoeol();
+		attrset(strcmp(c->state, "Open") ? look(PAIR_ERROR, A_BOLD) : A_NORMAL);
+		mvaddnstr(y, 0, text, COLS);
+		attrset(A_NORMAL);
+		x = (int)strlen(text) + 2;
+		for (i = 0; i < n; i++)
+			top = h[i] > top ? h[i] : top;
+		if (x + 8 < COLS)
+			bars(ui, y, x, h, n, top, COLS - x - 1);
+		y++;
+	}
+	return y;
 }
 
 /* Writes the VM's properties from row y on: short values two to a row (on 80 columns and
@@ -328,11 +388,11 @@ static void draw_detail(const struct top_ui *ui, const struct top_model *m)
 	}
 	snprintf(text, sizeof(text), " %s  (Esc or Enter: back to the table)", vm->name);
 	line_at(1, look(PAIR_HEADER, A_REVERSE), text);
-	y = draw_properties(vm, 2, last - 4) + 1;
+	/* Room for the CPU sparkline and the bus below the properties. */
+	y = draw_properties(vm, 2, last - 4 - (int)(vm->nchans ? vm->nchans + 2 : 1)) + 1;
 	if (y + 1 <= last)
 		draw_sparkline(ui, vm, y);
-	if (y + 2 <= last)
-		mvaddnstr(y + 2, 0, " VMBus channels: not reported by this hvd yet.", COLS);
+	draw_bus(ui, vm, y + 3, last);
 }
 
 static void draw_help(void)
@@ -341,7 +401,8 @@ static void draw_help(void)
 		" hvtop: partitions on this host, live from hvd (man hvtop)",
 		"",
 		"  Up/Down PgUp/PgDn Home/End  select a VM",
-		"  Enter        details of the selected VM, with its CPU% history",
+		"  Enter        details of the selected VM: CPU% history, per-vCPU usage,",
+		"               every VMBus channel's rates with a packets/s sparkline",
 		"  s / t / T    Start-VM / Stop-VM (asks the guest) / Stop-VM -TurnOff",
 		"  p / u        Suspend-VM (pause) / Resume-VM",
 		"  c            Connect-VMConsole (Ctrl-] comes back here)",
@@ -350,7 +411,7 @@ static void draw_help(void)
 		"  /            filter by name or state (Enter keeps it, Esc clears it)",
 		"  ? F1         this help                   q  quit (Esc: back)",
 		"",
-		" Not yet: checkpoints (no Checkpoint-VM in hvd yet: no key), VMBus channels.",
+		" Heartbeat: the guest's heartbeat service (red when not OK).",
 		" Colours: Running green, Paused yellow, starting/stopping cyan, errors red.",
 		"",
 		" Press any key to go back.",

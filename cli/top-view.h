@@ -15,6 +15,11 @@
  * columns, cut to its width). */
 void top_row_text(char *buf, size_t len, const struct top_vm *vm);
 void top_header_text(char *buf, size_t len);
+/* A running VM's per-vCPU usage and exit rates on one line. */
+void top_cpus_text(char *buf, size_t len, const struct top_vm *vm);
+/* The channel table's header, and one channel's rates. */
+void top_chan_header(char *buf, size_t len);
+void top_chan_text(char *buf, size_t len, const struct top_chan *c);
 void top_event_time(char *buf, size_t len, int64_t ns); /* HH:MM:SS, UTC */
 
 /* Batch mode: count frames (< 0: until killed), one every interval_ms.  0, or the

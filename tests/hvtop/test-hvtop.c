@@ -84,7 +84,7 @@ static void test_frames(void **state)
 	assert_string_equal(r.err, ""); /* also: no sanitizer report in --enable-sanitizers builds */
 	assert_int_equal(count(r.out, "hvtop "), 2);
 	assert_int_equal(count(r.out, "VMs: 2  running: 0\n"), 2);
-	assert_int_equal(count(r.out, "\nName            State     CPU% MemAssigned(M)  Uptime     Status\n"), 2);
+	assert_int_equal(count(r.out, "\nName            State     CPU% MemAssigned(M)  Uptime     Heartbeat  Status\n"), 2);
 	assert_row(r.out, "web1", "Off");
 	assert_row(r.out, "db", "Off");
 	assert_true(strstr(r.out, "\ndb ") < strstr(r.out, "\nweb1 ")); /* sorted by Name */
@@ -239,6 +239,80 @@ static void feed(struct top_model *m, struct wire_value *vms)
 	wire_value_unref(s);
 }
 
+/* A worker's sample of one VM: one vCPU and one channel with the totals given. */
+static struct wire_value *detail(const char *id, uint64_t cpu_ns, uint64_t packets, const char *health)
+{
+	struct wire_value *d = wire_object("VMDetail"), *procs = wire_list(), *chans = wire_list(), *ics = wire_list();
+	struct wire_value *p = wire_object("VMProcessorSample"), *c = wire_object("VMBusChannel");
+	struct wire_value *ic = wire_object("VMIntegrationServiceStatus");
+
+	wire_object_add(d, "VMId", wire_string(id));
+	wire_object_add(p, "Index", wire_int(0));
+	wire_object_add(p, "CpuNs", wire_uint(cpu_ns));
+	wire_object_add(p, "Exits", wire_uint(packets * 10));
+	wire_list_append(procs, p);
+	wire_object_add(c, "ChannelId", wire_uint(1));
+	wire_object_add(c, "Name", wire_string("Heartbeat"));
+	wire_object_add(c, "State", wire_string("Open"));
+	wire_object_add(c, "PacketsIn", wire_uint(packets));
+	wire_object_add(c, "PacketsOut", wire_uint(packets));
+	wire_object_add(c, "BytesIn", wire_uint(packets * 100));
+	wire_object_add(c, "InRingSize", wire_uint(4096));
+	wire_list_append(chans, c);
+	wire_object_add(ic, "Name", wire_string("Heartbeat"));
+	wire_object_add(ic, "Health", wire_string(health));
+	wire_list_append(ics, ic);
+	wire_object_add(d, "Processors", procs);
+	wire_object_add(d, "Channels", chans);
+	wire_object_add(d, "IntegrationServices", ics);
+	return d;
+}
+
+/* Processors, channels and the heartbeat from the samples' details: rates between two. */
+static void test_model_details(void **state)
+{
+	struct top_model m;
+	int k;
+
+	(void)state;
+	top_model_init(&m);
+	for (k = 0; k < 3; k++) {
+		struct wire_value *s = wire_object("VMSamples"), *vms = wire_list(), *details = wire_list();
+
+		wire_list_append(vms, vm_obj("web1", "id-1", k < 2 ? "Running" : "Off", 40, 64u << 20));
+		if (k < 2)
+			wire_list_append(details, detail("id-1", (uint64_t)k * 500000000, (uint64_t)k * 30, k ? "OK" : "No Contact"));
+		wire_object_add(s, "Time", wire_timestamp(1700000000000000000LL + k * 2000000000LL)); /* 2 s apart */
+		wire_object_add(s, "VMs", vms);
+		wire_object_add(s, "Details", details);
+		assert_int_equal(top_model_samples(&m, s), 0);
+		wire_value_unref(s);
+		if (k == 0) { /* the first sample: totals, no rates yet */
+			assert_int_equal(m.vms[0].ncpus, 1);
+			assert_int_equal(m.vms[0].nchans, 1);
+			assert_true(m.vms[0].chans[0].rate[TOP_PKT_IN] == 0);
+			assert_string_equal(m.vms[0].heartbeat, "No Contact");
+		} else if (k == 1) { /* 30 packets and 0.5 s of CPU in 2 s */
+			uint32_t h[TOP_HISTORY];
+
+			assert_true(m.vms[0].chans[0].rate[TOP_PKT_IN] == 15);
+			assert_true(m.vms[0].chans[0].rate[TOP_BYTES_IN] == 1500);
+			assert_true(m.vms[0].cpus[0].usage == 25);
+			assert_true(m.vms[0].cpus[0].exits_rate == 150);
+			assert_string_equal(m.vms[0].heartbeat, "OK");
+			assert_int_equal(top_chan_history(&m.vms[0].chans[0], h), 2);
+			assert_int_equal(h[1], 30); /* packets/s both ways */
+		} else { /* off: nothing but the definition */
+			assert_int_equal(m.vms[0].ncpus, 0);
+			assert_int_equal(m.vms[0].nchans, 0);
+			assert_string_equal(m.vms[0].heartbeat, "");
+		}
+	}
+	m.sort = TOP_COL_HEARTBEAT;
+	top_model_rows(&m);
+	top_model_free(&m);
+}
+
 static const char *row_name(const struct top_model *m, size_t i)
 {
 	return m->vms[m->rows[i]].name;
@@ -373,6 +447,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model_samples),
+		cmocka_unit_test(test_model_details),
 		cmocka_unit_test(test_model_events),
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test_setup_teardown(test_frames, hvd_setup, hvd_teardown),

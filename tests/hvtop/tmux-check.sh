@@ -2,7 +2,8 @@
 # hvtop in a real terminal: tmux at 80x24 against a private hvd.  Checks that the table lists
 # the VMs with their states, that s starts the selected VM and T then y turns it off (as hvctl
 # sees it afterwards), that the status line shows the hvctl command, the help and the
-# detail view, and that a resize redraws at the new size.  Skipped (77) without tmux, and
+# detail view (with the running VM's VMBus channels and their rates), the heartbeat column,
+# and that a resize redraws at the new size.  Skipped (77) without tmux, and
 # the start/stop part without a usable /dev/kvm.
 set -u
 
@@ -75,7 +76,7 @@ grep -q '^ beta ' "$dir/screen" || fail "the detail view is not beta's"
 $tm send-keys -t check Escape
 wait_screen 'Name  *State  *CPU%' 30 || fail "Esc did not come back to the table"
 $tm send-keys -t check '?'
-wait_screen 'Checkpoint' 30 || fail "? did not show the help"
+wait_screen 'packets/s sparkline' 30 || fail "? did not show the help"
 $tm send-keys -t check x
 
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
@@ -83,6 +84,13 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	wait_screen "hvctl -c 'Start-VM beta'" 30 || fail "s did not show the hvctl command"
 	wait_screen '^beta  *Running ' 600 || fail "beta did not show Running"
 	[ "$(vm_state beta)" = Running ] || fail "hvctl does not see beta Running"
+	# The detail view: processors and the VMBus channels, with the heartbeat's traffic moving.
+	$tm send-keys -t check Enter
+	wait_screen 'Heartbeat  *Open  *[1-9][0-9]*/[1-9]' 600 || fail "the detail view shows no moving heartbeat channel"
+	grep -q 'vCPU% 0:' "$dir/screen" || fail "the detail view shows no per-vCPU usage"
+	grep -q 'Key-Value Pair Exchange' "$dir/screen" || fail "the detail view does not list every channel"
+	$tm send-keys -t check Escape
+	wait_screen '^beta  *Running .* OK ' 300 || fail "the table does not show beta's heartbeat OK"
 	$tm send-keys -t check y  # y with no question pending does nothing
 	$tm send-keys -t check T
 	wait_screen 'Turn off beta at once' 30 || fail "T did not ask first"
