@@ -86,3 +86,18 @@ EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md hvcore/VMBUS.md
 # hvguest holds no instruction KVM's emulator lacks (objdump over the built image).
 TESTS += tests/hvcore/guest-insns.sh
 EXTRA_DIST += tests/hvcore/guest-insns.sh
+
+# The VMBus host's parsers of guest bytes: tests/fuzz/fuzz-vmbus-corpus runs the corpus in
+# `make check`; `make fuzz` builds tests/fuzz/fuzz-vmbus with libFuzzer. Seeds come from
+# tests/fuzz/vmbus-corpus.py.
+check_PROGRAMS += tests/fuzz/fuzz-vmbus-corpus
+TESTS += tests/fuzz/fuzz-vmbus-corpus
+tests_fuzz_fuzz_vmbus_corpus_SOURCES = tests/fuzz/fuzz-vmbus.c tests/fuzz/standalone.c
+tests_fuzz_fuzz_vmbus_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"vmbus/corpus"'
+tests_fuzz_fuzz_vmbus_corpus_LDADD = hvcore/libhvcore.a
+EXTRA_DIST += tests/fuzz/vmbus-corpus.py
+
+FUZZ_TARGETS += tests/fuzz/fuzz-vmbus
+CLEANFILES += tests/fuzz/fuzz-vmbus
+tests/fuzz/fuzz-vmbus: $(srcdir)/tests/fuzz/fuzz-vmbus.c $(hvcore_libhvcore_a_SOURCES:%=$(srcdir)/%)
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lpthread
