@@ -69,6 +69,11 @@ noinst_PROGRAMS += tests/hvcore/hv-boot
 tests_hvcore_hv_boot_SOURCES = tests/hvcore/hv-boot.c
 tests_hvcore_hv_boot_LDADD = hvcore/libhvcore.a
 
+# The host's share of a VMBus round trip, no KVM needed (bench/vmbus-bench.sh).
+noinst_PROGRAMS += tests/hvcore/vmbus-hostbench
+tests_hvcore_vmbus_hostbench_SOURCES = tests/hvcore/vmbus-hostbench.c
+tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a
+
 check_PROGRAMS += tests/hvcore/test-hvcore
 TESTS += tests/hvcore/test-hvcore
 tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
