@@ -414,8 +414,8 @@ static void open_channel(struct hv_partition *p, const uint8_t *m, uint32_t len)
 	down = hv_get32(m + 24);
 	c = by_relid(p, relid);
 	if (!c || (c->state != HV_CHANNEL_OFFERED && c->state != HV_CHANNEL_CLOSED) || !g ||
-	    g->have != g->npages || g->relid != relid || vp >= p->nvcpus || down < 2 ||
-	    down > g->npages - 2 || gpadl_in_use(p, g->handle)) {
+	    g->have != g->npages || g->relid != relid || vp >= p->nvcpus || g->npages < 4 ||
+	    down < 2 || down > g->npages - 2 || gpadl_in_use(p, g->handle)) {
 		bad(p);
 		if (c)
 			STAT(c, bad_packets, 1);

@@ -93,6 +93,10 @@ def main():
         post(struct.pack("<IIII", 14, 0, 0x40001, 0) + bytes(24), 1) + take(),
         "contact-wrong-id": contact(0x50000)[:3] + contact(0x50000)[3:] + take() +
         post(struct.pack("<IIII", 14, 0, 0x50003, 5) + bytes(24), 1),
+        # regression: a one-page GPADL once let OPENCHANNEL's ring split run off its end
+        "open-tiny-gpadl": contact() + take() + post(struct.pack("<II", 3, 0)) + take() * 6 +
+        gpadl(1, 9, [RING // 4096]) + take() + open_channel(1, 9, 2) + take() +
+        open_channel(1, 9, 0xffffffff) + take(),
         "msr-garbage": rec(5, struct.pack("<IQ", 0x40000083, 0xffffffffffffffff)) +
         rec(5, struct.pack("<IQ", 0x40000092, 0x10000)) + contact() + take(),
     }
