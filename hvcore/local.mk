@@ -69,6 +69,11 @@ noinst_PROGRAMS += tests/hvcore/hv-boot
 tests_hvcore_hv_boot_SOURCES = tests/hvcore/hv-boot.c
 tests_hvcore_hv_boot_LDADD = hvcore/libhvcore.a
 
+# The host's share of a VMBus round trip, no KVM needed (bench/vmbus-bench.sh).
+noinst_PROGRAMS += tests/hvcore/vmbus-hostbench
+tests_hvcore_vmbus_hostbench_SOURCES = tests/hvcore/vmbus-hostbench.c
+tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a
+
 check_PROGRAMS += tests/hvcore/test-hvcore
 TESTS += tests/hvcore/test-hvcore
 tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
@@ -86,3 +91,18 @@ EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md hvcore/VMBUS.md
 # hvguest holds no instruction KVM's emulator lacks (objdump over the built image).
 TESTS += tests/hvcore/guest-insns.sh
 EXTRA_DIST += tests/hvcore/guest-insns.sh
+
+# The VMBus host's parsers of guest bytes: tests/fuzz/fuzz-vmbus-corpus runs the corpus in
+# `make check`; `make fuzz` builds tests/fuzz/fuzz-vmbus with libFuzzer. Seeds come from
+# tests/fuzz/vmbus-corpus.py.
+check_PROGRAMS += tests/fuzz/fuzz-vmbus-corpus
+TESTS += tests/fuzz/fuzz-vmbus-corpus
+tests_fuzz_fuzz_vmbus_corpus_SOURCES = tests/fuzz/fuzz-vmbus.c tests/fuzz/standalone.c
+tests_fuzz_fuzz_vmbus_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"vmbus/corpus"'
+tests_fuzz_fuzz_vmbus_corpus_LDADD = hvcore/libhvcore.a
+EXTRA_DIST += tests/fuzz/vmbus-corpus.py
+
+FUZZ_TARGETS += tests/fuzz/fuzz-vmbus
+CLEANFILES += tests/fuzz/fuzz-vmbus
+tests/fuzz/fuzz-vmbus: $(srcdir)/tests/fuzz/fuzz-vmbus.c $(hvcore_libhvcore_a_SOURCES:%=$(srcdir)/%)
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lpthread

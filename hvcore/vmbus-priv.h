@@ -141,6 +141,7 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 void hv_vmbus_destroy(struct hv_partition *p);
 int hv_vmbus_start(struct hv_partition *p);   /* the timer thread; lock not held */
 void hv_vmbus_stop(struct hv_partition *p);   /* lock not held */
+void hv_vmbus_tick(struct hv_partition *p, uint64_t now_ns); /* the services' timers */
 /* A message the guest posted on a VMBus connection id: returns a hypercall status. */
 uint16_t hv_vmbus_post(struct hv_partition *p, uint32_t conn_id, const uint8_t *msg, uint32_t len);
 uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id);

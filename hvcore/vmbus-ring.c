@@ -148,6 +148,8 @@ int hv_ring_read(struct hv_ring *r, uint8_t *buf, uint32_t max)
 	if (off8 * 8 < DESC || off8 * 8 > plen || plen + 8 > avail || plen > max)
 		return -EBADMSG;
 	copy_from(r, rd, buf, plen);
+	/* The guest may rewrite the descriptor while we copy: keep the one we checked. */
+	memcpy(buf, desc, DESC);
 	hdr_store(r, R_READ, (rd + plen + 8) % r->size);
 	return (int)plen;
 }

@@ -414,8 +414,8 @@ static void open_channel(struct hv_partition *p, const uint8_t *m, uint32_t len)
 	down = hv_get32(m + 24);
 	c = by_relid(p, relid);
 	if (!c || (c->state != HV_CHANNEL_OFFERED && c->state != HV_CHANNEL_CLOSED) || !g ||
-	    g->have != g->npages || g->relid != relid || vp >= p->nvcpus || down < 2 ||
-	    down > g->npages - 2 || gpadl_in_use(p, g->handle)) {
+	    g->have != g->npages || g->relid != relid || vp >= p->nvcpus || g->npages < 4 ||
+	    down < 2 || down > g->npages - 2 || gpadl_in_use(p, g->handle)) {
 		bad(p);
 		if (c)
 			STAT(c, bad_packets, 1);
@@ -671,6 +671,18 @@ void hv_vmbus_destroy(struct hv_partition *p)
 	pthread_cond_destroy(&vb->cond);
 }
 
+void hv_vmbus_tick(struct hv_partition *p, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb_of(p)->chan[i];
+
+		if (c && c->state == HV_CHANNEL_OPEN && c->vsp->tick)
+			c->vsp->tick(c, now);
+	}
+}
+
 /* The services' clock: heartbeats every second, time samples, KVP polls. */
 static void *timer_main(void *arg)
 {
@@ -678,21 +690,13 @@ static void *timer_main(void *arg)
 	struct hv_vmbus *vb = vb_of(p);
 	struct timespec ts;
 	sigset_t set;
-	unsigned i;
 
 	sigfillset(&set);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 	pthread_setname_np(pthread_self(), "vmbus");
 	pthread_mutex_lock(&p->hv->lock);
 	while (!vb->thread_stop) {
-		uint64_t now = hv_now_ns();
-
-		for (i = 0; i < HV_MAX_CHANNELS; i++) {
-			struct hv_channel *c = vb->chan[i];
-
-			if (c && c->state == HV_CHANNEL_OPEN && c->vsp->tick)
-				c->vsp->tick(c, now);
-		}
+		hv_vmbus_tick(p, hv_now_ns());
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 100000000;
 		if (ts.tv_nsec >= 1000000000) {

@@ -1,5 +1,7 @@
 /* hv-boot: boots one partition from the command line, console on stdout.
- *   hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] KERNEL
+ *   hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] [-E] [-S] [-V] KERNEL
+ * -E offers the VMBus loopback channel (bench), -S turns VMBus statistics off, -V leaves
+ * the Hyper-V surface and VMBus out (a plain KVM guest).
  * Prints the stop reason on stderr; with -r also the per-vCPU statistics and the time from
  * start to the first console line; -t turns the partition off after SECONDS. Exit 0 on
  * power-off, 1 otherwise, 2 on usage. */
@@ -99,19 +101,22 @@ int main(int argc, char **argv)
 	const char *cmdline = NULL, *initrd = NULL;
 	int opt, r, verbose = 0;
 
-	while ((opt = getopt(argc, argv, "c:m:a:i:t:r")) != -1) {
+	while ((opt = getopt(argc, argv, "c:m:a:i:t:rESV")) != -1) {
 		switch (opt) {
 		case 'c': cfg.vcpus = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'm': cfg.mem_bytes = strtoull(optarg, NULL, 0) << 20; break;
 		case 'a': cmdline = optarg; break;
 		case 'i': initrd = optarg; break;
 		case 'r': verbose = 1; break;
+		case 'E': cfg.vmbus_echo = 1; break;
+		case 'S': cfg.vmbus_no_stats = 1; break;
+		case 'V': cfg.vmbus_off = 1; break;
 		case 't': turnoff.seconds = (unsigned)strtoul(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] KERNEL\n");
+		fprintf(stderr, "usage: hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] [-E] [-S] [-V] KERNEL\n");
 		return 2;
 	}
 	cfg.console = on_console;

@@ -1,0 +1,149 @@
+/* libFuzzer target for the VMBus host's parsers of guest bytes: channel messages
+ * (HvPostMessage payloads), GPADLs, ring buffers and IC packets, against a partition that
+ * has guest RAM and a SynIC but no KVM. The input is a script of guest actions, each
+ * op (1 byte), length (2 bytes LE), data:
+ *   0/1 post a message on connection id 4/1     2 write guest RAM (4-byte offset, bytes)
+ *   3 HvSignalEvent (4-byte connection id)      4 take the SINT2 message, write EOM
+ *   5 write a synthetic MSR (4-byte index, 8-byte value)
+ *   6 enable/disable a service (ic, on)         7 run the services' timers
+ *   8 ask for a shutdown                        9 read every statistic
+ * Corpus: tests/data/vmbus/corpus (tests/fuzz/vmbus-corpus.py writes the seeds). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hvcore/vmbus-priv.h"
+
+#define RAM (1u << 20)
+#define SIMP 0x1000u
+#define SIEFP 0x2000u
+#define HYPERCALL 0x3000u
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static volatile int sink; /* the calls' results: used, never judged */
+
+static void msr(struct hv_vcpu *v, uint32_t index, uint64_t value)
+{
+	(void)hv_hyperv_msr(v, true, index, &value);
+}
+
+static struct hv_partition *fake_partition(struct hv_vcpu *v)
+{
+	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1 };
+	struct hv_partition *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		abort();
+	p->kvm_fd = p->vm_fd = -1; /* the SINT interrupts fail quietly */
+	p->nvcpus = 1;
+	p->mem_bytes = p->ram_low = RAM;
+	p->ram = calloc(1, RAM);
+	p->hv = calloc(1, sizeof(*p->hv));
+	if (!p->ram || !p->hv)
+		abort();
+	pthread_mutex_init(&p->hv->lock, NULL);
+	p->hv->synic = calloc(1, sizeof(*p->hv->synic));
+	if (!p->hv->synic)
+		abort();
+	p->hv->on = true;
+	if (hv_vmbus_init(p, &cfg))
+		abort();
+	v->p = p;
+	v->id = 0;
+	msr(v, 0x40000000, 1);
+	msr(v, 0x40000001, HYPERCALL | 1);
+	msr(v, 0x40000083, SIMP | 1);
+	msr(v, 0x40000082, SIEFP | 1);
+	msr(v, 0x40000092, 0x50);
+	msr(v, 0x40000080, 1);
+	return p;
+}
+
+static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const uint8_t *d,
+		 size_t n)
+{
+	struct hv_vmbus_channel_stats st[8];
+	struct hv_vmbus_info info;
+	struct hv_ic_status ic;
+	uint32_t off;
+	unsigned i;
+
+	switch (op % 10) {
+	case 0:
+	case 1:
+		pthread_mutex_lock(&p->hv->lock);
+		(void)hv_vmbus_post(p, op % 10 ? 1 : 4, d, n > HV_MSG_PAYLOAD ? HV_MSG_PAYLOAD
+									 : (uint32_t)n);
+		pthread_mutex_unlock(&p->hv->lock);
+		break;
+	case 2:
+		if (n < 4)
+			break;
+		off = hv_get32(d) % RAM;
+		n -= 4;
+		if (n > RAM - off)
+			n = RAM - off;
+		memcpy(p->ram + off, d + 4, n);
+		break;
+	case 3:
+		if (n < 4)
+			break;
+		pthread_mutex_lock(&p->hv->lock);
+		(void)hv_vmbus_signal(p, hv_get32(d));
+		pthread_mutex_unlock(&p->hv->lock);
+		break;
+	case 4:
+		memset(p->ram + SIMP + HV_VMBUS_SINT * HV_MSG_SIZE, 0, 4);
+		msr(v, 0x40000084, 0);
+		break;
+	case 5:
+		if (n >= 12)
+			msr(v, hv_get32(d), hv_get64(d + 4));
+		break;
+	case 6:
+		if (n >= 2)
+			sink += hv_partition_ic_enable(p, (enum hv_ic)(d[0] % (HV_IC_COUNT + 1)), d[1] & 1);
+		break;
+	case 7:
+		pthread_mutex_lock(&p->hv->lock);
+		hv_vmbus_tick(p, hv_now_ns() + (n ? (uint64_t)d[0] << 30 : 0));
+		pthread_mutex_unlock(&p->hv->lock);
+		break;
+	case 8:
+		sink += hv_partition_guest_shutdown(p, n && (d[0] & 1), "fuzz");
+		break;
+	case 9:
+		sink += hv_partition_vmbus_info(p, &info);
+		sink += hv_partition_vmbus_channels(p, st, 8);
+		for (i = 0; i < HV_IC_COUNT; i++)
+			sink += hv_partition_ic_status(p, (enum hv_ic)i, &ic);
+		break;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct hv_vcpu v;
+	struct hv_partition *p;
+
+	memset(&v, 0, sizeof(v));
+	p = fake_partition(&v);
+	while (size >= 3) {
+		uint8_t op = data[0];
+		size_t n = hv_get16(data + 1);
+
+		data += 3;
+		size -= 3;
+		if (n > size)
+			n = size;
+		step(p, &v, op, data, n);
+		data += n;
+		size -= n;
+	}
+	hv_hyperv_destroy(p);
+	free(p->ram);
+	free(p);
+	return 0;
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of tests/fuzz/fuzz-vmbus.c (a script of guest actions) into
+tests/data/vmbus/corpus: a whole good session (contact, offers, GPADL, open, IC answers
+through the ring) and a few hostile ones. Run from the source tree's top."""
+import os
+import struct
+
+OUT = "tests/data/vmbus/corpus"
+RING = 0x10000      # the channel's six pages: 0x10000 guest->host header, 0x13000 host->guest
+RING_SIZE = 2 * 4096
+
+
+def rec(op, data):
+    return bytes([op]) + struct.pack("<H", len(data)) + data
+
+
+def post(msg, conn=4):
+    return rec(0 if conn == 4 else 1, msg)
+
+
+def take():
+    return rec(4, b"")
+
+
+def contact(version=0x50003):
+    return post(struct.pack("<IIII", 14, 0, version, 0) + bytes([2]) + bytes(23))
+
+
+def gpadl(relid, handle, pfns):
+    body = struct.pack("<IIIIHHII", 8, 0, relid, handle, 8 + 8 * len(pfns), 1,
+                       len(pfns) * 4096, 0)
+    return post(body + b"".join(struct.pack("<Q", p) for p in pfns))
+
+
+def open_channel(relid, handle, down):
+    return post(struct.pack("<IIIIIII", 5, 0, relid, relid, handle, 0, down) + bytes(120))
+
+
+def ring_packet(w, data, trans=1, ptype=6):
+    plen = 16 + ((len(data) + 7) & ~7)
+    pkt = struct.pack("<HHHHQ", ptype, 2, plen // 8, 0, trans) + data
+    pkt += bytes(plen - len(pkt)) + struct.pack("<Q", w << 32)
+    out = rec(2, struct.pack("<I", RING + 4096 + w) + pkt)
+    out += rec(2, struct.pack("<I", RING) + struct.pack("<I", w + len(pkt)))
+    return out
+
+
+def ic(msgtype, body, flags=5):
+    hdr = struct.pack("<II", 0, 20 + len(body))
+    hdr += struct.pack("<HHHHHHIBBH", 3, 0, msgtype, 3, 0, len(body), 0, 1, flags, 0)
+    return hdr + body
+
+
+def session():
+    s = contact() + take() + post(struct.pack("<II", 3, 0))
+    s += take() * 6
+    s += gpadl(1, 0xe1e10, [RING // 4096 + i for i in range(6)]) + take()
+    s += open_channel(1, 0xe1e10, 3) + take()
+    nego = ic(0, struct.pack("<HHI", 1, 1, 0) + struct.pack("<HHHH", 3, 0, 3, 0))
+    s += ring_packet(0, nego)
+    s += rec(3, struct.pack("<I", 0x10001))
+    s += rec(7, b"\x01") + rec(9, b"")
+    hb = ic(1, struct.pack("<Q", 2) + bytes(32))
+    s += ring_packet(16 + 48 + 8, hb, 2) + rec(3, struct.pack("<I", 0x10001))
+    s += rec(6, b"\x00\x00") + take() + post(struct.pack("<III", 7, 0, 1))
+    s += post(struct.pack("<IIII", 11, 0, 1, 0xe1e10)) + take()
+    s += post(struct.pack("<III", 13, 0, 1)) + rec(6, b"\x00\x01") + take()
+    s += rec(8, b"\x00") + rec(9, b"") + post(struct.pack("<II", 16, 0)) + take()
+    return s
+
+
+def hostile():
+    s = contact() + take() + post(struct.pack("<II", 3, 0)) + take() * 6
+    s += post(struct.pack("<II", 99, 0)) + post(struct.pack("<III", 5, 0, 1))
+    s += gpadl(1, 7, [0xfffff000 + i for i in range(6)]) + take()
+    s += rec(2, struct.pack("<II", RING, 0x7ffffff8))
+    s += gpadl(1, 8, [RING // 4096 + i for i in range(6)]) + take()
+    s += open_channel(1, 8, 3) + take() + open_channel(1, 8, 100) + take()
+    s += rec(2, struct.pack("<II", RING, 0))
+    s += open_channel(1, 8, 3) + take()
+    s += rec(2, struct.pack("<I", RING + 4096) + b"\xee" * 16)
+    s += rec(2, struct.pack("<II", RING, 24)) + rec(3, struct.pack("<I", 0x10001))
+    s += rec(3, struct.pack("<I", 0xabcdef)) + rec(9, b"")
+    return s
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    seeds = {
+        "session": session(),
+        "hostile": hostile(),
+        "contact-old-version": contact(0x40001) + post(b"", 1) + take() +
+        post(struct.pack("<IIII", 14, 0, 0x40001, 0) + bytes(24), 1) + take(),
+        "contact-wrong-id": contact(0x50000)[:3] + contact(0x50000)[3:] + take() +
+        post(struct.pack("<IIII", 14, 0, 0x50003, 5) + bytes(24), 1),
+        # regression: a one-page GPADL once let OPENCHANNEL's ring split run off its end
+        "open-tiny-gpadl": contact() + take() + post(struct.pack("<II", 3, 0)) + take() * 6 +
+        gpadl(1, 9, [RING // 4096]) + take() + open_channel(1, 9, 2) + take() +
+        open_channel(1, 9, 0xffffffff) + take(),
+        "msr-garbage": rec(5, struct.pack("<IQ", 0x40000083, 0xffffffffffffffff)) +
+        rec(5, struct.pack("<IQ", 0x40000092, 0x10000)) + contact() + take(),
+    }
+    for name, data in seeds.items():
+        with open(os.path.join(OUT, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
