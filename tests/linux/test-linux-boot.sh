@@ -26,3 +26,18 @@ log="$dir/state/vms/$("$b/cli/hvctl" -c '(Get-VM linux).Id')/console.log"
 i=0
 while [ $i -lt 1200 ] && ! grep -q 'linux: init reached cpus=2' "$log"; do sleep 0.1; i=$((i + 1)); done
 grep 'linux: init reached cpus=2' "$log" || { echo "FAIL: no init line"; tail -20 "$log"; exit 1; }
+# Linux's own hv_vmbus and hv_utils against our VMBus host: the integration services answer
+# and a graceful Stop-VM goes through the shutdown service.
+i=0
+while [ $i -lt 300 ] && ! grep -q 'linux: vmbus devices=' "$log"; do sleep 0.1; i=$((i + 1)); done
+grep -q 'linux: vmbus devices=[4-9]' "$log" || { echo "FAIL: hv_vmbus did not find the channels"; tail -20 "$log"; exit 1; }
+i=0
+while [ $i -lt 100 ] && [ "$("$b/cli/hvctl" -c '(Get-VMIntegrationService linux -Name Heartbeat).PrimaryStatusDescription')" != OK ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+[ "$("$b/cli/hvctl" -c '(Get-VMIntegrationService linux | Where-Object PrimaryStatusDescription -eq OK).Count')" = 4 ] ||
+	{ echo "FAIL: hv_utils did not answer every service"; "$b/cli/hvctl" -c 'Get-VMIntegrationService linux'; exit 1; }
+"$b/cli/hvctl" -c 'Stop-VM linux'
+[ "$("$b/cli/hvctl" -c '(Get-VM linux).State')" = Off ] || { echo "FAIL: Stop-VM did not shut Linux down"; exit 1; }
+echo "PASS: Linux booted, loaded hv_vmbus and hv_utils against hvkit's VMBus, and shut down through it"
