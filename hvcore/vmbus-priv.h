@@ -89,7 +89,7 @@ struct hv_channel {
 };
 
 #define HV_MAX_GPADLS 64
-#define HV_MAX_GPADL_PAGES 1024
+#define HV_MAX_GPADL_PAGES 8192 /* 32 MiB: netvsc's receive buffer is 16 MiB */
 #define HV_MAX_PACKET (64 * 1024)
 #define HV_MAX_CHANNELS 8
 

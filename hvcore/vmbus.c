@@ -33,6 +33,8 @@ enum {
 	MSG_VERSION_RESPONSE = 15,
 	MSG_UNLOAD = 16,
 	MSG_UNLOAD_RESPONSE = 17,
+	MSG_MODIFYCHANNEL = 22,
+	MSG_MODIFYCHANNEL_RESPONSE = 24,
 };
 
 #define CONN_ID_MESSAGE 1
@@ -293,14 +295,14 @@ static void gpadl_header(struct hv_partition *p, const uint8_t *m, uint32_t len)
 	}
 	relid = hv_get32(m + 8);
 	handle = hv_get32(m + 12);
-	buflen = hv_get16(m + 16);
+	buflen = hv_get16(m + 16); /* a u16: Linux lets it wrap for the largest GPADLs */
 	count = hv_get32(m + 20);
 	offset = hv_get32(m + 24);
 	npages = (uint32_t)(((uint64_t)offset + count + HV_PAGE - 1) / HV_PAGE);
 	here = (len - 28) / 8;
 	if (!by_relid(p, relid) || !handle || find_gpadl(p, handle) || hv_get16(m + 18) != 1 ||
 	    offset >= HV_PAGE || count == 0 || npages > HV_MAX_GPADL_PAGES ||
-	    buflen != 8 + 8 * npages || here == 0 || here > npages) {
+	    buflen != (uint16_t)(8 + 8 * npages) || here == 0 || here > npages) {
 		bad(p);
 		return;
 	}
@@ -469,6 +471,34 @@ static void relid_released(struct hv_partition *p, const uint8_t *m, uint32_t le
 		send_offer(c);
 }
 
+/* MODIFYCHANNEL: relid (8), new target VP (12). Linux sends it when a channel's interrupts
+ * move to another CPU; from 5.3 on it waits for the response. */
+static void modify_channel(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	struct hv_channel *c;
+	uint8_t r[16];
+	uint32_t vp, status = 0;
+
+	if (len < 16 || !(c = by_relid(p, hv_get32(m + 8)))) {
+		bad(p);
+		return;
+	}
+	vp = hv_get32(m + 12);
+	if (vp >= p->nvcpus) {
+		bad(p);
+		status = STATUS_UNSUCCESSFUL;
+	} else {
+		c->target_vp = vp;
+	}
+	if (vb_of(p)->version < VMB_VERSION(5, 3))
+		return;
+	memset(r, 0, sizeof(r));
+	hv_put32(r, MSG_MODIFYCHANNEL_RESPONSE);
+	hv_put32(r + 8, c->relid);
+	hv_put32(r + 12, status);
+	send_msg(p, r, sizeof(r));
+}
+
 static void unload(struct hv_partition *p)
 {
 	struct hv_vmbus *vb = vb_of(p);
@@ -523,6 +553,7 @@ uint16_t hv_vmbus_post(struct hv_partition *p, uint32_t conn_id, const uint8_t *
 	case MSG_CLOSECHANNEL: close_channel(p, m, len); break;
 	case MSG_RELID_RELEASED: relid_released(p, m, len); break;
 	case MSG_UNLOAD: unload(p); break;
+	case MSG_MODIFYCHANNEL: modify_channel(p, m, len); break;
 	default: bad(p); break;
 	}
 	return HV_STATUS_SUCCESS;
