@@ -82,6 +82,7 @@ struct hv_channel {
 	bool released;      /* after a rescind: the guest sent RELID_RELEASED */
 	bool reoffer;       /* enable came while the old relid was not released yet */
 	bool listed;        /* offered at least once: reported by hv_partition_vmbus_channels */
+	bool stats;         /* counters collected (not vmbus_no_stats) */
 	struct hv_ring in;  /* guest to host */
 	struct hv_ring out; /* host to guest */
 	uint8_t *buf;       /* one packet read from the guest */
@@ -107,7 +108,6 @@ struct hv_vmbus {
 	bool offers_requested;
 	uint32_t next_relid;
 	uint64_t bad_messages;
-	bool no_stats;
 	struct hv_channel *chan[HV_MAX_CHANNELS];
 	struct hv_gpadl gpadls[HV_MAX_GPADLS];
 	pthread_t thread;

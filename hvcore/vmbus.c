@@ -61,10 +61,10 @@ static const struct hv_vsp *const vsps[] = {
 };
 #define ECHO_SLOT 4
 
-#define STAT(c, field, n)                                   \
-	do {                                                \
-		if (!(c)->p->hv->vmbus.no_stats)            \
-			(c)->st.field += (n);               \
+#define STAT(c, field, n)                   \
+	do {                                \
+		if ((c)->stats)             \
+			(c)->st.field += (n); \
 	} while (0)
 
 static struct hv_vmbus *vb_of(struct hv_partition *p)
@@ -654,7 +654,6 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 	unsigned i;
 
 	vb->next_relid = 1;
-	vb->no_stats = cfg->vmbus_no_stats != 0;
 	pthread_cond_init(&vb->cond, NULL);
 	for (i = 0; i < sizeof(vsps) / sizeof(vsps[0]); i++) {
 		struct hv_channel *c;
@@ -666,6 +665,7 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 			return -ENOMEM;
 		vb->chan[i] = c;
 		c->p = p;
+		c->stats = !cfg->vmbus_no_stats;
 		c->vsp = vsps[i];
 		c->enabled = vsps[i]->ic < 0 || !(cfg->ic_disabled & (1u << vsps[i]->ic));
 		c->buf = malloc(HV_MAX_PACKET);
