@@ -148,6 +148,16 @@ uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id);
 /* Sends one inband packet to the guest. 0, -EAGAIN ring full, -ENOTCONN not open. */
 int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id);
 void hv_channel_fault(struct hv_channel *c);
+void hv_channel_offer(struct hv_channel *c);       /* a new relid, OFFERCHANNEL */
+void hv_channel_rescind(struct hv_channel *c);     /* RESCIND_CHANNELOFFER, rings dropped */
+void hv_channel_close_rings(struct hv_channel *c);
+
+/* Channel counters, unless the partition said vmbus_no_stats. */
+#define HV_STAT(c, field, n)                \
+	do {                                \
+		if ((c)->stats)             \
+			(c)->st.field += (n); \
+	} while (0)
 struct hv_channel *hv_vmbus_ic_channel(struct hv_partition *p, int ic);
 
 /* vmbus-ring.c: all offsets from the guest are checked; -EBADMSG means the ring is broken. */
