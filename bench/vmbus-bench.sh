@@ -67,23 +67,9 @@ awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
 	printf "  cost of statistics  %+9.2f %%          %+9.2f %%\n", (a - b) * 100 / b, (d - c) * 100 / d
 }'
 
-declare -a h_on_rtt h_on_st h_off_rtt h_off_st
-hb() { "$hostbench" -n 500000 "$@" | sed 's/[a-z_]*=//g'; }
-for ((i = 0; i < runs * 3; i++)); do
-	# alternate which goes first: the second of a pair runs on a warmer machine
-	if ((i % 2)); then
-		read -r r s <<<"$(hb -S)"; h_off_rtt+=("$r") h_off_st+=("$s")
-		read -r r s <<<"$(hb)"; h_on_rtt+=("$r") h_on_st+=("$s")
-	else
-		read -r r s <<<"$(hb)"; h_on_rtt+=("$r") h_on_st+=("$s")
-		read -r r s <<<"$(hb -S)"; h_off_rtt+=("$r") h_off_st+=("$s")
-	fi
-done
-a=$(printf '%s\n' "${h_on_rtt[@]}" | median)
-b=$(printf '%s\n' "${h_off_rtt[@]}" | median)
-c=$(printf '%s\n' "${h_on_st[@]}" | median)
-d=$(printf '%s\n' "${h_off_st[@]}" | median)
-echo "host's share per packet (vmbus-hostbench, 500000 packets, median of $((runs * 3)) runs each)"
+read -r a b c d <<<"$("$hostbench" -n 200 -b 5000 | sed 's/[a-z_]*=//g')"
+echo "host's share per packet (vmbus-hostbench: statistics on and off take turns, 200 batches"
+echo "of 5000 packets each, median batch)"
 awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
 	printf "                      round trip (64 B)   stream (1 KiB packets)\n"
 	printf "  statistics on       %10.1f ns       %10.1f ns\n", a, c

@@ -158,7 +158,8 @@ const char *hv_stop_reason_name(enum hv_stop_reason r);
 struct hv_vmbus_info {
 	uint32_t version;      /* negotiated, (major << 16) | minor; 0 = guest not connected */
 	unsigned channels;     /* offered */
-	uint64_t bad_messages; /* refused hostile messages, all channels */
+	uint64_t bad_messages; /* refused hostile messages, all channels (channel messages
+				* and every channel's bad_packets) */
 };
 
 enum hv_channel_state {

@@ -38,10 +38,12 @@
 #define HVCALL_SIGNAL_EVENT 0x5d
 #define HVCALL_FAST (1ULL << 16)
 
-/* CPUID 0x40000003 EAX: time reference count (1), SynIC (2), hypercall (5), VP index (6),
- * frequency MSRs (11); EBX: post messages (4), signal events (5); EDX: frequency MSRs (8).
+/* CPUID 0x40000003 EAX: SynIC (2), hypercall (5), VP index (6), frequency MSRs (11); EBX:
+ * post messages (4), signal events (5); EDX: frequency MSRs (8). The reference counter MSR
+ * answers (Linux's time sync reads it regardless) but is not offered (bit 1): without the
+ * reference TSC page Linux would make it its clocksource, one exit per clock read.
  * 0x40000004 EAX bit 9: AutoEOI deprecated, required here (nothing can auto-EOI). */
-#define FEAT_EAX ((1u << 1) | (1u << 2) | (1u << 5) | (1u << 6) | (1u << 11))
+#define FEAT_EAX ((1u << 2) | (1u << 5) | (1u << 6) | (1u << 11))
 #define FEAT_EBX ((1u << 4) | (1u << 5))
 #define FEAT_EDX (1u << 8)
 #define HINT_DEPRECATE_AEOI (1u << 9)

@@ -6,7 +6,7 @@ hvcore_libhvcore_a_SOURCES = \
 	hvcore/partition.c hvcore/vcpu.c hvcore/kvm-stats.c hvcore/ioport.c hvcore/serial.c hvcore/pm.c \
 	hvcore/x86/cpuid.c hvcore/x86/boot.c hvcore/x86/acpi.c hvcore/x86/elf.c \
 	hvcore/x86/bzimage.c \
-	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
+	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-channel.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
 	hvcore/vsp-heartbeat.c hvcore/vsp-shutdown.c hvcore/vsp-timesync.c hvcore/vsp-kvp.c \
 	hvcore/vsp-echo.c
 

@@ -82,6 +82,7 @@ struct hv_channel {
 	bool released;      /* after a rescind: the guest sent RELID_RELEASED */
 	bool reoffer;       /* enable came while the old relid was not released yet */
 	bool listed;        /* offered at least once: reported by hv_partition_vmbus_channels */
+	bool stats;         /* counters collected (not vmbus_no_stats) */
 	struct hv_ring in;  /* guest to host */
 	struct hv_ring out; /* host to guest */
 	uint8_t *buf;       /* one packet read from the guest */
@@ -89,7 +90,7 @@ struct hv_channel {
 };
 
 #define HV_MAX_GPADLS 64
-#define HV_MAX_GPADL_PAGES 1024
+#define HV_MAX_GPADL_PAGES 8192 /* 32 MiB: netvsc's receive buffer is 16 MiB */
 #define HV_MAX_PACKET (64 * 1024)
 #define HV_MAX_CHANNELS 8
 
@@ -107,7 +108,6 @@ struct hv_vmbus {
 	bool offers_requested;
 	uint32_t next_relid;
 	uint64_t bad_messages;
-	bool no_stats;
 	struct hv_channel *chan[HV_MAX_CHANNELS];
 	struct hv_gpadl gpadls[HV_MAX_GPADLS];
 	pthread_t thread;
@@ -148,6 +148,16 @@ uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id);
 /* Sends one inband packet to the guest. 0, -EAGAIN ring full, -ENOTCONN not open. */
 int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id);
 void hv_channel_fault(struct hv_channel *c);
+void hv_channel_offer(struct hv_channel *c);       /* a new relid, OFFERCHANNEL */
+void hv_channel_rescind(struct hv_channel *c);     /* RESCIND_CHANNELOFFER, rings dropped */
+void hv_channel_close_rings(struct hv_channel *c);
+
+/* Channel counters, unless the partition said vmbus_no_stats. */
+#define HV_STAT(c, field, n)                \
+	do {                                \
+		if ((c)->stats)             \
+			(c)->st.field += (n); \
+	} while (0)
 struct hv_channel *hv_vmbus_ic_channel(struct hv_partition *p, int ic);
 
 /* vmbus-ring.c: all offsets from the guest are checked; -EBADMSG means the ring is broken. */

@@ -1,5 +1,5 @@
-/* The VMBus host: connection (version negotiation), offers, GPADLs, open/close, rescind,
- * unload, the guest's signals, and the public calls. Message layouts are those of
+/* The VMBus host's connection: version negotiation, offers, GPADLs, open/close, rescind,
+ * unload (the channel messages); vmbus-channel.c has the packets, timers and public calls. Message layouts are those of
  * include/linux/hyperv.h (struct vmbus_channel_*), all little-endian and packed; the flow is
  * the one Linux 6.1's hv_vmbus drives (notes/hyperv-surface.md). The guest is hostile: a
  * message shorter than its fields, with an unknown type, a relid or GPADL it does not own, a
@@ -7,11 +7,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hvcore/vmbus-priv.h"
 
@@ -33,6 +31,8 @@ enum {
 	MSG_VERSION_RESPONSE = 15,
 	MSG_UNLOAD = 16,
 	MSG_UNLOAD_RESPONSE = 17,
+	MSG_MODIFYCHANNEL = 22,
+	MSG_MODIFYCHANNEL_RESPONSE = 24,
 };
 
 #define CONN_ID_MESSAGE 1
@@ -40,8 +40,6 @@ enum {
 #define CONN_ID_CHANNEL_BASE 0x10000 /* a channel's id for HvSignalEvent: base + relid */
 #define VMB_VERSION(maj, min) (((uint32_t)(maj) << 16) | (min))
 #define STATUS_UNSUCCESSFUL 0xc0000001u
-#define PKT_DATA_INBAND 6
-#define PKT_COMP 11
 #define OFFER_LEN 196
 #define MAX_RELID 2047
 
@@ -58,12 +56,6 @@ static const struct hv_vsp *const vsps[] = {
 	&hv_vsp_heartbeat, &hv_vsp_shutdown, &hv_vsp_timesync, &hv_vsp_kvp, &hv_vsp_echo,
 };
 #define ECHO_SLOT 4
-
-#define STAT(c, field, n)                                   \
-	do {                                                \
-		if (!(c)->p->hv->vmbus.no_stats)            \
-			(c)->st.field += (n);               \
-	} while (0)
 
 static struct hv_vmbus *vb_of(struct hv_partition *p)
 {
@@ -130,7 +122,7 @@ static uint32_t free_relid(struct hv_partition *p)
 	return r;
 }
 
-static void close_rings(struct hv_channel *c)
+void hv_channel_close_rings(struct hv_channel *c)
 {
 	if (c->in.high > c->st.in_ring_high)
 		c->st.in_ring_high = c->in.high;
@@ -140,7 +132,7 @@ static void close_rings(struct hv_channel *c)
 	hv_ring_free(&c->out);
 }
 
-static void send_offer(struct hv_channel *c)
+void hv_channel_offer(struct hv_channel *c)
 {
 	uint8_t m[OFFER_LEN];
 
@@ -160,11 +152,11 @@ static void send_offer(struct hv_channel *c)
 	send_msg(c->p, m, sizeof(m));
 }
 
-static void rescind(struct hv_channel *c)
+void hv_channel_rescind(struct hv_channel *c)
 {
 	uint8_t m[12];
 
-	close_rings(c);
+	hv_channel_close_rings(c);
 	c->state = HV_CHANNEL_RESCINDED;
 	memset(m, 0, sizeof(m));
 	hv_put32(m, MSG_RESCIND_CHANNELOFFER);
@@ -228,7 +220,7 @@ static void request_offers(struct hv_partition *p)
 		struct hv_channel *c = vb->chan[i];
 
 		if (c && c->enabled && !c->sent)
-			send_offer(c);
+			hv_channel_offer(c);
 	}
 	memset(m, 0, sizeof(m));
 	hv_put32(m, MSG_ALLOFFERS_DELIVERED);
@@ -293,14 +285,14 @@ static void gpadl_header(struct hv_partition *p, const uint8_t *m, uint32_t len)
 	}
 	relid = hv_get32(m + 8);
 	handle = hv_get32(m + 12);
-	buflen = hv_get16(m + 16);
+	buflen = hv_get16(m + 16); /* a u16: Linux lets it wrap for the largest GPADLs */
 	count = hv_get32(m + 20);
 	offset = hv_get32(m + 24);
 	npages = (uint32_t)(((uint64_t)offset + count + HV_PAGE - 1) / HV_PAGE);
 	here = (len - 28) / 8;
 	if (!by_relid(p, relid) || !handle || find_gpadl(p, handle) || hv_get16(m + 18) != 1 ||
 	    offset >= HV_PAGE || count == 0 || npages > HV_MAX_GPADL_PAGES ||
-	    buflen != 8 + 8 * npages || here == 0 || here > npages) {
+	    buflen != (uint16_t)(8 + 8 * npages) || here == 0 || here > npages) {
 		bad(p);
 		return;
 	}
@@ -418,16 +410,16 @@ static void open_channel(struct hv_partition *p, const uint8_t *m, uint32_t len)
 	    down < 2 || down > g->npages - 2 || gpadl_in_use(p, g->handle)) {
 		bad(p);
 		if (c)
-			STAT(c, bad_packets, 1);
+			HV_STAT(c, bad_packets, 1);
 		open_result(p, relid, openid, STATUS_UNSUCCESSFUL);
 		return;
 	}
 	if (hv_ring_setup(&c->in, page_list(p, g, 0, down), down, false) ||
 	    hv_ring_setup(&c->out, page_list(p, g, down, g->npages - down), g->npages - down,
 			  true)) {
-		close_rings(c);
+		hv_channel_close_rings(c);
 		bad(p);
-		STAT(c, bad_packets, 1);
+		HV_STAT(c, bad_packets, 1);
 		open_result(p, relid, openid, STATUS_UNSUCCESSFUL);
 		return;
 	}
@@ -449,7 +441,7 @@ static void close_channel(struct hv_partition *p, const uint8_t *m, uint32_t len
 		bad(p);
 		return;
 	}
-	close_rings(c);
+	hv_channel_close_rings(c);
 	if (c->state == HV_CHANNEL_OPEN || c->state == HV_CHANNEL_FAULTED)
 		c->state = HV_CHANNEL_CLOSED;
 }
@@ -462,11 +454,39 @@ static void relid_released(struct hv_partition *p, const uint8_t *m, uint32_t le
 		bad(p);
 		return;
 	}
-	close_rings(c);
+	hv_channel_close_rings(c);
 	c->released = true;
 	c->sent = false;
 	if (c->reoffer && c->enabled && vb_of(p)->offers_requested)
-		send_offer(c);
+		hv_channel_offer(c);
+}
+
+/* MODIFYCHANNEL: relid (8), new target VP (12). Linux sends it when a channel's interrupts
+ * move to another CPU; from 5.3 on it waits for the response. */
+static void modify_channel(struct hv_partition *p, const uint8_t *m, uint32_t len)
+{
+	struct hv_channel *c;
+	uint8_t r[16];
+	uint32_t vp, status = 0;
+
+	if (len < 16 || !(c = by_relid(p, hv_get32(m + 8)))) {
+		bad(p);
+		return;
+	}
+	vp = hv_get32(m + 12);
+	if (vp >= p->nvcpus) {
+		bad(p);
+		status = STATUS_UNSUCCESSFUL;
+	} else {
+		c->target_vp = vp;
+	}
+	if (vb_of(p)->version < VMB_VERSION(5, 3))
+		return;
+	memset(r, 0, sizeof(r));
+	hv_put32(r, MSG_MODIFYCHANNEL_RESPONSE);
+	hv_put32(r + 8, c->relid);
+	hv_put32(r + 12, status);
+	send_msg(p, r, sizeof(r));
 }
 
 static void unload(struct hv_partition *p)
@@ -480,7 +500,7 @@ static void unload(struct hv_partition *p)
 
 		if (!c)
 			continue;
-		close_rings(c);
+		hv_channel_close_rings(c);
 		c->sent = false;
 		if (c->state != HV_CHANNEL_RESCINDED)
 			c->state = HV_CHANNEL_OFFERED;
@@ -523,91 +543,10 @@ uint16_t hv_vmbus_post(struct hv_partition *p, uint32_t conn_id, const uint8_t *
 	case MSG_CLOSECHANNEL: close_channel(p, m, len); break;
 	case MSG_RELID_RELEASED: relid_released(p, m, len); break;
 	case MSG_UNLOAD: unload(p); break;
+	case MSG_MODIFYCHANNEL: modify_channel(p, m, len); break;
 	default: bad(p); break;
 	}
 	return HV_STATUS_SUCCESS;
-}
-
-void hv_channel_fault(struct hv_channel *c)
-{
-	STAT(c, bad_packets, 1);
-	if (c->state == HV_CHANNEL_OPEN)
-		c->state = HV_CHANNEL_FAULTED;
-}
-
-static void interrupt_guest(struct hv_channel *c)
-{
-	if (hv_synic_event(c->p, c->target_vp, HV_VMBUS_SINT, c->relid))
-		STAT(c, interrupts_out, 1);
-}
-
-/* Everything the guest put in the ring, a bounded batch at a time: the vCPU that signalled
- * goes back to the guest quickly, and signals again if it writes more. */
-static void drain(struct hv_channel *c)
-{
-	unsigned n;
-
-	for (n = 0; n < 64 && c->state == HV_CHANNEL_OPEN; n++) {
-		uint32_t before = hv_ring_free_bytes(&c->in), off;
-		int len = hv_ring_read(&c->in, c->buf, HV_MAX_PACKET);
-		uint16_t type;
-
-		if (len < 0) {
-			hv_channel_fault(c);
-			return;
-		}
-		if (len == 0)
-			return;
-		if (hv_ring_read_done(&c->in, before))
-			interrupt_guest(c);
-		type = hv_get16(c->buf);
-		off = (uint32_t)hv_get16(c->buf + 2) * 8;
-		STAT(c, packets_in, 1);
-		STAT(c, bytes_in, (uint64_t)len - off);
-		if ((type != PKT_DATA_INBAND && type != PKT_COMP) ||
-		    !c->vsp->packet(c, c->buf + off, (uint32_t)len - off, hv_get64(c->buf + 8), type,
-				    hv_get16(c->buf + 6)))
-			STAT(c, bad_packets, 1);
-	}
-}
-
-uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id)
-{
-	unsigned i;
-
-	for (i = 0; i < HV_MAX_CHANNELS; i++) {
-		struct hv_channel *c = vb_of(p)->chan[i];
-
-		if (c && c->sent && c->conn_id == conn_id) {
-			STAT(c, interrupts_in, 1);
-			drain(c);
-			return HV_STATUS_SUCCESS;
-		}
-	}
-	return HV_STATUS_INVALID_CONNECTION_ID;
-}
-
-int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id)
-{
-	bool sig, masked;
-	int r;
-
-	if (c->state != HV_CHANNEL_OPEN)
-		return -ENOTCONN;
-	r = hv_ring_write(&c->out, PKT_DATA_INBAND, 0, trans_id, data, len, &sig, &masked);
-	if (r == -EAGAIN)
-		STAT(c, ring_full, 1);
-	if (r == -EBADMSG)
-		hv_channel_fault(c);
-	if (r)
-		return r;
-	STAT(c, packets_out, 1);
-	STAT(c, bytes_out, len);
-	if (masked)
-		STAT(c, throttled, 1);
-	if (sig)
-		interrupt_guest(c);
-	return 0;
 }
 
 struct hv_channel *hv_vmbus_ic_channel(struct hv_partition *p, int ic)
@@ -623,7 +562,6 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 	unsigned i;
 
 	vb->next_relid = 1;
-	vb->no_stats = cfg->vmbus_no_stats != 0;
 	pthread_cond_init(&vb->cond, NULL);
 	for (i = 0; i < sizeof(vsps) / sizeof(vsps[0]); i++) {
 		struct hv_channel *c;
@@ -635,6 +573,7 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 			return -ENOMEM;
 		vb->chan[i] = c;
 		c->p = p;
+		c->stats = !cfg->vmbus_no_stats;
 		c->vsp = vsps[i];
 		c->enabled = vsps[i]->ic < 0 || !(cfg->ic_disabled & (1u << vsps[i]->ic));
 		c->buf = malloc(HV_MAX_PACKET);
@@ -660,7 +599,7 @@ void hv_vmbus_destroy(struct hv_partition *p)
 
 		if (!c)
 			continue;
-		close_rings(c);
+		hv_channel_close_rings(c);
 		free(c->buf);
 		free(c->priv);
 		free(c);
@@ -669,200 +608,6 @@ void hv_vmbus_destroy(struct hv_partition *p)
 	for (i = 0; i < HV_MAX_GPADLS; i++)
 		drop_gpadl(&vb->gpadls[i]);
 	pthread_cond_destroy(&vb->cond);
-}
-
-void hv_vmbus_tick(struct hv_partition *p, uint64_t now)
-{
-	unsigned i;
-
-	for (i = 0; i < HV_MAX_CHANNELS; i++) {
-		struct hv_channel *c = vb_of(p)->chan[i];
-
-		if (c && c->state == HV_CHANNEL_OPEN && c->vsp->tick)
-			c->vsp->tick(c, now);
-	}
-}
-
-/* The services' clock: heartbeats every second, time samples, KVP polls. */
-static void *timer_main(void *arg)
-{
-	struct hv_partition *p = arg;
-	struct hv_vmbus *vb = vb_of(p);
-	struct timespec ts;
-	sigset_t set;
-
-	sigfillset(&set);
-	pthread_sigmask(SIG_SETMASK, &set, NULL);
-	pthread_setname_np(pthread_self(), "vmbus");
-	pthread_mutex_lock(&p->hv->lock);
-	while (!vb->thread_stop) {
-		hv_vmbus_tick(p, hv_now_ns());
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_nsec -= 1000000000;
-			ts.tv_sec++;
-		}
-		pthread_cond_timedwait(&vb->cond, &p->hv->lock, &ts);
-	}
-	pthread_mutex_unlock(&p->hv->lock);
-	return NULL;
-}
-
-int hv_vmbus_start(struct hv_partition *p)
-{
-	struct hv_vmbus *vb = vb_of(p);
-	int r;
-
-	if (!p->hv->on)
-		return 0;
-	r = -pthread_create(&vb->thread, NULL, timer_main, p);
-	vb->thread_on = r == 0;
-	return r;
-}
-
-void hv_vmbus_stop(struct hv_partition *p)
-{
-	struct hv_vmbus *vb = vb_of(p);
-
-	if (!p->hv->on || !vb->thread_on)
-		return;
-	pthread_mutex_lock(&p->hv->lock);
-	vb->thread_stop = true;
-	pthread_cond_broadcast(&vb->cond);
-	pthread_mutex_unlock(&p->hv->lock);
-	pthread_join(vb->thread, NULL);
-	vb->thread_on = false;
-}
-
-/* Public calls. */
-
-int hv_partition_vmbus_info(struct hv_partition *p, struct hv_vmbus_info *out)
-{
-	unsigned i;
-
-	memset(out, 0, sizeof(*out));
-	if (!p->hv->on)
-		return 0;
-	pthread_mutex_lock(&p->hv->lock);
-	out->version = vb_of(p)->version;
-	out->bad_messages = vb_of(p)->bad_messages;
-	for (i = 0; i < HV_MAX_CHANNELS; i++) {
-		struct hv_channel *c = vb_of(p)->chan[i];
-
-		if (!c)
-			continue;
-		if (c->sent && c->state != HV_CHANNEL_RESCINDED)
-			out->channels++;
-		out->bad_messages += c->st.bad_packets;
-	}
-	pthread_mutex_unlock(&p->hv->lock);
-	return 0;
-}
-
-int hv_partition_vmbus_channels(struct hv_partition *p, struct hv_vmbus_channel_stats *out,
-				size_t max)
-{
-	size_t n = 0;
-	unsigned i;
-
-	if (!p->hv->on)
-		return 0;
-	pthread_mutex_lock(&p->hv->lock);
-	for (i = 0; i < HV_MAX_CHANNELS; i++) {
-		struct hv_channel *c = vb_of(p)->chan[i];
-
-		if (!c || !c->listed)
-			continue;
-		if (n < max) {
-			out[n] = c->st;
-			out[n].state = c->state;
-			out[n].in_ring_used = hv_ring_used(&c->in);
-			out[n].out_ring_used = hv_ring_used(&c->out);
-			out[n].in_ring_high = c->in.high > c->st.in_ring_high ? c->in.high
-									      : c->st.in_ring_high;
-			out[n].out_ring_high = c->out.high > c->st.out_ring_high ? c->out.high
-										 : c->st.out_ring_high;
-		}
-		n++;
-	}
-	pthread_mutex_unlock(&p->hv->lock);
-	return (int)n;
-}
-
-int hv_partition_ic_status(struct hv_partition *p, enum hv_ic ic, struct hv_ic_status *out)
-{
-	struct hv_channel *c;
-	const struct hv_ic_state *s;
-	uint64_t now = hv_now_ns();
-
-	if ((unsigned)ic >= HV_IC_COUNT)
-		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	out->health = HV_IC_DISABLED;
-	c = hv_vmbus_ic_channel(p, ic);
-	if (!c)
-		return 0;
-	pthread_mutex_lock(&p->hv->lock);
-	s = c->priv;
-	out->enabled = c->enabled;
-	out->open = c->state == HV_CHANNEL_OPEN;
-	out->version = out->open ? s->version : 0;
-	out->last_contact_ns = s->last_contact_ns;
-	if (!c->enabled)
-		out->health = HV_IC_DISABLED;
-	else if (!s->last_contact_ns)
-		out->health = HV_IC_NO_CONTACT;
-	else if (ic != HV_IC_HEARTBEAT || now - s->last_contact_ns <= 3000000000ULL)
-		out->health = out->open ? HV_IC_OK : HV_IC_LOST_COMMUNICATION;
-	else
-		out->health = HV_IC_LOST_COMMUNICATION;
-	pthread_mutex_unlock(&p->hv->lock);
-	return 0;
-}
-
-int hv_partition_ic_enable(struct hv_partition *p, enum hv_ic ic, int on)
-{
-	struct hv_channel *c;
-
-	if ((unsigned)ic >= HV_IC_COUNT)
-		return -EINVAL;
-	c = hv_vmbus_ic_channel(p, ic);
-	if (!c)
-		return -ENOTSUP;
-	pthread_mutex_lock(&p->hv->lock);
-	if (on && !c->enabled) {
-		c->enabled = true;
-		if (c->state == HV_CHANNEL_RESCINDED && c->sent && !c->released)
-			c->reoffer = true; /* offered again once the guest lets go of the old relid */
-		else if (vb_of(p)->offers_requested && !c->sent)
-			send_offer(c);
-	} else if (!on && c->enabled) {
-		c->enabled = false;
-		c->reoffer = false;
-		if (c->sent && c->state != HV_CHANNEL_RESCINDED)
-			rescind(c);
-		else if (!c->sent)
-			c->state = HV_CHANNEL_RESCINDED;
-	}
-	pthread_mutex_unlock(&p->hv->lock);
-	return 0;
-}
-
-int hv_partition_guest_shutdown(struct hv_partition *p, int reboot, const char *reason)
-{
-	struct hv_channel *c = hv_vmbus_ic_channel(p, HV_IC_SHUTDOWN);
-	int r;
-
-	if (!c)
-		return -ENOTCONN;
-	pthread_mutex_lock(&p->hv->lock);
-	if (c->state != HV_CHANNEL_OPEN || !((struct hv_ic_state *)c->priv)->version)
-		r = -ENOTCONN;
-	else
-		r = hv_shutdown_request(c, reboot, reason);
-	pthread_mutex_unlock(&p->hv->lock);
-	return r;
 }
 
 const char *hv_ic_name(enum hv_ic ic)

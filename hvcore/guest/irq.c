@@ -131,16 +131,3 @@ int irq_setup_power_button(uint64_t rsdp, int with_echo)
 	__asm__ volatile("sti");
 	return 0;
 }
-
-int irq_wait_power_button(uint64_t rsdp, int with_echo)
-{
-	if (irq_setup_power_button(rsdp, with_echo) < 0)
-		return -1;
-	for (;;) {
-		__asm__ volatile("cli");
-		if (pressed)
-			break;
-		__asm__ volatile("sti; hlt"); /* sti's shadow makes the pair atomic */
-	}
-	return 0;
-}

@@ -100,11 +100,8 @@ int acpi_poweroff(uint64_t rsdp);
 /* FADT PM1a event block port and SCI interrupt; -1 when there is no PM1 block. */
 int acpi_pm1(uint64_t rsdp, uint16_t *evt_port, unsigned *sci);
 
-/* irq.c: wait, interrupts on, for the ACPI power button, echoing console input if asked.
- * 0 pressed, -1 no button. */
-int irq_wait_power_button(uint64_t rsdp, int with_echo);
-/* The pieces: the IDT (SCI, COM1, IRQ_SINT_VECTOR), the button's routing (-1 none), and a
- * wait for the next interrupt. */
+/* irq.c: the IDT (SCI, COM1, IRQ_SINT_VECTOR), the ACPI power button's routing with the
+ * console echo if asked (-1: no button), and a wait, interrupts on, for the next interrupt. */
 #define IRQ_SINT_VECTOR 0x50
 void irq_init(void);
 int irq_setup_power_button(uint64_t rsdp, int with_echo);

@@ -5,7 +5,6 @@
 #include "hvcore/guest/lib.h"
 
 #define VMBUS_SINT 2
-#define VMBUS_VECTOR 0x50
 
 extern uint8_t hv_simp[4096], hv_siefp[4096];
 

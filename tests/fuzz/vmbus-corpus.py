@@ -59,7 +59,7 @@ def session():
     nego = ic(0, struct.pack("<HHI", 1, 1, 0) + struct.pack("<HHHH", 3, 0, 3, 0))
     s += ring_packet(0, nego)
     s += rec(3, struct.pack("<I", 0x10001))
-    s += rec(7, b"\x01") + rec(9, b"")
+    s += rec(7, b"\x01") + rec(9, b"") + post(struct.pack("<IIII", 22, 0, 1, 0)) + take()
     hb = ic(1, struct.pack("<Q", 2) + bytes(32))
     s += ring_packet(16 + 48 + 8, hb, 2) + rec(3, struct.pack("<I", 0x10001))
     s += rec(6, b"\x00\x00") + take() + post(struct.pack("<III", 7, 0, 1))

@@ -306,6 +306,30 @@ static void test_rescind_reoffer(void **state)
 	vm_end(vm, HV_STOP_POWEROFF);
 }
 
+/* A guest that stops answering (paused here) loses its heartbeat health, and gets it back. */
+static void test_heartbeat_lost(void **state)
+{
+	struct hv_partition_config cfg = { .vcpus = 1 };
+	struct hv_ic_status ic;
+	uint64_t t;
+	struct vm *vm;
+
+	(void)state;
+	vm = vm_start(&cfg, NULL);
+	assert_true(wait_output(vm, "channels=4\n"));
+	assert_int_equal(wait_health(vm, HV_IC_HEARTBEAT, HV_IC_OK, 0), HV_IC_OK);
+	assert_int_equal(hv_partition_pause(vm->p), 0);
+	sleep(4);
+	assert_int_equal(hv_partition_ic_status(vm->p, HV_IC_HEARTBEAT, &ic), 0);
+	assert_int_equal(ic.health, HV_IC_LOST_COMMUNICATION);
+	assert_true(ic.open);
+	t = now_ns();
+	assert_int_equal(hv_partition_resume(vm->p), 0);
+	assert_int_equal(wait_health(vm, HV_IC_HEARTBEAT, HV_IC_OK, t), HV_IC_OK);
+	assert_int_equal(hv_partition_power_button(vm->p), 0);
+	vm_end(vm, HV_STOP_POWEROFF);
+}
+
 static void test_ic_disabled_at_start(void **state)
 {
 	struct hv_partition_config cfg = { .vcpus = 1, .ic_disabled = 1u << HV_IC_KVP };
@@ -482,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_connect_heartbeat_shutdown),
 		cmocka_unit_test(test_shutdown_output),
 		cmocka_unit_test(test_rescind_reoffer),
+		cmocka_unit_test(test_heartbeat_lost),
 		cmocka_unit_test(test_ic_disabled_at_start),
 		cmocka_unit_test(test_vmbus_off),
 		cmocka_unit_test(test_guest_skips_vmbus),

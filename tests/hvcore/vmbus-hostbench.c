@@ -1,11 +1,13 @@
 /* vmbus-hostbench: the host's share of a VMBus round trip, without KVM and without the
  * instruction emulator. A simulated guest (this program, on a partition that has RAM and a
- * SynIC but no VM) connects, opens the loopback channel, then does N round trips of a
- * 64-byte packet and streams N 1 KiB packets, exactly as hvguest.vmbusbench does; every
- * host step is the real code (HvSignalEvent handling, ring read, echo, ring write, event
- * flag, interrupt attempt: the MSI ioctl fails at once on the fake VM fd).
- *   vmbus-hostbench [-n N] [-S]      -S: statistics off
- * Prints "rtt_ns=X stream_ns=Y" (nanoseconds per packet). */
+ * SynIC but no VM) connects, opens the loopback channel, then does round trips of a
+ * 64-byte packet and streams 1 KiB packets, as hvguest.vmbusbench does; every host step is
+ * the real code (HvSignalEvent handling, ring read, echo, ring write, event flag, interrupt
+ * attempt: the MSI ioctl fails at once on the fake VM fd).
+ *   vmbus-hostbench [-n BATCHES] [-b PACKETS]
+ * Two partitions, statistics on and off, take turns batch by batch (which goes first
+ * alternates), so a busy machine slows both alike. Prints the median batch of each, in
+ * nanoseconds per packet: "on_rtt_ns=.. off_rtt_ns=.. on_stream_ns=.. off_stream_ns=..". */
 #include "config.h"
 
 #include <stdio.h>
@@ -24,6 +26,8 @@
 
 static struct hv_partition *p;
 static struct hv_vcpu vcpu;
+static struct hv_partition *parts[2];
+static struct hv_vcpu vcpus[2];
 
 static void msr(uint32_t index, uint64_t value)
 {
@@ -55,6 +59,7 @@ static void setup(int no_stats)
 	unsigned i;
 
 	p = calloc(1, sizeof(*p));
+	parts[no_stats] = p;
 	p->kvm_fd = p->vm_fd = -1;
 	p->nvcpus = 1;
 	p->mem_bytes = p->ram_low = RAM;
@@ -66,6 +71,7 @@ static void setup(int no_stats)
 	if (hv_vmbus_init(p, &cfg))
 		exit(1);
 	vcpu.p = p;
+	vcpu.id = 0;
 	msr(0x40000000, 1);
 	msr(0x40000083, SIMP | 1);
 	msr(0x40000082, SIEFP | 1);
@@ -99,6 +105,13 @@ static void setup(int no_stats)
 	hv_put32(m + 24, 3);
 	post(m, 148);
 	take_all();
+	vcpus[no_stats] = vcpu;
+}
+
+static void use(int which)
+{
+	p = parts[which];
+	vcpu = vcpus[which];
 }
 
 static void guest_write(const uint8_t *d, uint32_t len)
@@ -146,39 +159,77 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-int main(int argc, char **argv)
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp);
+	return v[n / 2];
+}
+
+/* One batch on the current partition: ns per packet. */
+static double batch(int stream, unsigned long k)
 {
 	uint8_t d[1024];
-	unsigned long n = 200000, i;
-	int opt, no_stats = 0;
-	double t0, t1, t2;
+	unsigned long i;
+	double t0;
 
-	while ((opt = getopt(argc, argv, "n:S")) != -1) {
+	memset(d, 0, sizeof(d));
+	hv_put32(d, stream ? 0 : 1);
+	t0 = now_ns();
+	for (i = 0; i < k; i++) {
+		guest_write(d, stream ? sizeof(d) : 64);
+		if (!stream && !guest_read()) {
+			fprintf(stderr, "vmbus-hostbench: no echo\n");
+			exit(1);
+		}
+	}
+	return (now_ns() - t0) / (double)k;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long n = 100, k = 5000;
+	double *v[4];
+	unsigned long i;
+	int opt, s, first;
+
+	while ((opt = getopt(argc, argv, "n:b:")) != -1) {
 		switch (opt) {
 		case 'n': n = strtoul(optarg, NULL, 0); break;
-		case 'S': no_stats = 1; break;
-		default: fprintf(stderr, "usage: vmbus-hostbench [-n N] [-S]\n"); return 2;
+		case 'b': k = strtoul(optarg, NULL, 0); break;
+		default: fprintf(stderr, "usage: vmbus-hostbench [-n BATCHES] [-b PACKETS]\n"); return 2;
 		}
 	}
-	setup(no_stats);
-	memset(d, 0, sizeof(d));
-	t0 = now_ns();
+	if (!n || !k)
+		return 2;
+	setup(0);
+	setup(1);
+	for (s = 0; s < 4; s++)
+		v[s] = calloc(n, sizeof(double));
 	for (i = 0; i < n; i++) {
-		hv_put32(d, 1);
-		guest_write(d, 64);
-		if (!guest_read()) {
-			fprintf(stderr, "vmbus-hostbench: no echo\n");
-			return 1;
+		for (first = 0; first < 2; first++) {
+			int which = (int)((i + (unsigned long)first) % 2); /* 0 stats on, 1 off */
+
+			use(which);
+			v[which][i] = batch(0, k);
+			v[2 + which][i] = batch(1, k);
 		}
 	}
-	t1 = now_ns();
-	hv_put32(d, 0);
-	for (i = 0; i < n; i++)
-		guest_write(d, sizeof(d));
-	t2 = now_ns();
-	printf("rtt_ns=%.1f stream_ns=%.1f\n", (t1 - t0) / (double)n, (t2 - t1) / (double)n);
-	hv_hyperv_destroy(p);
-	free(p->ram);
-	free(p);
+	printf("on_rtt_ns=%.1f off_rtt_ns=%.1f on_stream_ns=%.1f off_stream_ns=%.1f\n",
+	       median(v[0], (unsigned)n), median(v[1], (unsigned)n), median(v[2], (unsigned)n),
+	       median(v[3], (unsigned)n));
+	for (s = 0; s < 2; s++) {
+		hv_hyperv_destroy(parts[s]);
+		free(parts[s]->ram);
+		free(parts[s]);
+	}
+	for (s = 0; s < 4; s++)
+		free(v[s]);
 	return 0;
 }

@@ -1,0 +1,291 @@
+/* VMBus channels at work: the guest's signals (read the ring, hand packets to the
+ * service), packets to the guest, the services' timer thread, and the public calls. A vCPU
+ * that signals does the host's work itself, under the one VMBus lock, in bounded batches;
+ * nothing here waits for the guest. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "hvcore/vmbus-priv.h"
+
+#define PKT_DATA_INBAND 6
+#define PKT_COMP 11
+
+void hv_channel_fault(struct hv_channel *c)
+{
+	HV_STAT(c, bad_packets, 1);
+	if (c->state == HV_CHANNEL_OPEN)
+		c->state = HV_CHANNEL_FAULTED;
+}
+
+static void interrupt_guest(struct hv_channel *c)
+{
+	if (hv_synic_event(c->p, c->target_vp, HV_VMBUS_SINT, c->relid))
+		HV_STAT(c, interrupts_out, 1);
+}
+
+/* Everything the guest put in the ring, a bounded batch at a time: the vCPU that signalled
+ * goes back to the guest quickly, and signals again if it writes more. */
+static void drain(struct hv_channel *c)
+{
+	unsigned n;
+
+	for (n = 0; n < 64 && c->state == HV_CHANNEL_OPEN; n++) {
+		uint32_t before = hv_ring_free_bytes(&c->in), off;
+		int len = hv_ring_read(&c->in, c->buf, HV_MAX_PACKET);
+		uint16_t type;
+
+		if (len < 0) {
+			hv_channel_fault(c);
+			return;
+		}
+		if (len == 0)
+			return;
+		if (hv_ring_read_done(&c->in, before))
+			interrupt_guest(c);
+		type = hv_get16(c->buf);
+		off = (uint32_t)hv_get16(c->buf + 2) * 8;
+		HV_STAT(c, packets_in, 1);
+		HV_STAT(c, bytes_in, (uint64_t)len - off);
+		if ((type != PKT_DATA_INBAND && type != PKT_COMP) ||
+		    !c->vsp->packet(c, c->buf + off, (uint32_t)len - off, hv_get64(c->buf + 8), type,
+				    hv_get16(c->buf + 6)))
+			HV_STAT(c, bad_packets, 1);
+	}
+}
+
+uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id)
+{
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = (&p->hv->vmbus)->chan[i];
+
+		if (c && c->sent && c->conn_id == conn_id) {
+			HV_STAT(c, interrupts_in, 1);
+			drain(c);
+			return HV_STATUS_SUCCESS;
+		}
+	}
+	return HV_STATUS_INVALID_CONNECTION_ID;
+}
+
+int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id)
+{
+	bool sig, masked;
+	int r;
+
+	if (c->state != HV_CHANNEL_OPEN)
+		return -ENOTCONN;
+	r = hv_ring_write(&c->out, PKT_DATA_INBAND, 0, trans_id, data, len, &sig, &masked);
+	if (r == -EAGAIN)
+		HV_STAT(c, ring_full, 1);
+	if (r == -EBADMSG)
+		hv_channel_fault(c);
+	if (r)
+		return r;
+	HV_STAT(c, packets_out, 1);
+	HV_STAT(c, bytes_out, len);
+	if (masked)
+		HV_STAT(c, throttled, 1);
+	if (sig)
+		interrupt_guest(c);
+	return 0;
+}
+
+void hv_vmbus_tick(struct hv_partition *p, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = (&p->hv->vmbus)->chan[i];
+
+		if (c && c->state == HV_CHANNEL_OPEN && c->vsp->tick)
+			c->vsp->tick(c, now);
+	}
+}
+
+/* The services' clock: heartbeats every second, time samples, KVP polls. */
+static void *timer_main(void *arg)
+{
+	struct hv_partition *p = arg;
+	struct hv_vmbus *vb = (&p->hv->vmbus);
+	struct timespec ts;
+	sigset_t set;
+
+	sigfillset(&set);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
+	pthread_setname_np(pthread_self(), "vmbus");
+	pthread_mutex_lock(&p->hv->lock);
+	while (!vb->thread_stop) {
+		hv_vmbus_tick(p, hv_now_ns());
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_nsec -= 1000000000;
+			ts.tv_sec++;
+		}
+		pthread_cond_timedwait(&vb->cond, &p->hv->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return NULL;
+}
+
+int hv_vmbus_start(struct hv_partition *p)
+{
+	struct hv_vmbus *vb = (&p->hv->vmbus);
+	int r;
+
+	if (!p->hv->on)
+		return 0;
+	r = -pthread_create(&vb->thread, NULL, timer_main, p);
+	vb->thread_on = r == 0;
+	return r;
+}
+
+void hv_vmbus_stop(struct hv_partition *p)
+{
+	struct hv_vmbus *vb = (&p->hv->vmbus);
+
+	if (!p->hv->on || !vb->thread_on)
+		return;
+	pthread_mutex_lock(&p->hv->lock);
+	vb->thread_stop = true;
+	pthread_cond_broadcast(&vb->cond);
+	pthread_mutex_unlock(&p->hv->lock);
+	pthread_join(vb->thread, NULL);
+	vb->thread_on = false;
+}
+
+/* Public calls. */
+
+int hv_partition_vmbus_info(struct hv_partition *p, struct hv_vmbus_info *out)
+{
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	if (!p->hv->on)
+		return 0;
+	pthread_mutex_lock(&p->hv->lock);
+	out->version = (&p->hv->vmbus)->version;
+	out->bad_messages = (&p->hv->vmbus)->bad_messages;
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = (&p->hv->vmbus)->chan[i];
+
+		if (!c)
+			continue;
+		if (c->sent && c->state != HV_CHANNEL_RESCINDED)
+			out->channels++;
+		out->bad_messages += c->st.bad_packets;
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return 0;
+}
+
+int hv_partition_vmbus_channels(struct hv_partition *p, struct hv_vmbus_channel_stats *out,
+				size_t max)
+{
+	size_t n = 0;
+	unsigned i;
+
+	if (!p->hv->on)
+		return 0;
+	pthread_mutex_lock(&p->hv->lock);
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = (&p->hv->vmbus)->chan[i];
+
+		if (!c || !c->listed)
+			continue;
+		if (n < max) {
+			out[n] = c->st;
+			out[n].state = c->state;
+			out[n].in_ring_used = hv_ring_used(&c->in);
+			out[n].out_ring_used = hv_ring_used(&c->out);
+			out[n].in_ring_high = c->in.high > c->st.in_ring_high ? c->in.high
+									      : c->st.in_ring_high;
+			out[n].out_ring_high = c->out.high > c->st.out_ring_high ? c->out.high
+										 : c->st.out_ring_high;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return (int)n;
+}
+
+int hv_partition_ic_status(struct hv_partition *p, enum hv_ic ic, struct hv_ic_status *out)
+{
+	struct hv_channel *c;
+	const struct hv_ic_state *s;
+	uint64_t now = hv_now_ns();
+
+	if ((unsigned)ic >= HV_IC_COUNT)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->health = HV_IC_DISABLED;
+	c = hv_vmbus_ic_channel(p, ic);
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&p->hv->lock);
+	s = c->priv;
+	out->enabled = c->enabled;
+	out->open = c->state == HV_CHANNEL_OPEN;
+	out->version = out->open ? s->version : 0;
+	out->last_contact_ns = s->last_contact_ns;
+	if (!c->enabled)
+		out->health = HV_IC_DISABLED;
+	else if (!s->last_contact_ns)
+		out->health = HV_IC_NO_CONTACT;
+	else if (ic != HV_IC_HEARTBEAT || now - s->last_contact_ns <= 3000000000ULL)
+		out->health = out->open ? HV_IC_OK : HV_IC_LOST_COMMUNICATION;
+	else
+		out->health = HV_IC_LOST_COMMUNICATION;
+	pthread_mutex_unlock(&p->hv->lock);
+	return 0;
+}
+
+int hv_partition_ic_enable(struct hv_partition *p, enum hv_ic ic, int on)
+{
+	struct hv_channel *c;
+
+	if ((unsigned)ic >= HV_IC_COUNT)
+		return -EINVAL;
+	c = hv_vmbus_ic_channel(p, ic);
+	if (!c)
+		return -ENOTSUP;
+	pthread_mutex_lock(&p->hv->lock);
+	if (on && !c->enabled) {
+		c->enabled = true;
+		if (c->state == HV_CHANNEL_RESCINDED && c->sent && !c->released)
+			c->reoffer = true; /* offered again once the guest lets go of the old relid */
+		else if ((&p->hv->vmbus)->offers_requested && !c->sent)
+			hv_channel_offer(c);
+	} else if (!on && c->enabled) {
+		c->enabled = false;
+		c->reoffer = false;
+		if (c->sent && c->state != HV_CHANNEL_RESCINDED)
+			hv_channel_rescind(c);
+		else if (!c->sent)
+			c->state = HV_CHANNEL_RESCINDED;
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return 0;
+}
+
+int hv_partition_guest_shutdown(struct hv_partition *p, int reboot, const char *reason)
+{
+	struct hv_channel *c = hv_vmbus_ic_channel(p, HV_IC_SHUTDOWN);
+	int r;
+
+	if (!c)
+		return -ENOTCONN;
+	pthread_mutex_lock(&p->hv->lock);
+	if (c->state != HV_CHANNEL_OPEN || !((struct hv_ic_state *)c->priv)->version)
+		r = -ENOTCONN;
+	else
+		r = hv_shutdown_request(c, reboot, reason);
+	pthread_mutex_unlock(&p->hv->lock);
+	return r;
+}
