@@ -53,7 +53,7 @@ demo() {
 		hvctl -c 'if ((Get-VM demo1).State -eq "Off") { Start-VM demo1 }'
 		log="$run/state/vms/$(hvctl -c '(Get-VM demo1).Id')/console.log"
 		i=0
-		while [ $i -lt 300 ] && ! grep -q 'hvguest: ready' "$log" 2>/dev/null; do
+		while [ $i -lt 300 ] && ! grep -q 'hvguest: vmbus' "$log" 2>/dev/null; do
 			sleep 0.2
 			i=$((i + 1))
 		done
@@ -68,6 +68,11 @@ demo() {
 	echo
 	echo "== Get-VM demo1 | Format-List Name,State,ProcessorCount,MemoryAssigned,Uptime,Status"
 	hvctl -c 'Get-VM demo1 | Format-List Name,State,ProcessorCount,MemoryAssigned,Uptime,Status'
+	if [ "$(hvctl -c '(Get-VM demo1).State')" = Running ]; then
+		sleep 2 # a heartbeat or two
+		echo "== Get-VMIntegrationService demo1; Get-VMBusChannel demo1"
+		hvctl -c 'Get-VMIntegrationService demo1; Get-VMBusChannel demo1'
+	fi
 	echo
 	echo "hvd is running with its state in $run/state. Talk to it with:"
 	echo "  $build/cli/hvctl -H unix://$sock"
