@@ -24,6 +24,7 @@ static uint8_t idt[256 * 16] __attribute__((aligned(16)));
 static volatile int pressed;
 static uint16_t pm1_evt;
 static int echo;
+void (*irq_idle)(void);
 
 /* One handler for both lines: look at every source, edge interrupts may coalesce. */
 void hvguest_irq(void)
@@ -97,6 +98,8 @@ int irq_wait_power_button(uint64_t rsdp, int with_echo)
 		__asm__ volatile("cli");
 		if (pressed)
 			break;
+		if (irq_idle)
+			irq_idle();
 		__asm__ volatile("sti; hlt"); /* sti's shadow makes the pair atomic */
 	}
 	return 0;

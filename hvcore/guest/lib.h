@@ -103,6 +103,11 @@ int acpi_pm1(uint64_t rsdp, uint16_t *evt_port, unsigned *sci);
 /* irq.c: wait, interrupts on, for the ACPI power button, echoing console input if asked.
  * 0 pressed, -1 no button. */
 int irq_wait_power_button(uint64_t rsdp, int with_echo);
+/* Called with interrupts off each time the waiting CPU wakes, when set. */
+extern void (*irq_idle)(void);
+
+/* counter.c: hvguest.counter=1 */
+void counter_tick(void);
 
 /* smp.c */
 unsigned smp_start(const uint32_t *apic_ids, unsigned n);

@@ -2,7 +2,7 @@
  * tables list, prints one ready line on COM1, then waits for the ACPI power button and
  * powers off. Command line: hvguest.poweroff=1 powers off at once, hvguest.reboot=1 resets,
  * hvguest.echo=1 echoes console input while waiting, hvguest.crash=triple|int3 crashes (for
- * tests). */
+ * tests), hvguest.counter=1 counts ten times a second while waiting (counter.c). */
 #include "hvcore/guest/lib.h"
 
 #define COM1 0x3f8
@@ -160,6 +160,8 @@ void hvguest_main(uint64_t start_info, uint64_t boot_params)
 		outb(0xcf9, 0x06);
 		outb(0x64, 0xfe);
 	}
+	if (cmdline_has(bi.cmdline, "hvguest.counter=1"))
+		irq_idle = counter_tick;
 	if (!cmdline_has(bi.cmdline, "hvguest.poweroff=1")) {
 		if (irq_wait_power_button(bi.rsdp, cmdline_has(bi.cmdline, "hvguest.echo=1")) < 0)
 			halt_forever();
