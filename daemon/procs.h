@@ -45,5 +45,16 @@ HVD_PROC(proc_vhd_convert);
 HVD_PROC(proc_vhd_merge);
 HVD_PROC(proc_vhd_optimize);
 HVD_PROC(proc_vhd_test);
+HVD_PROC(proc_checkpoint);
+HVD_PROC(proc_checkpoint_get);
+HVD_PROC(proc_checkpoint_restore);
+HVD_PROC(proc_checkpoint_remove);
+HVD_PROC(proc_checkpoint_rename);
+HVD_PROC(proc_vm_save);
+HVD_PROC(proc_saved_state_remove);
+HVD_PROC(proc_drive_add);
+HVD_PROC(proc_drive_get);
+HVD_PROC(proc_drive_remove);
+HVD_PROC(proc_drive_set);
 
 #endif

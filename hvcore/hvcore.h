@@ -168,6 +168,7 @@ HV_WUR int hv_state_verify(int fd, char *err, size_t errlen);
  * HV_RESTORE_VERIFY reads it in and checks its checksum instead. -EINVAL another size,
  * -EBADMSG/-ENOTSUP as hv_state_info_read, -EALREADY already loaded. */
 #define HV_RESTORE_VERIFY 1u
+#define HV_RESTORE_PAUSED 2u /* hv_partition_run starts it paused: hv_partition_resume runs it */
 HV_WUR int hv_partition_restore(struct hv_partition *p, int fd, unsigned flags, char *err, size_t errlen);
 
 const char *hv_stop_reason_name(enum hv_stop_reason r);

@@ -418,6 +418,8 @@ int hv_partition_restore(struct hv_partition *p, int fd, unsigned flags, char *e
 	if (!r) {
 		restore_devices(p, st);
 		p->loaded = true;
+		if (flags & HV_RESTORE_PAUSED)
+			__atomic_store_n(&p->pause_req, 1, __ATOMIC_SEQ_CST);
 	}
 	hv_state_free(st);
 	return r;
