@@ -1471,6 +1471,9 @@ static void startup_vm(struct hvd_store *s, size_t at)
 				t.c[k].id);
 		free(p);
 	}
+	/* Merges a crash interrupted are finished (libvhdx's merge resumes where it stopped). */
+	if (vm->ndrives)
+		hvd_ckpt_disks_collapse(vm, ckdir, NULL, 0);
 	hvd_ckpt_tree_clear(&t);
 out:
 	free(dir);

@@ -263,6 +263,8 @@ static int change(struct hvd *d, struct hvd_client *c, const struct wire_value *
 	}
 	if (names)
 		wire_object_set(sel, "Name", wire_value_ref((struct wire_value *)names));
+	else if (wire_object_get(args, "Id"))
+		wire_object_set(sel, "Id", wire_value_ref((struct wire_value *)wire_object_get(args, "Id")));
 	else if (wire_object_get(args, "VMId"))
 		wire_object_set(sel, "Id", wire_value_ref((struct wire_value *)wire_object_get(args, "VMId")));
 	st = hvd_vms_change(d, c, sel, fn, &a, vm_drives_view, reply);
