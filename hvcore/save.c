@@ -263,7 +263,7 @@ int hv_partition_save(struct hv_partition *p, int fd)
 		r = save_vcpu(&p->vcpus[i], &w, idx, nidx, xsz);
 	if (r == 0) {
 		save_devices(p, &w);
-		hv_state_memory(&w, p->ram, p->mem_bytes);
+		hv_state_memory(&w, p->ram, p->mem_bytes, !p->ram_from_file);
 	}
 	if (r)
 		w.error = r;
@@ -353,8 +353,10 @@ static int restore_memory(struct hv_partition *p, int fd, const struct hv_state 
 	if (!copy) {
 		m = mmap(p->ram, p->mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
 			 (off_t)st->mem_off);
-		if (m != MAP_FAILED)
+		if (m != MAP_FAILED) {
+			p->ram_from_file = true;
 			return 0;
+		}
 	}
 	while (done < st->mem_len) {
 		ssize_t n = pread(fd, p->ram + done, st->mem_len - done, (off_t)(st->mem_off + done));

@@ -129,8 +129,9 @@ int hv_state_writer_init(struct hv_state_writer *w, int fd, unsigned nsections);
 void hv_state_rec(struct hv_state_writer *w, uint32_t kind, const void *data, size_t len);
 /* Ends the section being built (its records) and writes it. */
 void hv_state_section_end(struct hv_state_writer *w, uint32_t type, uint32_t flags);
-/* Writes the memory section from ram (len bytes), zero pages as holes; crc out. */
-void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len);
+/* Writes the memory section from ram (len bytes), zero pages as holes. anon: ram is this
+ * process's anonymous memory, whose pages never touched need not be read. */
+void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len, bool anon);
 /* Writes the table and the header last; returns 0 or -errno. */
 int hv_state_writer_finish(struct hv_state_writer *w, uint32_t nvcpus, uint64_t mem_bytes, int64_t now_ns);
 

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,18 +58,50 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uin
 	return (uint32_t)c;
 }
 
+static int crc_mode; /* 0 unknown, 1 soft, 2 hardware */
+/* The register after a zero page: linear in the register, so four tables of 256. */
+static uint32_t zero_page_op[4][256];
+
+static void crc_setup(void)
+{
+	static const uint8_t zeros[HV_STATE_PAGE];
+	uint32_t basis[32];
+	int i, k, b;
+
+	if (__atomic_load_n(&crc_mode, __ATOMIC_ACQUIRE))
+		return;
+	crc_init();
+	for (i = 0; i < 32; i++)
+		basis[i] = crc_soft(1u << i, zeros, sizeof(zeros));
+	for (k = 0; k < 4; k++)
+		for (b = 0; b < 256; b++) {
+			uint32_t v = 0;
+
+			for (i = 0; i < 8; i++)
+				if (b & (1 << i))
+					v ^= basis[8 * k + i];
+			zero_page_op[k][b] = v;
+		}
+	__builtin_cpu_init();
+	__atomic_store_n(&crc_mode, __builtin_cpu_supports("sse4.2") ? 2 : 1, __ATOMIC_RELEASE);
+}
+
+/* The CRC register (not inverted) over buf. */
+static uint32_t crc_raw(uint32_t r, const void *buf, size_t len)
+{
+	return crc_mode == 2 ? crc_hw(r, buf, len) : crc_soft(r, buf, len);
+}
+
+static uint32_t crc_raw_zero_page(uint32_t r)
+{
+	return zero_page_op[0][r & 0xff] ^ zero_page_op[1][(r >> 8) & 0xff] ^ zero_page_op[2][(r >> 16) & 0xff] ^
+	       zero_page_op[3][r >> 24];
+}
+
 uint32_t hv_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	static int mode; /* 0 unknown, 1 soft, 2 hardware */
-
-	if (!__atomic_load_n(&mode, __ATOMIC_ACQUIRE)) {
-		crc_init();
-		__builtin_cpu_init();
-		__atomic_store_n(&mode, __builtin_cpu_supports("sse4.2") ? 2 : 1, __ATOMIC_RELEASE);
-	}
-	crc = ~crc;
-	crc = mode == 2 ? crc_hw(crc, buf, len) : crc_soft(crc, buf, len);
-	return ~crc;
+	crc_setup();
+	return ~crc_raw(~crc, buf, len);
 }
 
 /* ---- writing ---- */
@@ -178,45 +211,98 @@ void hv_state_section_end(struct hv_state_writer *w, uint32_t type, uint32_t fla
 	w->len = 0;
 }
 
-static bool page_zero(const uint8_t *p)
+/* One pass over a page: its CRC and whether it is all zeros. */
+__attribute__((target("sse4.2"))) static uint32_t page_crc_hw(uint32_t r, const uint8_t *p, bool *zero)
+{
+	uint64_t c = r, v, acc = 0;
+	size_t i;
+
+	for (i = 0; i < HV_STATE_PAGE; i += 8) {
+		memcpy(&v, p + i, 8);
+		acc |= v;
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	*zero = acc == 0;
+	return (uint32_t)c;
+}
+
+static uint32_t page_crc(uint32_t r, const uint8_t *p, bool *zero)
 {
 	const uint64_t *q = (const uint64_t *)(const void *)p;
 	uint64_t acc = 0;
 	size_t i;
 
+	if (crc_mode == 2)
+		return page_crc_hw(r, p, zero);
 	for (i = 0; i < HV_STATE_PAGE / 8; i++)
 		acc |= q[i];
-	return acc == 0;
+	*zero = acc == 0;
+	return acc ? crc_soft(r, p, HV_STATE_PAGE) : crc_raw_zero_page(r);
+}
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define CHUNK_PAGES 512
+
+/* Which pages of [p, p + CHUNK_PAGES pages) were ever touched (present or swapped), from
+ * /proc/self/pagemap; false when that cannot be read (then every page counts as touched). */
+static bool touched_pages(int pm, const uint8_t *p, size_t npages, uint64_t *flags)
+{
+	off_t off = (off_t)((uintptr_t)p / HV_STATE_PAGE * 8);
+
+	return pm >= 0 && pread(pm, flags, npages * 8, off) == (ssize_t)(npages * 8);
 }
 
 /* Zero pages stay holes: a fresh partition's memory is mostly zeros, and the mapping that
- * restores it reads holes as zeros. */
-void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len)
+ * restores it reads holes as zeros. Pages of anonymous memory the guest never touched are
+ * not even read (reading would map them). */
+void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len, bool anon)
 {
 	uint64_t off = align_up(w->pos, HV_STATE_PAGE), i, run = 0, run_len = 0;
-	uint32_t crc = 0;
-	int r;
+	uint64_t flags[CHUNK_PAGES];
+	uint32_t r;
+	bool have_flags = false;
+	int pm = -1, rc;
 
 	if (w->error)
 		return;
+	crc_setup();
+	r = ~0u;
+	if (anon)
+		pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	for (i = 0; i < len; i += HV_STATE_PAGE) {
-		bool zero = page_zero(ram + i);
+		uint64_t page = i / HV_STATE_PAGE;
+		bool zero;
 
-		crc = hv_crc32c(crc, ram + i, HV_STATE_PAGE);
+		if (page % CHUNK_PAGES == 0) {
+			size_t n = (size_t)((len - i) / HV_STATE_PAGE);
+
+			have_flags = touched_pages(pm, ram + i, n < CHUNK_PAGES ? n : CHUNK_PAGES, flags);
+		}
+		if (have_flags && !(flags[page % CHUNK_PAGES] & (PM_PRESENT | PM_SWAPPED))) {
+			zero = true;
+			r = crc_raw_zero_page(r);
+		} else {
+			r = page_crc(r, ram + i, &zero);
+		}
 		if (!zero && run_len == 0)
 			run = i;
 		if (!zero)
 			run_len += HV_STATE_PAGE;
 		if ((zero || i + HV_STATE_PAGE >= len || run_len >= (8u << 20)) && run_len) {
-			r = pwrite_all(w->fd, ram + run, run_len, off + run);
-			if (r) {
-				w->error = r;
-				return;
+			rc = pwrite_all(w->fd, ram + run, run_len, off + run);
+			if (rc) {
+				w->error = rc;
+				break;
 			}
 			run_len = 0;
 		}
 	}
-	table_entry(w, HV_SEC_MEMORY, HV_SEC_F_REQUIRED, off, len, crc);
+	if (pm >= 0)
+		close(pm);
+	if (w->error)
+		return;
+	table_entry(w, HV_SEC_MEMORY, HV_SEC_F_REQUIRED, off, len, ~r);
 	w->pos = off + len;
 }
 

@@ -204,6 +204,32 @@ static void test_counter_2cpu(void **state)
 	close(fd);
 }
 
+/* A restored partition (memory mapped from the file) saves and restores again. */
+static void test_save_after_restore(void **state)
+{
+	struct runner r;
+	char path[4096], err[256];
+	long count, count2;
+	int fd = saved_counter(1, 64 * MIB, &count), fd2;
+
+	(void)state;
+	runner_new(&r, 1, 64 * MIB);
+	assert_int_equal(hv_partition_restore(r.p, fd, 0, err, sizeof(err)), 0);
+	close(fd);
+	runner_start(&r);
+	assert_true(wait_count(&r, count + 3, false) >= count + 3);
+	assert_int_equal(hv_partition_pause(r.p), 0);
+	fd2 = tmp_state(path, sizeof(path));
+	assert_true(fd2 >= 0);
+	unlink(path);
+	assert_int_equal(hv_partition_save(r.p, fd2), 0);
+	count2 = last_count(&r.out);
+	runner_end(&r);
+	assert_int_equal(hv_state_verify(fd2, err, sizeof(err)), 0);
+	restore_and_check(fd2, 1, 64 * MIB, count2, 0);
+	close(fd2);
+}
+
 static void test_wrong_size(void **state)
 {
 	struct hv_partition_config cfg = { .vcpus = 1, .mem_bytes = 32 * MIB };
@@ -387,6 +413,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counter_1cpu),
 		cmocka_unit_test(test_counter_2cpu),
+		cmocka_unit_test(test_save_after_restore),
 		cmocka_unit_test(test_wrong_size),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_save_running),
