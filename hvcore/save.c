@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,7 +264,7 @@ int hv_partition_save(struct hv_partition *p, int fd)
 		r = save_vcpu(&p->vcpus[i], &w, idx, nidx, xsz);
 	if (r == 0) {
 		save_devices(p, &w);
-		hv_state_memory(&w, p->ram, p->mem_bytes, !p->ram_from_file);
+		hv_state_memory(&w, p->ram, p->mem_bytes, p->ram_from_file ? p->ram_fd : -2, p->ram_file_off);
 	}
 	if (r)
 		w.error = r;
@@ -355,6 +356,9 @@ static int restore_memory(struct hv_partition *p, int fd, const struct hv_state 
 			 (off_t)st->mem_off);
 		if (m != MAP_FAILED) {
 			p->ram_from_file = true;
+			/* for the next save: pages still unread are the file's, holes are zeros */
+			p->ram_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			p->ram_file_off = st->mem_off;
 			return 0;
 		}
 	}

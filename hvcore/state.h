@@ -129,9 +129,11 @@ int hv_state_writer_init(struct hv_state_writer *w, int fd, unsigned nsections);
 void hv_state_rec(struct hv_state_writer *w, uint32_t kind, const void *data, size_t len);
 /* Ends the section being built (its records) and writes it. */
 void hv_state_section_end(struct hv_state_writer *w, uint32_t type, uint32_t flags);
-/* Writes the memory section from ram (len bytes), zero pages as holes. anon: ram is this
- * process's anonymous memory, whose pages never touched need not be read. */
-void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len, bool anon);
+/* Writes the memory section from ram (len bytes), zero pages as holes. src_fd -2: ram is
+ * anonymous memory, whose pages never touched need not be read; src_fd >= 0: ram is a
+ * private mapping of that file at src_off, whose pages never touched over its holes need
+ * not be read; -1: read every page. */
+void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len, int src_fd, uint64_t src_off);
 /* Writes the table and the header last; returns 0 or -errno. */
 int hv_state_writer_finish(struct hv_state_writer *w, uint32_t nvcpus, uint64_t mem_bytes, int64_t now_ns);
 

@@ -256,8 +256,46 @@ static bool touched_pages(int pm, const uint8_t *p, size_t npages, uint64_t *fla
 /* Zero pages stay holes: a fresh partition's memory is mostly zeros, and the mapping that
  * restores it reads holes as zeros. Pages of anonymous memory the guest never touched are
  * not even read (reading would map them). */
-void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len, bool anon)
+/* Whether the file holds no data at [off, off + page): a hole, read as zeros. The cursor
+ * remembers the data extent last found, so a walk upwards costs few lseeks. */
+struct holes {
+	int fd;
+	uint64_t data, data_end; /* the next data extent at or after the last query */
+	bool valid, none;        /* none: no data after it */
+};
+
+static bool in_hole(struct holes *h, uint64_t off)
 {
+	off_t d, e;
+
+	if (h->fd < 0)
+		return false;
+	if (!h->valid || off >= h->data_end) {
+		d = lseek(h->fd, (off_t)off, SEEK_DATA);
+		if (d < 0 && errno == ENXIO) {
+			h->none = true;
+			h->valid = true;
+			return true;
+		}
+		e = d < 0 ? -1 : lseek(h->fd, d, SEEK_HOLE);
+		if (d < 0 || e < 0) {
+			h->fd = -1; /* no SEEK_DATA here: read everything */
+			return false;
+		}
+		h->data = (uint64_t)d;
+		h->data_end = (uint64_t)e;
+		h->valid = true;
+		h->none = false;
+	}
+	if (h->none)
+		return true;
+	return off + HV_STATE_PAGE <= h->data;
+}
+
+void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len, int src_fd, uint64_t src_off)
+{
+	struct holes holes = { .fd = src_fd >= 0 ? src_fd : -1 };
+	bool anon = src_fd == -2;
 	uint64_t off = align_up(w->pos, HV_STATE_PAGE), i, run = 0, run_len = 0;
 	uint64_t flags[CHUNK_PAGES];
 	uint32_t r;
@@ -268,7 +306,7 @@ void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len
 		return;
 	crc_setup();
 	r = ~0u;
-	if (anon)
+	if (anon || holes.fd >= 0)
 		pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	for (i = 0; i < len; i += HV_STATE_PAGE) {
 		uint64_t page = i / HV_STATE_PAGE;
@@ -279,7 +317,8 @@ void hv_state_memory(struct hv_state_writer *w, const uint8_t *ram, uint64_t len
 
 			have_flags = touched_pages(pm, ram + i, n < CHUNK_PAGES ? n : CHUNK_PAGES, flags);
 		}
-		if (have_flags && !(flags[page % CHUNK_PAGES] & (PM_PRESENT | PM_SWAPPED))) {
+		if (have_flags && !(flags[page % CHUNK_PAGES] & (PM_PRESENT | PM_SWAPPED)) &&
+		    (anon || in_hole(&holes, src_off + i))) {
 			zero = true;
 			r = crc_raw_zero_page(r);
 		} else {
