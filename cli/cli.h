@@ -165,6 +165,7 @@ bool cli_switch(const struct cli_bound *b, const char *name);
 extern const struct cli_cmdlet cli_pipeline_cmdlets[];
 extern const struct cli_cmdlet cli_output_cmdlets[];
 extern const struct cli_cmdlet cli_daemon_cmdlets[];
+extern const struct cli_cmdlet cli_checkpoint_cmdlets[]; /* cmdlets-ckpt.c */
 
 /* ---- evaluation (exec.c) ---- */
 enum cli_output { OUT_TABLE, OUT_LIST, OUT_JSON, OUT_JSONL, OUT_CSV };

@@ -219,7 +219,7 @@ static const struct cli_param rename_vm_params[] = {
 static int run_set_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
 	static const char *const names[] = { "ProcessorCount", "MemoryStartupBytes", "MemoryMinimumBytes",
-					     "MemoryMaximumBytes", "Notes", "NewVMName", NULL };
+					     "MemoryMaximumBytes", "Notes", "NewVMName", "CheckpointType", NULL };
 	struct wire_value *args = vm_args(ctx, b, "Name", in, false);
 
 	if (!args)
@@ -249,6 +249,7 @@ static const struct cli_param set_vm_params[] = {
 	{ "StaticMemory", P_SWITCH, PF_NOPOS, 0, NULL, "Turn dynamic memory off" },
 	{ "Notes", P_STRING, PF_NOPOS, 0, NULL, "Free text kept with the VM" },
 	{ "NewVMName", P_STRING, PF_NOPOS, 0, NULL, "A new name" },
+	{ "CheckpointType", P_STRING, PF_NOPOS, 0, NULL, "Production (default), Standard, ProductionOnly or Disabled" },
 	{ "PassThru", P_SWITCH, PF_NOPOS, 0, NULL, "Output the changed VMs" },
 	{ "Force", P_SWITCH, PF_NOPOS, 0, NULL, "Do not ask for confirmation" },
 	{ NULL, 0, 0, 0, NULL, NULL },
@@ -859,13 +860,14 @@ const struct cli_cmdlet cli_daemon_cmdlets[] = {
 	{ .name = NULL },
 };
 
-/* The one table is three, by where the cmdlets live; this walks them in order. */
+/* The one table is four, by where the cmdlets live; this walks them in order. */
 const struct cli_cmdlet *cli_cmdlet_at(size_t i)
 {
-	const struct cli_cmdlet *const tables[] = { cli_daemon_cmdlets, cli_pipeline_cmdlets, cli_output_cmdlets };
+	const struct cli_cmdlet *const tables[] = { cli_daemon_cmdlets, cli_checkpoint_cmdlets, cli_pipeline_cmdlets,
+						    cli_output_cmdlets };
 	size_t t, n;
 
-	for (t = 0; t < 3; t++) {
+	for (t = 0; t < 4; t++) {
 		for (n = 0; tables[t][n].name; n++)
 			if (i-- == 0)
 				return &tables[t][n];

@@ -34,15 +34,31 @@ struct hvd_vm {
 	char *kernel, *initrd, *cmdline; /* Set-VMFirmware; NULL: the built-in guest */
 	uint32_t ic_disabled; /* bit (1 << HVD_IC_*): integration service turned off */
 	char *load_error; /* set when vm.xml could not be loaded: the VM is OffCritical */
+	int checkpoint_type;       /* HVD_CKPT_* (Set-VM -CheckpointType) */
+	struct hvd_drive *drives;  /* hard disk drives, by controller number and location */
+	size_t ndrives;
 	struct wire_value *cached; /* its VirtualMachine object while it is off (procs.c) */
 	/* Runtime, not saved: shared by the copies a change makes. */
 	struct hvd_worker *worker; /* its running partition, or NULL */
 	char *status;              /* why it last stopped, when not by a request (daemon/runtime.c) */
+	bool saved;                /* STATE/vms/<Id>/saved-state.hvsav holds it (Save-VM) */
 };
 
 /* Integration services, in libhvcore's order (enum hv_ic), by Hyper-V's names. */
 enum { HVD_IC_HEARTBEAT, HVD_IC_SHUTDOWN, HVD_IC_TIMESYNC, HVD_IC_KVP, HVD_IC_COUNT };
 extern const char *const hvd_ic_names[HVD_IC_COUNT];
+
+/* A hard disk drive of a VM (Add-VMHardDiskDrive): only SCSI, as generation 2 VMs have. */
+struct hvd_drive {
+	uint32_t controller; /* ControllerNumber 0-3 */
+	uint32_t location;   /* ControllerLocation 0-63 */
+	char *path;          /* the disk the VM writes: the newest layer of its chain */
+};
+#define HVD_MAX_DRIVES 256
+
+enum { HVD_CKPT_PRODUCTION = 0, HVD_CKPT_STANDARD, HVD_CKPT_PRODUCTION_ONLY, HVD_CKPT_DISABLED };
+const char *hvd_ckpt_type_name(int type);
+int hvd_ckpt_type_parse(const char *s); /* -1 when unknown */
 
 /* Hyper-V's documented limits. */
 #define HVD_MAX_NAME 100
@@ -73,6 +89,7 @@ int hvd_store_add(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_un
 int hvd_store_remove(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_unused_result));
 struct hvd_vm *hvd_vm_new(const char *name);
 struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm);
+void hvd_vm_new_id(char out[37]); /* a random (version 4) UUID */
 void hvd_vm_free(struct hvd_vm *vm);
 /* Parses a vm.xml document held in memory and validates it against the schema and the
  * limits above.  On error *err is a message naming the line and what was wrong. */
@@ -130,6 +147,27 @@ int hvd_runtime_stop(struct hvd *d, struct hvd_vm *vm, bool turn_off, bool force
 int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args,
 			uint64_t client, uint32_t serial, uint32_t proc, struct wire_value **reply);
 void hvd_runtime_describe(const struct hvd_vm *vm, struct hvd_vm_live *live);
+/* Starts a VM's worker from a saved state (restore; NULL: boots), paused if asked. */
+int hvd_runtime_start_from(struct hvd *d, struct hvd_vm *vm, const char *restore, bool paused, uint64_t client,
+			   uint32_t serial, uint32_t proc, struct wire_value **reply);
+/* hvd's own calls to a worker: done gets the reply (WIRE_OK) or an error and its record
+ * (payload may be NULL), with the VM's id (the VM may be gone, or a new copy). */
+typedef void (*hvd_worker_done_fn)(struct hvd *d, const char *vm_id, void *ctx, int status,
+				   const struct wire_value *payload);
+/* -ESRCH not running, -EBUSY too many calls at once (args consumed either way). */
+int hvd_runtime_call(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args,
+		     hvd_worker_done_fn done, void *ctx);
+/* Turns the VM off and calls done once its worker is gone (at once when it has none). */
+int hvd_runtime_when_off(struct hvd *d, struct hvd_vm *vm, hvd_worker_done_fn done, void *ctx);
+
+/* Checkpoints and saved state (daemon/checkpoint.c). */
+/* At startup: finishes or undoes what a crash interrupted, reports orphans, marks Saved VMs. */
+void hvd_ckpt_startup(struct hvd_store *s);
+const char *hvd_ckpt_saved_path(struct hvd *d, const struct hvd_vm *vm);
+/* A VM started from its saved state: the state is used up. */
+void hvd_ckpt_saved_consumed(struct hvd *d, struct hvd_vm *vm);
+/* Whether path is a disk a running VM's chain uses (then it cannot change); who in *vm_name. */
+bool hvd_disk_in_use(struct hvd_store *s, const char *path, const struct hvd_vm *except, const char **vm_name);
 int hvd_runtime_console_input(struct hvd_vm *vm, const struct wire_value *bytes);
 size_t hvd_runtime_count(void);
 /* The running VM's last sample from its worker (a WorkerStatus object: Processors, and the

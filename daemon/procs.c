@@ -69,6 +69,7 @@ static struct wire_value *vm_object(const struct hvd_vm *vm)
 	wire_object_add(o, "VMName", wire_string(vm->name));
 	wire_object_add(o, "VMId", wire_string(vm->id));
 	wire_object_add(o, "KernelPath", wire_string(vm->kernel ? vm->kernel : ""));
+	wire_object_add(o, "CheckpointType", wire_string(hvd_ckpt_type_name(vm->checkpoint_type)));
 	wire_object_add(o, "WorkerProcessId", live.running ? wire_int(live.pid) : wire_null());
 	if (!live.running && !vm->status)
 		((struct hvd_vm *)vm)->cached = wire_value_ref(o);
@@ -557,6 +558,7 @@ int hvd_vms_change(struct hvd *d, struct hvd_client *c, const struct wire_value 
 
 struct vm_settings {
 	const char *notes, *new_name;
+	int checkpoint_type; /* -1: unchanged */
 	bool has_cpus, has_mem, has_dyn, has_min, has_max;
 	uint64_t cpus, mem, min, max;
 	bool dyn;
@@ -587,6 +589,8 @@ static int apply_settings(struct hvd_store *s, struct hvd_vm *vm, const void *ar
 		vm->mem_minimum = set->min;
 	if (set->has_max)
 		vm->mem_maximum = set->max;
+	if (set->checkpoint_type >= 0)
+		vm->checkpoint_type = set->checkpoint_type;
 	return 0;
 }
 
@@ -604,9 +608,16 @@ static int read_dynamic(const struct wire_value *args, const char *name, struct 
 static int proc_vm_set(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
 		       struct wire_value **reply)
 {
-	struct vm_settings set = { 0 };
+	struct vm_settings set = { .checkpoint_type = -1 };
+	const char *ctype = NULL;
 	int st;
 
+	if ((st = hvd_arg_string(args, "CheckpointType", 32, &ctype, reply)))
+		return st;
+	if (ctype && (set.checkpoint_type = hvd_ckpt_type_parse(ctype)) < 0)
+		return ERR(WIRE_E_INVALID_ARGUMENT, ctype,
+			   "Invalid value \"%s\" for parameter -CheckpointType: it must be Standard, Production, ProductionOnly or Disabled.",
+			   ctype);
 	if ((st = hvd_arg_string(args, "Notes", HVD_MAX_NOTES, &set.notes, reply)) ||
 	    (st = hvd_arg_string(args, "NewVMName", HVD_MAX_NAME, &set.new_name, reply)) ||
 	    (set.new_name && (st = check_name("NewVMName", set.new_name, reply))) ||
@@ -622,7 +633,7 @@ static int proc_vm_set(struct hvd *d, struct hvd_client *c, const struct wire_va
 static int proc_vm_rename(struct hvd *d, struct hvd_client *c, const struct wire_value *args,
 			  struct wire_value **reply)
 {
-	struct vm_settings set = { 0 };
+	struct vm_settings set = { .checkpoint_type = -1 };
 	int st;
 
 	if ((st = hvd_arg_string(args, "NewName", HVD_MAX_NAME, &set.new_name, reply)) ||
@@ -690,6 +701,7 @@ static int proc_memory_set(struct hvd *d, struct hvd_client *c, const struct wir
 	int st;
 
 	memset(&m, 0, sizeof(m));
+	m.vm.checkpoint_type = -1;
 	if ((st = arg_memory(args, "StartupBytes", &m.vm.has_mem, &m.vm.mem, reply)) ||
 	    (st = arg_memory(args, "MinimumBytes", &m.vm.has_min, &m.vm.min, reply)) ||
 	    (st = arg_memory(args, "MaximumBytes", &m.vm.has_max, &m.vm.max, reply)) ||
@@ -893,6 +905,17 @@ hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 		{ WIRE_PROC_VHD_MERGE, hvd_proc_vhd_merge },
 		{ WIRE_PROC_VHD_OPTIMIZE, hvd_proc_vhd_optimize },
 		{ WIRE_PROC_VHD_TEST, hvd_proc_vhd_test },
+		{ WIRE_PROC_VM_CHECKPOINT, hvd_proc_checkpoint },
+		{ WIRE_PROC_VM_CHECKPOINT_GET, hvd_proc_checkpoint_get },
+		{ WIRE_PROC_VM_CHECKPOINT_RESTORE, hvd_proc_checkpoint_restore },
+		{ WIRE_PROC_VM_CHECKPOINT_REMOVE, hvd_proc_checkpoint_remove },
+		{ WIRE_PROC_VM_CHECKPOINT_RENAME, hvd_proc_checkpoint_rename },
+		{ WIRE_PROC_VM_SAVE, hvd_proc_vm_save },
+		{ WIRE_PROC_VM_SAVED_STATE_REMOVE, hvd_proc_saved_state_remove },
+		{ WIRE_PROC_VM_DRIVE_ADD, hvd_proc_drive_add },
+		{ WIRE_PROC_VM_DRIVE_GET, hvd_proc_drive_get },
+		{ WIRE_PROC_VM_DRIVE_REMOVE, hvd_proc_drive_remove },
+		{ WIRE_PROC_VM_DRIVE_SET, hvd_proc_drive_set },
 	};
 	size_t i;
 

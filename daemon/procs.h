@@ -49,5 +49,16 @@ HVD_PROC(proc_vhd_test);
 HVD_PROC(proc_vmbus_channels);
 HVD_PROC(proc_ic_get);
 HVD_PROC(proc_ic_set);
+HVD_PROC(proc_checkpoint);
+HVD_PROC(proc_checkpoint_get);
+HVD_PROC(proc_checkpoint_restore);
+HVD_PROC(proc_checkpoint_remove);
+HVD_PROC(proc_checkpoint_rename);
+HVD_PROC(proc_vm_save);
+HVD_PROC(proc_saved_state_remove);
+HVD_PROC(proc_drive_add);
+HVD_PROC(proc_drive_get);
+HVD_PROC(proc_drive_remove);
+HVD_PROC(proc_drive_set);
 
 #endif

@@ -30,6 +30,8 @@
 struct waiter {
 	uint64_t client;
 	uint32_t serial, proc;
+	hvd_worker_done_fn done; /* instead of a client: hvd's own call (checkpoint.c) */
+	void *ctx;
 };
 
 struct hvd_worker {
@@ -51,6 +53,8 @@ struct hvd_worker {
 	struct waiter calls[8];        /* Suspend/Resume/console input forwarded, by worker serial */
 	uint32_t call_serials[8];
 	bool stopped;                  /* sent Stopped: its exit is expected */
+	bool from_saved;               /* restored from the VM's saved state, removed once started */
+	struct waiter off;             /* hvd's own wait for the worker to go (checkpoint.c) */
 	bool limits_enforced;
 	char limits[300];              /* what applying the processor limits said */
 	struct wire_value *sample;     /* the worker's last Sample status (per-vCPU, VMBus), or NULL */
@@ -197,10 +201,39 @@ static void exit_reason(struct hvd_worker *w, char *buf, size_t len)
 	}
 }
 
-static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out);
+static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool paused, struct hvd_worker **out);
 
 /* The worker is gone: its VM is off now.  why is NULL for a stop that went as asked. */
+static void worker_gone_(struct hvd *d, struct hvd_worker *w, const char *why);
+
+/* Calls hvd's own waiters of a worker that is gone: the calls failed, the wait for it ended. */
 static void worker_gone(struct hvd *d, struct hvd_worker *w, const char *why)
+{
+	struct waiter calls[8], off = w->off;
+	char id[37];
+	size_t i;
+
+	snprintf(id, sizeof(id), "%s", w->id);
+	for (i = 0; i < 8; i++) {
+		calls[i] = w->calls[i];
+		if (w->calls[i].done)
+			w->calls[i] = (struct waiter){ 0 };
+	}
+	worker_gone_(d, w, why);
+	for (i = 0; i < 8; i++) {
+		if (calls[i].done) {
+			struct wire_value *e = wire_error_record(WIRE_E_RESOURCE, NULL, "its worker process ended: %s",
+								 why ? why : "it stopped");
+
+			calls[i].done(d, id, calls[i].ctx, WIRE_E_RESOURCE, e);
+			wire_value_unref(e);
+		}
+	}
+	if (off.done)
+		off.done(d, id, off.ctx, WIRE_OK, NULL);
+}
+
+static void worker_gone_(struct hvd *d, struct hvd_worker *w, const char *why)
 {
 	struct hvd_vm *vm = hvd_store_find_id(hvd_get_store(d), w->id);
 	bool restart = w->restart;
@@ -220,7 +253,7 @@ static void worker_gone(struct hvd *d, struct hvd_worker *w, const char *why)
 	forget(w);
 	if (vm && restart) {
 		struct hvd_worker *nw;
-		int rc = spawn(d, vm, &nw);
+		int rc = spawn(d, vm, NULL, false, &nw);
 
 		if (rc == 0) {
 			nw->start = stop; /* Restart-VM answers once the new run has started */
@@ -250,6 +283,8 @@ static bool handle_event(struct hvd *d, struct hvd_worker *w, const struct wire_
 		if (wire_object_get_int(e, "Pid", &pid) == 0)
 			w->pid = (pid_t)pid;
 		snprintf(w->state, sizeof(w->state), "Running");
+		if (vm && w->from_saved)
+			hvd_ckpt_saved_consumed(d, vm);
 		if (vm) {
 			set_status(vm, NULL);
 			vm_event(d, vm, "Running");
@@ -325,6 +360,18 @@ static void handle_reply(struct hvd *d, struct hvd_worker *w, struct wire_frame 
 	size_t i;
 
 	for (i = 0; i < 8; i++) {
+		if (w->calls[i].done && w->call_serials[i] == f->serial) {
+			struct waiter wt = w->calls[i];
+			char id[37];
+
+			snprintf(id, sizeof(id), "%s", w->id);
+			w->calls[i] = (struct waiter){ 0 };
+			if (f->kind == WIRE_KIND_REPLY)
+				wt.done(d, id, wt.ctx, WIRE_OK, f->payload);
+			else
+				wt.done(d, id, wt.ctx, f->status ? f->status : WIRE_E_INTERNAL, f->payload);
+			return;
+		}
 		if (w->calls[i].client && w->call_serials[i] == f->serial) {
 			struct hvd_vm *vm = hvd_store_find_id(hvd_get_store(d), w->id);
 
@@ -482,7 +529,7 @@ static struct hvd_worker *worker_new(const char *id, int fd, bool ours)
 	return w;
 }
 
-static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
+static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool paused, struct hvd_worker **out)
 {
 	char cpus[16], mem[32], fdnum[16], icmask[16], *dir;
 	struct hvd_worker *w;
@@ -508,7 +555,7 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
 		return rc;
 	}
 	if (pid == 0) {
-		const char *argv[20];
+		const char *argv[24];
 		int n = 0, null = open("/dev/null", O_RDWR);
 
 		/* The worker lives in its own session: hvd's signals and restarts pass it by. */
@@ -533,6 +580,12 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, struct hvd_worker **out)
 		argv[n++] = mem;
 		argv[n++] = "--kernel";
 		argv[n++] = vm->kernel ? vm->kernel : guest_path;
+		if (restore) {
+			argv[n++] = "--restore";
+			argv[n++] = restore;
+			if (paused)
+				argv[n++] = "--paused";
+		}
 		if (vm->initrd) {
 			argv[n++] = "--initrd";
 			argv[n++] = vm->initrd;
@@ -584,9 +637,7 @@ static uint64_t mem_available(void)
 int hvd_runtime_start(struct hvd *d, struct hvd_vm *vm, uint64_t client, uint32_t serial, uint32_t proc,
 		      struct wire_value **reply)
 {
-	struct hvd_worker *w;
 	uint64_t avail = mem_available();
-	int rc;
 
 	if (vm->worker) {
 		*reply = wire_error_record(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is already %s.", vm->name, vm->worker->state);
@@ -606,13 +657,28 @@ int hvd_runtime_start(struct hvd *d, struct hvd_vm *vm, uint64_t client, uint32_
 					   strerror(errno));
 		return WIRE_E_NOT_FOUND;
 	}
-	rc = spawn(d, vm, &w);
+	return hvd_runtime_start_from(d, vm, vm->saved ? hvd_ckpt_saved_path(d, vm) : NULL, false, client, serial, proc,
+				      reply);
+}
+
+int hvd_runtime_start_from(struct hvd *d, struct hvd_vm *vm, const char *restore, bool paused, uint64_t client,
+			   uint32_t serial, uint32_t proc, struct wire_value **reply)
+{
+	struct hvd_worker *w;
+	int rc;
+
+	if (vm->worker) {
+		*reply = wire_error_record(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is already %s.", vm->name, vm->worker->state);
+		return WIRE_E_INVALID_STATE;
+	}
+	rc = spawn(d, vm, restore, paused, &w);
 	if (rc) {
 		*reply = wire_error_record(WIRE_E_RESOURCE, vm->name, "Cannot start a worker for \"%s\": %s.", vm->name,
 					   strerror(-rc));
 		return WIRE_E_RESOURCE;
 	}
-	w->start = (struct waiter){ client, serial, proc };
+	w->from_saved = restore && vm->saved && !strcmp(restore, hvd_ckpt_saved_path(d, vm));
+	w->start = (struct waiter){ client, serial, proc, NULL, NULL };
 	vm_event(d, vm, "Starting");
 	return HVD_DEFERRED;
 }
@@ -638,12 +704,53 @@ int hvd_runtime_stop(struct hvd *d, struct hvd_vm *vm, bool turn_off, bool force
 	a = wire_object("Arguments");
 	wire_object_add(a, "TurnOff", wire_bool(turn_off || restart));
 	send_call(w, WIRE_PROC_WORKER_STOP, a, NULL);
-	w->stop = (struct waiter){ client, serial, proc };
+	w->stop = (struct waiter){ client, serial, proc, NULL, NULL };
 	w->restart = restart;
 	w->stop_force = force;
 	if (!turn_off && !restart)
 		w->stop_deadline = now_ns(CLOCK_MONOTONIC) + STOP_TIMEOUT_NS;
 	return HVD_DEFERRED;
+}
+
+int hvd_runtime_call(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args,
+		     hvd_worker_done_fn done, void *ctx)
+{
+	struct hvd_worker *w = vm->worker;
+	size_t i;
+
+	(void)d;
+	if (!w || strcmp(w->state, "Starting") == 0 || w->stopped) {
+		wire_value_unref(args);
+		return -ESRCH;
+	}
+	for (i = 0; i < 8 && (w->calls[i].client || w->calls[i].done); i++)
+		;
+	if (i == 8) {
+		wire_value_unref(args);
+		return -EBUSY;
+	}
+	send_call(w, worker_proc, args, &w->call_serials[i]);
+	w->calls[i] = (struct waiter){ 0, 0, 0, done, ctx };
+	return 0;
+}
+
+int hvd_runtime_when_off(struct hvd *d, struct hvd_vm *vm, hvd_worker_done_fn done, void *ctx)
+{
+	struct hvd_worker *w = vm->worker;
+	struct wire_value *a;
+
+	if (!w) {
+		done(d, vm->id, ctx, WIRE_OK, NULL);
+		return 0;
+	}
+	if (w->off.done)
+		return -EBUSY;
+	w->off = (struct waiter){ 0, 0, 0, done, ctx };
+	w->restart = false;
+	a = wire_object("Arguments");
+	wire_object_add(a, "TurnOff", wire_bool(true));
+	send_call(w, WIRE_PROC_WORKER_STOP, a, NULL);
+	return 0;
 }
 
 int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args,
@@ -657,7 +764,7 @@ int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, 
 		*reply = wire_error_record(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is %s.", vm->name, w ? w->state : "Off");
 		return WIRE_E_INVALID_STATE;
 	}
-	for (i = 0; i < 8 && w->calls[i].client; i++)
+	for (i = 0; i < 8 && (w->calls[i].client || w->calls[i].done); i++)
 		;
 	if (i == 8) {
 		wire_value_unref(args);
@@ -665,7 +772,7 @@ int hvd_runtime_forward(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, 
 		return WIRE_E_RESOURCE;
 	}
 	send_call(w, worker_proc, args, &w->call_serials[i]);
-	w->calls[i] = (struct waiter){ client, serial, proc };
+	w->calls[i] = (struct waiter){ client, serial, proc, NULL, NULL };
 	return HVD_DEFERRED;
 }
 
@@ -689,7 +796,7 @@ void hvd_runtime_describe(const struct hvd_vm *vm, struct hvd_vm_live *live)
 	const struct hvd_worker *w = vm->worker;
 
 	memset(live, 0, sizeof(*live));
-	live->state = vm->load_error ? "OffCritical" : "Off";
+	live->state = vm->load_error ? "OffCritical" : vm->saved ? "Saved" : "Off";
 	if (!w)
 		return;
 	live->state = w->state;

@@ -560,10 +560,39 @@ void hvd_vhd_complete(struct hvd *d)
 		(void)d;                                                                             \
 		return run_async(c, args, proc, vhd_##name, reply);                                  \
 	}
+/* A disk a running partition uses (its drives' chains) cannot change underneath it. */
+#define VHD_ASYNC_IDLE(name, proc)                                                                   \
+	HVD_PROC(proc_vhd_##name)                                                                    \
+	{                                                                                            \
+		int st = not_in_use(d, args, proc == WIRE_PROC_VHD_MERGE, reply);                    \
+		return st ? st : run_async(c, args, proc, vhd_##name, reply);                        \
+	}
+
+static int not_in_use(struct hvd *d, const struct wire_value *args, bool with_parent, struct wire_value **reply)
+{
+	const char *path = NULL, *who = NULL;
+	struct vhdx *v = NULL;
+	struct vhdx_info info;
+	bool busy;
+
+	if (wire_object_get_string(args, "Path", &path) || path[0] != '/')
+		return 0; /* the operation reports it */
+	busy = hvd_disk_in_use(hvd_get_store(d), path, NULL, &who);
+	if (!busy && with_parent && vhdx_open(path, 0, &v) == 0) {
+		if (vhdx_info_get(v, &info) == 0 && info.parent_path)
+			busy = hvd_disk_in_use(hvd_get_store(d), info.parent_path, NULL, &who);
+		vhdx_free(v);
+	}
+	if (busy)
+		return ERR(WIRE_E_INVALID_STATE, path, "%s is in use by the running virtual machine \"%s\": turn it off first.",
+			   path, who);
+	return 0;
+}
+
 VHD_ASYNC(new, WIRE_PROC_VHD_NEW)
 VHD_ASYNC(get, WIRE_PROC_VHD_GET)
-VHD_ASYNC(resize, WIRE_PROC_VHD_RESIZE)
-VHD_ASYNC(convert, WIRE_PROC_VHD_CONVERT)
-VHD_ASYNC(merge, WIRE_PROC_VHD_MERGE)
+VHD_ASYNC_IDLE(resize, WIRE_PROC_VHD_RESIZE)
+VHD_ASYNC_IDLE(convert, WIRE_PROC_VHD_CONVERT)
+VHD_ASYNC_IDLE(merge, WIRE_PROC_VHD_MERGE)
 VHD_ASYNC(optimize, WIRE_PROC_VHD_OPTIMIZE)
 VHD_ASYNC(test, WIRE_PROC_VHD_TEST)

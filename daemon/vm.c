@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -27,6 +28,27 @@ extern const char hvd_vm_schema_text[];
 const char *hvd_vm_schema(void)
 {
 	return hvd_vm_schema_text;
+}
+
+const char *hvd_ckpt_type_name(int type)
+{
+	switch (type) {
+	case HVD_CKPT_STANDARD: return "Standard";
+	case HVD_CKPT_PRODUCTION_ONLY: return "ProductionOnly";
+	case HVD_CKPT_DISABLED: return "Disabled";
+	default: return "Production";
+	}
+}
+
+int hvd_ckpt_type_parse(const char *s)
+{
+	static const char *const names[] = { "Production", "Standard", "ProductionOnly", "Disabled" };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcasecmp(s, names[i]))
+			return i;
+	return -1;
 }
 
 static void make_uuid(char out[37])
@@ -61,6 +83,11 @@ static char *xstrdup(const char *s)
 	if (s && !p)
 		abort();
 	return p;
+}
+
+void hvd_vm_new_id(char out[37])
+{
+	make_uuid(out);
 }
 
 struct hvd_vm *hvd_vm_new(const char *name)
@@ -103,6 +130,13 @@ struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm)
 	c->cmdline = xstrdup(vm->cmdline);
 	c->status = xstrdup(vm->status);
 	c->cached = NULL;
+	c->drives = vm->ndrives ? calloc(vm->ndrives, sizeof(*c->drives)) : NULL;
+	if (vm->ndrives && !c->drives)
+		abort();
+	for (size_t i = 0; i < vm->ndrives; i++) {
+		c->drives[i] = vm->drives[i];
+		c->drives[i].path = xstrdup(vm->drives[i].path);
+	}
 	return c;
 }
 
@@ -119,6 +153,9 @@ void hvd_vm_free(struct hvd_vm *vm)
 	free(vm->cmdline);
 	free(vm->status);
 	wire_value_unref(vm->cached);
+	for (size_t i = 0; i < vm->ndrives; i++)
+		free(vm->drives[i].path);
+	free(vm->drives);
 	free(vm);
 }
 
@@ -320,6 +357,28 @@ static struct hvd_vm *vm_from_doc(xmlNodePtr root)
 		vm->initrd = attr_str(n, "initrd");
 		vm->cmdline = attr_str(n, "cmdline");
 	}
+	n = child(root, "checkpoints");
+	if (n) {
+		s = attr_str(n, "type");
+		vm->checkpoint_type = hvd_ckpt_type_parse(s ? s : "");
+		if (vm->checkpoint_type < 0)
+			vm->checkpoint_type = HVD_CKPT_PRODUCTION;
+		free(s);
+	}
+	for (n = root->children; n; n = n->next) {
+		struct hvd_drive *dr;
+
+		if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "drive") || vm->ndrives == HVD_MAX_DRIVES)
+			continue;
+		dr = realloc(vm->drives, (vm->ndrives + 1) * sizeof(*dr));
+		if (!dr)
+			abort();
+		vm->drives = dr;
+		dr = &vm->drives[vm->ndrives++];
+		dr->controller = (uint32_t)attr_u64(n, "controllerNumber");
+		dr->location = (uint32_t)attr_u64(n, "controllerLocation");
+		dr->path = attr_str(n, "path");
+	}
 	return vm;
 }
 
@@ -442,6 +501,20 @@ int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len)
 			ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"initrd", (const xmlChar *)vm->initrd) < 0;
 		if (vm->cmdline)
 			ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"cmdline", (const xmlChar *)vm->cmdline) < 0;
+		ok |= xmlTextWriterEndElement(w) < 0;
+	}
+	if (vm->checkpoint_type != HVD_CKPT_PRODUCTION) {
+		ok |= xmlTextWriterStartElement(w, (const xmlChar *)"checkpoints") < 0;
+		ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"type",
+						  (const xmlChar *)hvd_ckpt_type_name(vm->checkpoint_type)) < 0;
+		ok |= xmlTextWriterEndElement(w) < 0;
+	}
+	for (size_t i = 0; i < vm->ndrives; i++) {
+		ok |= xmlTextWriterStartElement(w, (const xmlChar *)"drive") < 0;
+		ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"controllerType", (const xmlChar *)"SCSI") < 0;
+		ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"controllerNumber", "%u", vm->drives[i].controller) < 0;
+		ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"controllerLocation", "%u", vm->drives[i].location) < 0;
+		ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"path", (const xmlChar *)vm->drives[i].path) < 0;
 		ok |= xmlTextWriterEndElement(w) < 0;
 	}
 	ok |= xmlTextWriterEndDocument(w) < 0;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -314,8 +315,69 @@ static char *describe_stop(const struct hv_stop_info *s)
 	return out;
 }
 
+static int64_t mono_ns(void)
+{
+	return now_ns(CLOCK_MONOTONIC);
+}
+
+/* Worker.Save: pause, write the whole partition state to Path (synced), then resume, or
+ * with Stop end the run (Save-VM). hvd names a temporary file and renames it once it has the
+ * answer. The reply says how long the guest stood still. */
+static int save_partition(struct worker *w, const struct wire_value *args, struct wire_value **reply, char *err,
+			  size_t errlen)
+{
+	const char *path = NULL;
+	bool stop = false, was_paused = !strcmp(w->state, "Paused");
+	int64_t t0 = mono_ns(), t1, t2;
+	struct stat sb;
+	int fd, rc;
+
+	if (wire_object_get_string(args, "Path", &path) || path[0] != '/') {
+		snprintf(err, errlen, "Worker.Save needs an absolute Path");
+		return -EINVAL;
+	}
+	wire_object_get_bool(args, "Stop", &stop);
+	if (!was_paused && (rc = hv_partition_pause(w->part)) != 0) {
+		snprintf(err, errlen, "cannot pause the partition: %s", strerror(-rc));
+		return rc;
+	}
+	t1 = mono_ns();
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = fd < 0 ? -errno : hv_partition_save(w->part, fd);
+	if (getenv("HVKIT_FAULT") && !strcmp(getenv("HVKIT_FAULT"), "worker-save"))
+		_exit(99); /* the crash tests: a worker that dies half way through a save */
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (rc == 0 && fstat(fd, &sb) < 0)
+		rc = -errno;
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc) {
+		snprintf(err, errlen, "cannot save the partition to %s: %s", path, strerror(-rc));
+		if (fd >= 0)
+			unlink(path);
+	}
+	t2 = mono_ns();
+	if (rc == 0 && stop) {
+		(void)hv_partition_stop(w->part);
+	} else if (!was_paused) {
+		int r2 = hv_partition_resume(w->part);
+
+		(void)r2;
+	}
+	if (rc)
+		return rc;
+	*reply = wire_object("WorkerSaved");
+	wire_object_add(*reply, "Path", wire_string(path));
+	wire_object_add(*reply, "FileBytes", wire_uint((uint64_t)sb.st_blocks * 512));
+	wire_object_add(*reply, "SaveTime", wire_duration(t2 - t1));
+	wire_object_add(*reply, "PausedTime", wire_duration(mono_ns() - t0));
+	return 0;
+}
+
 static void handle_call(struct worker *w, struct conn *c, struct wire_frame *f)
 {
+	char err[4400] = "";
 	struct wire_value *reply = NULL;
 	bool b = false;
 	int rc = 0;
@@ -367,6 +429,9 @@ static void handle_call(struct worker *w, struct conn *c, struct wire_frame *f)
 		}
 		break;
 	}
+	case WIRE_PROC_WORKER_SAVE:
+		rc = save_partition(w, f->payload, &reply, err, sizeof(err));
+		break;
 	case WIRE_PROC_WORKER_CONSOLE_INPUT: {
 		const struct wire_value *bytes = wire_object_get(f->payload, "Bytes");
 
@@ -381,7 +446,7 @@ static void handle_call(struct worker *w, struct conn *c, struct wire_frame *f)
 	}
 	if (rc < 0) {
 		send_frame(c, WIRE_KIND_ERROR, f->serial, f->procedure, WIRE_E_INVALID_STATE,
-			   wire_error_record(WIRE_E_INVALID_STATE, NULL, "%s", strerror(-rc)));
+			   wire_error_record(WIRE_E_INVALID_STATE, NULL, "%s", err[0] ? err : strerror(-rc)));
 		return;
 	}
 	send_frame(c, WIRE_KIND_REPLY, f->serial, f->procedure, 0, reply ? reply : wire_list());
@@ -507,7 +572,12 @@ static void serve(struct worker *w)
 		for (i = 0; i < w->nconns; i++)
 			p[n++] = (struct pollfd){ .fd = w->conns[i].fd,
 						  .events = (short)(POLLIN | (w->conns[i].out.len ? POLLOUT : 0)) };
-		if (poll(p, n, stopped ? 2000 : (int)(wait < 0 ? 0 : wait)) < 0 && errno != EINTR)
+		bool unsent = false;
+
+		for (i = 0; i < w->nconns; i++)
+			unsent |= w->conns[i].out.len > 0;
+		/* Once stopped, only what is still unsent is waited for. */
+		if (poll(p, n, stopped ? (unsent ? 2000 : 0) : (int)(wait < 0 ? 0 : wait)) < 0 && errno != EINTR)
 			break;
 		if (stopped && !(p[1].revents & POLLIN)) {
 			bool pending = false;
@@ -624,10 +694,42 @@ static const char *failure(int rc, bool created, const char *kernel, const char 
 	return msg;
 }
 
+/* --restore: a partition of the saved state's size, continuing where it was saved. */
+static int restore_partition(struct worker *w, struct hv_partition_config *cfg, const char *path, bool paused,
+			     char *why, size_t whylen)
+{
+	struct hv_state_info info;
+	char err[256] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "cannot open the saved state %s: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = hv_state_info_read(fd, &info, err, sizeof(err));
+	if (rc == 0) {
+		cfg->vcpus = w->vcpus = info.vcpus;
+		cfg->mem_bytes = w->mem = info.mem_bytes;
+		rc = hv_partition_new(cfg, &w->part);
+		if (rc) {
+			close(fd);
+			return rc; /* failure() says why */
+		}
+		rc = hv_partition_restore(w->part, fd, paused ? HV_RESTORE_PAUSED : 0, err, sizeof(err));
+	}
+	close(fd);
+	if (rc)
+		snprintf(why, whylen, "cannot restore the saved state %s: %s", path,
+			 err[0] ? err : strerror(-rc));
+	return rc;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "Usage: hv-worker --dir DIR --id ID --cpus N --memory BYTES --kernel FILE\n"
 			"                 [--initrd FILE] [--cmdline TEXT] [--control-fd FD] [--ic-disabled MASK]\n"
+			"       hv-worker --dir DIR --id ID --cpus N --memory BYTES --restore STATE [--paused] ...\n"
 			"Runs one partition for hvd; not meant to be started by hand (see hv-worker(8)).\n");
 }
 
@@ -638,14 +740,16 @@ int main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },  { "memory", required_argument, NULL, 'm' },
 		{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'r' },
 		{ "cmdline", required_argument, NULL, 'a' }, { "control-fd", required_argument, NULL, 'f' },
-		{ "ic-disabled", required_argument, NULL, 'I' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "ic-disabled", required_argument, NULL, 'I' },
+		{ "restore", required_argument, NULL, 's' }, { "paused", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
 	};
 	struct worker w = { .log_fd = -1, .listen_fd = -1, .state = "Starting" };
 	struct hv_partition_config cfg = { 0 };
-	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
-	char logpath[4200];
+	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *restore = NULL;
+	char logpath[4200], why[512] = "";
 	int c, rc, control = -1;
+	bool paused = false;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -658,10 +762,12 @@ int main(int argc, char **argv)
 		case 'a': cmdline = optarg; break;
 		case 'f': control = atoi(optarg); break;
 		case 'I': cfg.ic_disabled = (unsigned)strtoul(optarg, NULL, 0) & ((1u << HV_IC_COUNT) - 1); break;
+		case 's': restore = optarg; break;
+		case 'p': paused = true; break;
 		default: usage(); return 2;
 		}
 	}
-	if (!w.dir || !w.id || !w.vcpus || !w.mem || !kernel) {
+	if (!w.dir || !w.id || !w.vcpus || !w.mem || (!kernel && !restore)) {
 		usage();
 		return 2;
 	}
@@ -679,8 +785,11 @@ int main(int argc, char **argv)
 	cfg.mem_bytes = w.mem;
 	cfg.console = on_console;
 	cfg.console_opaque = &w;
-	rc = hv_partition_new(&cfg, &w.part);
-	if (rc == 0)
+	if (restore)
+		rc = restore_partition(&w, &cfg, restore, paused, why, sizeof(why));
+	else
+		rc = hv_partition_new(&cfg, &w.part);
+	if (rc == 0 && !restore)
 		rc = hv_partition_load_kernel_file(w.part, kernel, initrd, cmdline);
 	if (rc == 0) {
 		w.listen_fd = listen_control(&w);
@@ -702,14 +811,17 @@ int main(int argc, char **argv)
 
 		wire_object_add(e, "Pid", wire_int(getpid()));
 		wire_object_add(e, "UsableRam", wire_uint(hv_partition_usable_ram(w.part)));
+		wire_object_add(e, "Restored", wire_bool(restore != NULL));
 		w.state = "Running";
 		broadcast(&w, e);
+		if (restore && paused)
+			set_state(&w, "Paused");
 		serve(&w);
 	} else {
 		struct wire_value *e = event("Failed");
 
 		wire_object_add(e, "Errno", wire_int(-rc));
-		wire_object_add(e, "Message", wire_string(failure(rc, w.part != NULL, kernel, initrd)));
+		wire_object_add(e, "Message", wire_string(why[0] ? why : failure(rc, w.part != NULL, kernel, initrd)));
 		broadcast(&w, e);
 		if (w.nconns)
 			conn_flush(&w.conns[0]);

@@ -89,6 +89,9 @@ struct hv_partition {
 	struct hv_vcpu *vcpus;
 	size_t run_size;
 	uint8_t *ram;
+	bool ram_from_file; /* save.c: a private mapping of a state file, not anonymous memory */
+	int ram_fd;         /* that file (-1 when none), at ram_file_off */
+	uint64_t ram_file_off;
 	uint64_t mem_bytes;
 	uint64_t ram_low;  /* bytes mapped at GPA 0 */
 	uint64_t ram_high; /* bytes mapped at GPA 4 GiB */

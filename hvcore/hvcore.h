@@ -151,6 +151,37 @@ uint64_t hv_partition_usable_ram(const struct hv_partition *p);
 /* Host address of guest physical gpa..gpa+len, or NULL when not all in RAM. */
 void *hv_partition_gpa(struct hv_partition *p, uint64_t gpa, uint64_t len);
 
+/* Saved state (hvcore/save.c; the format is hvcore/STATEFILE.md). */
+struct hv_state_info {
+	unsigned vcpus;
+	uint64_t mem_bytes;
+	int64_t saved_ns; /* CLOCK_REALTIME when saved */
+};
+
+/* Writes the whole partition state into fd (a new, empty regular file; the caller syncs and
+ * renames it): vCPUs, interrupt controllers, PIT, clock, devices and guest memory (zero
+ * pages as holes). The partition must be paused (hv_partition_pause) or loaded and not yet
+ * run; it is left as it was. -EBUSY otherwise. */
+HV_WUR int hv_partition_save(struct hv_partition *p, int fd);
+
+/* Reads the header of a saved state, checking every section but memory, so the caller can
+ * build a partition of the right size. -EBADMSG corrupt, -ENOTSUP newer or unknown required
+ * parts; err (may be NULL) gets a sentence saying what was wrong. */
+HV_WUR int hv_state_info_read(int fd, struct hv_state_info *out, char *err, size_t errlen);
+
+/* Checks a saved state completely, memory checksum included (reads the whole file). */
+HV_WUR int hv_state_verify(int fd, char *err, size_t errlen);
+
+/* Loads a saved state into a partition just made by hv_partition_new with the same vcpus and
+ * mem_bytes (instead of hv_partition_load_*); hv_partition_run then continues the guest
+ * where it was saved. Guest memory becomes a private mapping of fd (read on first touch; fd
+ * may be closed afterwards, and the file must not change while the partition lives);
+ * HV_RESTORE_VERIFY reads it in and checks its checksum instead. -EINVAL another size,
+ * -EBADMSG/-ENOTSUP as hv_state_info_read, -EALREADY already loaded. */
+#define HV_RESTORE_VERIFY 1u
+#define HV_RESTORE_PAUSED 2u /* hv_partition_run starts it paused: hv_partition_resume runs it */
+HV_WUR int hv_partition_restore(struct hv_partition *p, int fd, unsigned flags, char *err, size_t errlen);
+
 const char *hv_stop_reason_name(enum hv_stop_reason r);
 
 /* VMBus (VMBUS.md). Every function below may be called from any thread, also while

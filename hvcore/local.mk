@@ -4,6 +4,7 @@ noinst_LIBRARIES += hvcore/libhvcore.a
 hvcore_libhvcore_a_SOURCES = \
 	hvcore/hvcore.h hvcore/hv-priv.h \
 	hvcore/partition.c hvcore/vcpu.c hvcore/kvm-stats.c hvcore/ioport.c hvcore/serial.c hvcore/pm.c \
+	hvcore/state.h hvcore/statefile.c hvcore/save.c \
 	hvcore/x86/cpuid.c hvcore/x86/boot.c hvcore/x86/acpi.c hvcore/x86/elf.c \
 	hvcore/x86/bzimage.c \
 	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-channel.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
@@ -23,7 +24,8 @@ HVGUEST_LDOPTS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-s
 HVGUEST_HDRS = hvcore/guest/hvguest.h hvcore/guest/lib.h hvcore/guest/vmbus.h
 HVGUEST_OBJS = hvcore/guest/hvguest-entry.o hvcore/guest/hvguest-main.o \
 	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o hvcore/guest/hvguest-irq.o \
-	hvcore/guest/hvguest-hv.o hvcore/guest/hvguest-vmbus.o hvcore/guest/hvguest-ic.o
+	hvcore/guest/hvguest-hv.o hvcore/guest/hvguest-vmbus.o hvcore/guest/hvguest-ic.o \
+	hvcore/guest/hvguest-counter.o
 # Where the build leaves hvguest; installed as $(pkgdatadir)/hvguest (HVKIT_PKGDATADIR).
 HVGUEST_BUILD = $(abs_top_builddir)/hvcore/guest/hvguest
 
@@ -54,12 +56,16 @@ hvcore/guest/hvguest-vmbus.o: hvcore/guest/vmbus.c $(HVGUEST_HDRS)
 hvcore/guest/hvguest-ic.o: hvcore/guest/ic.c $(HVGUEST_HDRS)
 	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
 	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/ic.c
+hvcore/guest/hvguest-counter.o: hvcore/guest/counter.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/counter.c
 hvcore/guest/hvguest: $(HVGUEST_OBJS) hvcore/guest/hvguest.ld
 	$(AM_V_CCLD)$(CC) $(HVGUEST_LDOPTS) -o $@ $(HVGUEST_OBJS)
 
 EXTRA_DIST += hvcore/guest/entry.S hvcore/guest/main.c hvcore/guest/acpi.c \
 	hvcore/guest/smp.c hvcore/guest/irq.c hvcore/guest/hv.c hvcore/guest/vmbus.c \
-	hvcore/guest/ic.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
+	hvcore/guest/ic.c \
+	hvcore/guest/counter.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
 CLEANFILES += $(HVGUEST_OBJS) hvcore/guest/hvguest
 
 AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;
@@ -106,3 +112,22 @@ FUZZ_TARGETS += tests/fuzz/fuzz-vmbus
 CLEANFILES += tests/fuzz/fuzz-vmbus
 tests/fuzz/fuzz-vmbus: $(srcdir)/tests/fuzz/fuzz-vmbus.c $(hvcore_libhvcore_a_SOURCES:%=$(srcdir)/%)
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lpthread
+
+# Partition save and restore (hvcore/save.c) on a real /dev/kvm.
+check_PROGRAMS += tests/hvcore/test-save
+TESTS += tests/hvcore/test-save
+tests_hvcore_test_save_SOURCES = tests/hvcore/test-save.c
+tests_hvcore_test_save_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvcore_test_save_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
+EXTRA_DIST += hvcore/STATEFILE.md
+
+# The state-file parser's fuzz target and its seed corpus (tests/local.mk explains the pair).
+check_PROGRAMS += tests/fuzz/fuzz-statefile-corpus
+TESTS += tests/fuzz/fuzz-statefile-corpus
+tests_fuzz_fuzz_statefile_corpus_SOURCES = tests/fuzz/fuzz-statefile.c tests/fuzz/standalone.c
+tests_fuzz_fuzz_statefile_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"hvcore/statefile-corpus"'
+tests_fuzz_fuzz_statefile_corpus_LDADD = hvcore/libhvcore.a
+FUZZ_TARGETS += tests/fuzz/fuzz-statefile
+CLEANFILES += tests/fuzz/fuzz-statefile
+tests/fuzz/fuzz-statefile: $(srcdir)/tests/fuzz/fuzz-statefile.c $(srcdir)/hvcore/statefile.c
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^

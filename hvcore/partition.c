@@ -143,7 +143,7 @@ int hv_partition_new(const struct hv_partition_config *cfg, struct hv_partition 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->kvm_fd = p->vm_fd = -1;
+	p->kvm_fd = p->vm_fd = p->ram_fd = -1;
 	p->nvcpus = cfg->vcpus;
 	p->mem_bytes = cfg->mem_bytes;
 	p->console = cfg->console;
@@ -205,6 +205,8 @@ void hv_partition_free(struct hv_partition *p)
 		close(p->kvm_fd);
 	if (p->ram)
 		munmap(p->ram, p->mem_bytes);
+	if (p->ram_fd >= 0)
+		close(p->ram_fd);
 	hv_serial_destroy(&p->serial);
 	hv_pm_destroy(&p->pm);
 	pthread_cond_destroy(&p->cond);

@@ -251,13 +251,18 @@ void *hv_vcpu_thread(void *arg)
 {
 	struct hv_vcpu *v = arg;
 	struct hv_partition *p = v->p;
+	bool completing = false; /* an exit handled: KVM finishes it on the next KVM_RUN */
 	uint64_t t0;
 	int r, err;
 
 	thread_setup(v);
 	for (;;) {
-		if (__atomic_load_n(&p->stopping, __ATOMIC_SEQ_CST) || !wait_if_paused(v))
+		/* A pause holds the thread only once KVM has finished the last exit's instruction
+		 * (the kick's immediate_exit makes that KVM_RUN return at once): its state is
+		 * then complete for hv_partition_save. */
+		if (__atomic_load_n(&p->stopping, __ATOMIC_SEQ_CST) || (!completing && !wait_if_paused(v)))
 			break;
+		completing = false;
 		t0 = now_ns(CLOCK_MONOTONIC);
 		r = ioctl(v->fd, KVM_RUN, 0);
 		err = errno;
@@ -276,6 +281,7 @@ void *hv_vcpu_thread(void *arg)
 			crash(v, HV_STOP_HOST_ERROR, -err);
 			break;
 		}
+		completing = true;
 		if (!dispatch(v))
 			break;
 	}

@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "formats/vhdx/vhdx-internal.h"
@@ -77,11 +79,14 @@ static int merge_block(struct vhdx *c, struct vhdx *p, uint64_t b, uint8_t *buf)
 	return r < 0 ? r : 0;
 }
 
-int vhdx_merge_into_parent(const char *child_path)
+/* replace: the merged parent takes the child's DataWriteGuid and then its place (rename),
+ * so the child's own children, which name it by path and that GUID, open it unchanged. */
+static int merge(const char *child_path, bool replace)
 {
 	struct vhdx *c = NULL, *p = NULL;
 	struct vhdx_guid g;
 	uint8_t *buf = NULL;
+	char *parent_path = NULL;
 	int r;
 
 	r = vhdx_open(child_path, VHDX_OPEN_RDWR, &c);
@@ -91,7 +96,13 @@ int vhdx_merge_into_parent(const char *child_path)
 		r = -EINVAL;
 		goto out;
 	}
-	r = vhdx_guid_generate(&g);
+	if (replace) {
+		g = c->hdr.data_write;
+		parent_path = strdup(c->parent_path);
+		r = parent_path ? 0 : -ENOMEM;
+	} else {
+		r = vhdx_guid_generate(&g);
+	}
 	if (r == 0)
 		r = set_linkage2(c, &g);
 	if (r < 0 && r != -ENOENT)
@@ -120,12 +131,23 @@ int vhdx_merge_into_parent(const char *child_path)
 	if (r == 0) {
 		r = vhdx_close(c);
 		c = NULL;
-		if (r == 0 && unlink(child_path) < 0)
+		if (r == 0 && (replace ? rename(parent_path, child_path) : unlink(child_path)) < 0)
 			r = -errno;
 	}
 out:
+	free(parent_path);
 	free(buf);
 	vhdx_free(p);
 	vhdx_free(c);
 	return r;
+}
+
+int vhdx_merge_into_parent(const char *child_path)
+{
+	return merge(child_path, false);
+}
+
+int vhdx_merge_into_parent_replace(const char *child_path)
+{
+	return merge(child_path, true);
 }

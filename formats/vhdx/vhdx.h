@@ -150,6 +150,10 @@ VHDX_MUST_CHECK int vhdx_check(struct vhdx *v, int repair, vhdx_report_fn report
 VHDX_MUST_CHECK int vhdx_resize(struct vhdx *v, uint64_t new_size);
 /* Copy every sector V itself holds into its parent (opened read-write). */
 VHDX_MUST_CHECK int vhdx_merge_into_parent(const char *child_path);
+/* The same, but the merged parent then takes the child's place: it gets the child's
+ * DataWriteGuid and is renamed over the child's path, so the child's own children keep
+ * opening (checkpoint removal in the middle of a chain). The parent must have no other child. */
+VHDX_MUST_CHECK int vhdx_merge_into_parent_replace(const char *child_path);
 /* Release payload blocks that read as all zeros; *released counts them. */
 VHDX_MUST_CHECK int vhdx_compact(struct vhdx *v, uint64_t *released);
 

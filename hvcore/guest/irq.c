@@ -27,6 +27,7 @@ static volatile unsigned irq_count;
 static uint16_t pm1_evt;
 static int echo;
 static int idt_loaded;
+void (*irq_idle)(void);
 
 /* One handler for both lines: look at every source, edge interrupts may coalesce. */
 void hvguest_irq(void)
@@ -97,6 +98,8 @@ void irq_wait(unsigned *seen)
 {
 	for (;;) {
 		__asm__ volatile("cli");
+		if (irq_idle)
+			irq_idle();
 		if (irq_count != *seen || pressed) {
 			*seen = irq_count;
 			__asm__ volatile("sti");

@@ -107,6 +107,11 @@ void irq_init(void);
 int irq_setup_power_button(uint64_t rsdp, int with_echo);
 int irq_pressed(void);
 void irq_wait(unsigned *seen);
+/* Called with interrupts off each time the waiting CPU wakes, when set. */
+extern void (*irq_idle)(void);
+
+/* counter.c: hvguest.counter=1 */
+void counter_tick(void);
 
 /* smp.c */
 unsigned smp_start(const uint32_t *apic_ids, unsigned n);

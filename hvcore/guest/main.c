@@ -5,7 +5,8 @@
  * powers off at once, hvguest.reboot=1 resets, hvguest.echo=1 echoes console input while
  * waiting, hvguest.crash=triple|int3 crashes (for tests), hvguest.vmbus=0 leaves VMBus
  * alone, hvguest.misbehave=1 sends the host garbage on purpose, hvguest.vmbusbench=N
- * times the loopback channel and powers off. */
+ * times the loopback channel and powers off, hvguest.counter=1 counts ten times a second
+ * while waiting (counter.c). */
 #include "hvcore/guest/vmbus.h"
 
 #define COM1 0x3f8
@@ -219,6 +220,8 @@ void hvguest_main(uint64_t start_info, uint64_t boot_params)
 		outb(0xcf9, 0x06);
 		outb(0x64, 0xfe);
 	}
+	if (cmdline_has(bi.cmdline, "hvguest.counter=1"))
+		irq_idle = counter_tick;
 	if (!cmdline_has(bi.cmdline, "hvguest.poweroff=1"))
 		wait_for_the_end(&bi);
 	if (acpi_poweroff(bi.rsdp) < 0)
