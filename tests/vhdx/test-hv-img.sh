@@ -40,6 +40,20 @@ expect "^0x0 *0x400000 *0x400000 *c.vhdx"
 "$HV_IMG" map --output json c.vhdx >out
 expect '"start": 20971520, "length": 2097152, "depth": 0, "present": true'
 
+# data runs across convert's 4 MiB chunks and across blocks, a hole at the end, a file
+# without holes: the same bytes back, and the holes stay holes
+truncate -s 16M runs.raw
+dd if=/dev/urandom of=runs.raw bs=512K seek=7 count=3 conv=notrunc 2>/dev/null
+dd if=/dev/urandom of=runs.raw bs=512K seek=23 count=2 conv=notrunc 2>/dev/null
+"$HV_IMG" convert -O vhdx -o block_size=1M runs.raw runs.vhdx
+"$HV_IMG" convert runs.vhdx runs2.raw
+cmp runs.raw runs2.raw || fail "runs across chunks differ"
+test "$(du -k runs2.raw | cut -f1)" -lt 8192 || fail "holes of runs.vhdx written out"
+head -c 9437184 /dev/urandom >dense.raw
+"$HV_IMG" convert -O vhdx -o block_size=2M dense.raw dense.vhdx
+"$HV_IMG" convert dense.vhdx dense2.raw
+cmp dense.raw dense2.raw || fail "a file without holes differs"
+
 # differencing, flatten, merge
 "$HV_IMG" create -b c.vhdx child.avhdx
 "$HV_IMG" info child.avhdx >out
