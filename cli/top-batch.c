@@ -4,8 +4,8 @@
  * the frame before, then an empty line:
  *
  *   hvtop 2026-11-26 03:31:02 UTC  VMs: 3  running: 1
- *   Name            State     CPU% MemAssigned(M)  Uptime     Heartbeat  Status
- *   web1            Running      2             64  00:01:10   OK         Operating normally
+ *   Name            State     CPU% MemAssigned(M)  Uptime     Heartbeat  Ckpt Status
+ *   web1            Running      2             64  00:01:10   OK            1 Operating normally
  *   web1: vCPU% 0:2  exits/s 0:35
  *      Id Channel                 State     Packets/s in/out ...
  *       1 Heartbeat               Open            1/1       ...
@@ -47,15 +47,17 @@ void top_row_text(char *buf, size_t len, const struct top_vm *vm)
 	const char *status = vm->pending ? vm->pending : vm->status;
 
 	top_format_uptime(up, sizeof(up), vm->uptime_ns);
-	snprintf(buf, len, "%-15.15s %-9.9s %4lld %14llu  %-10s %-10.10s %s", vm->name, vm->state, (long long)vm->cpu,
-		 (unsigned long long)(vm->memory >> 20), up, vm->heartbeat ? vm->heartbeat : "", status);
+	snprintf(buf, len, "%-15.15s %-9.9s %4lld %14llu  %-10s %-10.10s %4lld %s", vm->name, vm->state, (long long)vm->cpu,
+		 (unsigned long long)(vm->memory >> 20), up, vm->heartbeat ? vm->heartbeat : "", (long long)vm->checkpoints,
+		 status);
 }
 
 void top_header_text(char *buf, size_t len)
 {
-	snprintf(buf, len, "%-15s %-9s %4s %14s  %-10s %-10s %s", top_col_title(TOP_COL_NAME),
+	snprintf(buf, len, "%-15s %-9s %4s %14s  %-10s %-10s %4s %s", top_col_title(TOP_COL_NAME),
 		 top_col_title(TOP_COL_STATE), top_col_title(TOP_COL_CPU), top_col_title(TOP_COL_MEMORY),
-		 top_col_title(TOP_COL_UPTIME), top_col_title(TOP_COL_HEARTBEAT), top_col_title(TOP_COL_STATUS));
+		 top_col_title(TOP_COL_UPTIME), top_col_title(TOP_COL_HEARTBEAT), top_col_title(TOP_COL_CHECKPOINTS),
+		 top_col_title(TOP_COL_STATUS));
 }
 
 void top_cpus_text(char *buf, size_t len, const struct top_vm *vm)

@@ -20,6 +20,7 @@ static const struct top_action_info actions[TOP_NACTIONS] = {
 	[TOP_ACT_TURNOFF] = { 'T', "Stop-VM", "-TurnOff", WIRE_PROC_VM_STOP, true, "Turn off", " at once" },
 	[TOP_ACT_PAUSE] = { 'p', "Suspend-VM", "", WIRE_PROC_VM_SUSPEND, false, "Pause", "" },
 	[TOP_ACT_RESUME] = { 'u', "Resume-VM", "", WIRE_PROC_VM_RESUME, false, "Resume", "" },
+	[TOP_ACT_CHECKPOINT] = { 'C', "Checkpoint-VM", "", WIRE_PROC_VM_CHECKPOINT, false, "Checkpoint", "" },
 };
 
 const struct top_action_info *top_action_info(enum top_action a)

@@ -20,6 +20,7 @@ static const struct {
 	[TOP_COL_MEMORY] = { "MemAssigned(M)", "memory" },
 	[TOP_COL_UPTIME] = { "Uptime", "uptime" },
 	[TOP_COL_HEARTBEAT] = { "Heartbeat", "heartbeat" },
+	[TOP_COL_CHECKPOINTS] = { "Ckpt", "checkpoints" },
 	[TOP_COL_STATUS] = { "Status", "status" },
 };
 
@@ -192,6 +193,7 @@ static void vm_update(struct top_vm *vm, struct wire_value *o)
 	vm->cpu = num(o, "CPUUsage");
 	vm->memory = (uint64_t)num(o, "MemoryAssigned");
 	vm->uptime_ns = num(o, "Uptime");
+	vm->checkpoints = num(o, "CheckpointCount");
 	wire_value_unref(vm->obj);
 	vm->obj = wire_value_ref(o);
 	history_push(vm, vm->cpu);
@@ -492,6 +494,9 @@ static int cmp_rows(const void *pa, const void *pb)
 		break;
 	case TOP_COL_HEARTBEAT:
 		c = strcasecmp(a->heartbeat, b->heartbeat);
+		break;
+	case TOP_COL_CHECKPOINTS:
+		c = cmp_int(a->checkpoints, b->checkpoints);
 		break;
 	case TOP_COL_STATUS:
 		c = strcasecmp(a->status, b->status);

@@ -26,6 +26,7 @@ enum top_col {
 	TOP_COL_MEMORY,
 	TOP_COL_UPTIME,
 	TOP_COL_HEARTBEAT,
+	TOP_COL_CHECKPOINTS,
 	TOP_COL_STATUS,
 	TOP_NCOLS
 };
@@ -62,6 +63,7 @@ struct top_vm {
 	unsigned nhistory, history_head;
 	bool seen;         /* in the last sample */
 	char *heartbeat;   /* the heartbeat service's health ("OK", "No Contact", ...), "" when off */
+	int64_t checkpoints; /* CheckpointCount */
 	struct top_cpu *cpus; /* from the worker's sample, while running */
 	size_t ncpus;
 	struct top_chan *chans;

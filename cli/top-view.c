@@ -129,9 +129,9 @@ static void draw_table(const struct top_ui *ui, const struct top_model *m)
 			mvaddnstr(y, 58, vm->heartbeat, COLS - 58 < 10 ? COLS - 58 : 10);
 			attrset(A_NORMAL);
 		}
-		if (COLS > 70 && (vm->pending || strcmp(vm->status, "Operating normally"))) {
+		if (COLS > 75 && (vm->pending || strcmp(vm->status, "Operating normally"))) {
 			attrset(vm->pending ? look(PAIR_BUSY, A_BOLD) : look(PAIR_ERROR, A_BOLD));
-			mvaddnstr(y, 69, vm->pending ? vm->pending : vm->status, COLS - 69);
+			mvaddnstr(y, 74, vm->pending ? vm->pending : vm->status, COLS - 74);
 			attrset(A_NORMAL);
 		}
 	}
@@ -184,7 +184,7 @@ static void draw_keys(void)
 {
 	static const char *const keys[][2] = {
 		{ "?", "Help" }, { "Enter", "Info" }, { "s", "Start" }, { "t", "Stop" }, { "T", "Off" },
-		{ "p", "Pause" }, { "u", "Resume" }, { "c", "Console" }, { "/", "Filter" },
+		{ "p", "Pause" }, { "u", "Resume" }, { "C", "Ckpt" }, { "c", "Console" }, { "/", "Filter" },
 		{ ">", "Sort" }, { "q", "Quit" },
 	};
 	size_t i;
@@ -405,6 +405,7 @@ static void draw_help(void)
 		"               every VMBus channel's rates with a packets/s sparkline",
 		"  s / t / T    Start-VM / Stop-VM (asks the guest) / Stop-VM -TurnOff",
 		"  p / u        Suspend-VM (pause) / Resume-VM",
+		"  C            Checkpoint-VM (a standard checkpoint; Ckpt counts them)",
 		"  c            Connect-VMConsole (Ctrl-] comes back here)",
 		"               t and T ask y/n first; the status line shows the hvctl command",
 		"  F6 > <       choose the sort column      r  reverse the order",

@@ -1480,10 +1480,76 @@ out:
 	free(ckdir);
 }
 
+/* What Get-VM shows of each VM's checkpoints, kept per VM and read again only when its tree
+ * file changed (a stat per VM and sample, not a parse). */
+struct ckpt_summary {
+	char id[37];
+	int64_t mtime_ns;
+	off_t size;
+	int count;
+	char *current; /* the name of the checkpoint the VM's state descends from, or NULL */
+};
+static struct ckpt_summary *summaries;
+static size_t nsummaries;
+static char *summary_vms_dir;
+
+bool hvd_ckpt_summary(const struct hvd_vm *vm, int *count, const char **current)
+{
+	struct ckpt_summary *e = NULL;
+	struct stat st;
+	char path[4200];
+	size_t i;
+	bool changed;
+
+	*count = 0;
+	*current = NULL;
+	if (!summary_vms_dir)
+		return false;
+	for (i = 0; i < nsummaries && !e; i++)
+		if (!strcmp(summaries[i].id, vm->id))
+			e = &summaries[i];
+	if (!e) {
+		summaries = realloc(summaries, (nsummaries + 1) * sizeof(*summaries));
+		if (!summaries)
+			abort();
+		e = &summaries[nsummaries++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->id, sizeof(e->id), "%s", vm->id);
+		e->mtime_ns = -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s/checkpoints/tree", summary_vms_dir, vm->id);
+	if (stat(path, &st) != 0)
+		memset(&st, 0, sizeof(st));
+	changed = e->mtime_ns != (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec || e->size != st.st_size;
+	if (changed) {
+		struct ckpt_tree t;
+		char err[300], dir[4200];
+		const struct ckpt *c;
+
+		e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		e->size = st.st_size;
+		free(e->current);
+		e->current = NULL;
+		e->count = 0;
+		snprintf(dir, sizeof(dir), "%s/%s/checkpoints", summary_vms_dir, vm->id);
+		if (hvd_ckpt_tree_load(dir, &t, err, sizeof(err)) == 0) {
+			e->count = (int)t.n;
+			if (t.current[0] && (c = tree_find(&t, t.current)))
+				e->current = strdup(c->name);
+			hvd_ckpt_tree_clear(&t);
+		}
+	}
+	*count = e->count;
+	*current = e->current;
+	return changed;
+}
+
 void hvd_ckpt_startup(struct hvd_store *s)
 {
 	size_t i;
 
+	free(summary_vms_dir);
+	summary_vms_dir = strdup(s->vms_dir);
 	for (i = 0; i < s->n; i++)
 		if (!s->vms[i]->load_error)
 			startup_vm(s, i);

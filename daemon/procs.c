@@ -37,8 +37,15 @@ static struct wire_value *vm_object(const struct hvd_vm *vm)
 {
 	struct hvd_vm_live live;
 	struct wire_value *o;
+	const char *parent;
+	int checkpoints;
+	bool tree_changed = hvd_ckpt_summary(vm, &checkpoints, &parent);
 
 	hvd_runtime_describe(vm, &live);
+	if (vm->cached && tree_changed) {
+		wire_value_unref(vm->cached);
+		((struct hvd_vm *)vm)->cached = NULL;
+	}
 	if (vm->cached && !live.running && !vm->status)
 		return wire_value_ref(vm->cached);
 	o = wire_object("VirtualMachine");
@@ -70,6 +77,8 @@ static struct wire_value *vm_object(const struct hvd_vm *vm)
 	wire_object_add(o, "VMId", wire_string(vm->id));
 	wire_object_add(o, "KernelPath", wire_string(vm->kernel ? vm->kernel : ""));
 	wire_object_add(o, "CheckpointType", wire_string(hvd_ckpt_type_name(vm->checkpoint_type)));
+	wire_object_add(o, "ParentCheckpointName", parent ? wire_string(parent) : wire_null());
+	wire_object_add(o, "CheckpointCount", wire_int(checkpoints));
 	wire_object_add(o, "WorkerProcessId", live.running ? wire_int(live.pid) : wire_null());
 	if (!live.running && !vm->status)
 		((struct hvd_vm *)vm)->cached = wire_value_ref(o);

@@ -84,7 +84,7 @@ static void test_frames(void **state)
 	assert_string_equal(r.err, ""); /* also: no sanitizer report in --enable-sanitizers builds */
 	assert_int_equal(count(r.out, "hvtop "), 2);
 	assert_int_equal(count(r.out, "VMs: 2  running: 0\n"), 2);
-	assert_int_equal(count(r.out, "\nName            State     CPU% MemAssigned(M)  Uptime     Heartbeat  Status\n"), 2);
+	assert_int_equal(count(r.out, "\nName            State     CPU% MemAssigned(M)  Uptime     Heartbeat  Ckpt Status\n"), 2);
 	assert_row(r.out, "web1", "Off");
 	assert_row(r.out, "db", "Off");
 	assert_true(strstr(r.out, "\ndb ") < strstr(r.out, "\nweb1 ")); /* sorted by Name */

@@ -91,6 +91,12 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	grep -q 'Key-Value Pair Exchange' "$dir/screen" || fail "the detail view does not list every channel"
 	$tm send-keys -t check Escape
 	wait_screen '^beta  *Running .* OK ' 300 || fail "the table does not show beta's heartbeat OK"
+	# C takes a checkpoint: hvctl sees it, and the Ckpt column counts it.
+	$tm send-keys -t check C
+	wait_screen "Checkpoint-VM beta'  (done)" 600 || fail "C did not checkpoint beta"
+	[ "$("$hvctl" -H "unix://$sock" -c '(Get-VMCheckpoint -VMName beta).Count')" = 1 ] ||
+		fail "hvctl does not see beta's checkpoint"
+	wait_screen '^beta  *Running .* OK  *1 ' 50 || fail "the Ckpt column does not count beta's checkpoint"
 	$tm send-keys -t check y  # y with no question pending does nothing
 	$tm send-keys -t check T
 	wait_screen 'Turn off beta at once' 30 || fail "T did not ask first"
