@@ -8,7 +8,7 @@ hvcore_libhvcore_a_SOURCES = \
 	hvcore/x86/bzimage.c \
 	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-channel.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
 	hvcore/vsp-heartbeat.c hvcore/vsp-shutdown.c hvcore/vsp-timesync.c hvcore/vsp-kvp.c \
-	hvcore/vsp-echo.c
+	hvcore/vsp-echo.c hvcore/scsi.h hvcore/scsi.c hvcore/vsp-storvsc.c
 
 # hvguest is a freestanding x86-64 kernel, not a host program: its own flags, never
 # AM_CFLAGS (sanitizers, host warnings) nor the user's CFLAGS. Code must stay inside what
@@ -67,24 +67,24 @@ AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;
 # A small driver to boot a partition from the command line (tests, bench).
 noinst_PROGRAMS += tests/hvcore/hv-boot
 tests_hvcore_hv_boot_SOURCES = tests/hvcore/hv-boot.c
-tests_hvcore_hv_boot_LDADD = hvcore/libhvcore.a
+tests_hvcore_hv_boot_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 
 # The host's share of a VMBus round trip, no KVM needed (bench/vmbus-bench.sh).
 noinst_PROGRAMS += tests/hvcore/vmbus-hostbench
 tests_hvcore_vmbus_hostbench_SOURCES = tests/hvcore/vmbus-hostbench.c
-tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a
+tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 
 check_PROGRAMS += tests/hvcore/test-hvcore
 TESTS += tests/hvcore/test-hvcore
 tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
 tests_hvcore_test_hvcore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
+tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/hvcore/test-vmbus
 TESTS += tests/hvcore/test-vmbus
 tests_hvcore_test_vmbus_SOURCES = tests/hvcore/test-vmbus.c
 tests_hvcore_test_vmbus_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_hvcore_test_vmbus_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
+tests_hvcore_test_vmbus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md hvcore/VMBUS.md
 
@@ -99,10 +99,11 @@ check_PROGRAMS += tests/fuzz/fuzz-vmbus-corpus
 TESTS += tests/fuzz/fuzz-vmbus-corpus
 tests_fuzz_fuzz_vmbus_corpus_SOURCES = tests/fuzz/fuzz-vmbus.c tests/fuzz/standalone.c
 tests_fuzz_fuzz_vmbus_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"vmbus/corpus"'
-tests_fuzz_fuzz_vmbus_corpus_LDADD = hvcore/libhvcore.a
+tests_fuzz_fuzz_vmbus_corpus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 EXTRA_DIST += tests/fuzz/vmbus-corpus.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz-vmbus
 CLEANFILES += tests/fuzz/fuzz-vmbus
-tests/fuzz/fuzz-vmbus: $(srcdir)/tests/fuzz/fuzz-vmbus.c $(hvcore_libhvcore_a_SOURCES:%=$(srcdir)/%)
+tests/fuzz/fuzz-vmbus: $(srcdir)/tests/fuzz/fuzz-vmbus.c $(hvcore_libhvcore_a_SOURCES:%=$(srcdir)/%) \
+		$(formats_vhdx_libvhdx_a_SOURCES:%=$(srcdir)/%)
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lpthread
