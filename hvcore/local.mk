@@ -23,7 +23,8 @@ HVGUEST_LDOPTS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-s
 HVGUEST_HDRS = hvcore/guest/hvguest.h hvcore/guest/lib.h hvcore/guest/vmbus.h
 HVGUEST_OBJS = hvcore/guest/hvguest-entry.o hvcore/guest/hvguest-main.o \
 	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o hvcore/guest/hvguest-irq.o \
-	hvcore/guest/hvguest-hv.o hvcore/guest/hvguest-vmbus.o hvcore/guest/hvguest-ic.o
+	hvcore/guest/hvguest-hv.o hvcore/guest/hvguest-vmbus.o hvcore/guest/hvguest-ic.o \
+	hvcore/guest/hvguest-storage.o
 # Where the build leaves hvguest; installed as $(pkgdatadir)/hvguest (HVKIT_PKGDATADIR).
 HVGUEST_BUILD = $(abs_top_builddir)/hvcore/guest/hvguest
 
@@ -54,12 +55,15 @@ hvcore/guest/hvguest-vmbus.o: hvcore/guest/vmbus.c $(HVGUEST_HDRS)
 hvcore/guest/hvguest-ic.o: hvcore/guest/ic.c $(HVGUEST_HDRS)
 	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
 	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/ic.c
+hvcore/guest/hvguest-storage.o: hvcore/guest/storage.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/storage.c
 hvcore/guest/hvguest: $(HVGUEST_OBJS) hvcore/guest/hvguest.ld
 	$(AM_V_CCLD)$(CC) $(HVGUEST_LDOPTS) -o $@ $(HVGUEST_OBJS)
 
 EXTRA_DIST += hvcore/guest/entry.S hvcore/guest/main.c hvcore/guest/acpi.c \
 	hvcore/guest/smp.c hvcore/guest/irq.c hvcore/guest/hv.c hvcore/guest/vmbus.c \
-	hvcore/guest/ic.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
+	hvcore/guest/ic.c hvcore/guest/storage.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
 CLEANFILES += $(HVGUEST_OBJS) hvcore/guest/hvguest
 
 AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;

@@ -118,8 +118,7 @@ static unsigned cdb_need(uint8_t op)
 	case 1:
 	case 2: return 10;
 	case 4: return 16;
-	case 5: return 12;
-	default: return 16;
+	default: return 12;
 	}
 }
 
@@ -423,8 +422,13 @@ void hv_scsi_exec(struct hv_scsi_disk *d, struct hv_scsi_cmd *c)
 	c->xfer = 0;
 	c->kind = HV_SCSI_OTHER;
 	c->bytes = 0;
-	if (c->cdb_len == 0 || c->cdb_len < cdb_need(c->cdb[0])) {
-		sense(c, KEY_ILLEGAL_REQUEST, c->cdb_len ? ASC_INVALID_FIELD_CDB : ASC_INVALID_OPCODE);
+	/* Groups 3, 6 and 7 are reserved or vendor-specific: none of ours is there. */
+	if (c->cdb_len == 0 || (c->cdb[0] >> 5) == 3 || (c->cdb[0] >> 5) >= 6) {
+		sense(c, KEY_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return;
+	}
+	if (c->cdb_len < cdb_need(c->cdb[0])) {
+		bad_cdb(c);
 		return;
 	}
 	switch (c->cdb[0]) {
