@@ -90,6 +90,12 @@ tests_hvcore_test_vmbus_SOURCES = tests/hvcore/test-vmbus.c
 tests_hvcore_test_vmbus_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_vmbus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
+check_PROGRAMS += tests/hvcore/test-storvsc
+TESTS += tests/hvcore/test-storvsc
+tests_hvcore_test_storvsc_SOURCES = tests/hvcore/test-storvsc.c
+tests_hvcore_test_storvsc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvcore_test_storvsc_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+
 EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md hvcore/VMBUS.md
 
 # hvguest holds no instruction KVM's emulator lacks (objdump over the built image).
