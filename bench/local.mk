@@ -1,4 +1,4 @@
-EXTRA_DIST += bench/vmbus-bench.sh bench/lib.sh bench/get-vm-1000.sh bench/pipeline-10000.sh bench/start-vm.sh bench/remote.sh
+EXTRA_DIST += bench/vmbus-bench.sh bench/storvsc-bench.sh bench/lib.sh bench/get-vm-1000.sh bench/pipeline-10000.sh bench/start-vm.sh bench/remote.sh
 
 # Benchmarks print medians and ratios; they are not part of `make check` (timings do not
 # belong in tests on a noisy machine).
@@ -8,4 +8,5 @@ bench: all
 	bash $(srcdir)/bench/start-vm.sh $(top_builddir)
 	bash $(srcdir)/bench/remote.sh $(top_builddir)
 	bash $(srcdir)/bench/vmbus-bench.sh $(top_builddir)
+	bash $(srcdir)/bench/storvsc-bench.sh $(top_builddir)
 .PHONY: bench
