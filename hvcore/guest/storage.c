@@ -434,7 +434,7 @@ static uint64_t rnd(uint64_t *s)
  * reference counter. */
 static void bench(struct disk *d, uint64_t secs)
 {
-	static const char *const names[4] = { "randread_iops=", " randwrite_iops=",
+	static const char *const names[4] = { " randread_iops=", " randwrite_iops=",
 					      " seqread_kib_s=", " seqwrite_kib_s=" };
 	uint64_t s = 88172645463325252ULL, chunks = d->size / CHUNK, res[4];
 	unsigned ph;
