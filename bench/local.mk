@@ -1,10 +1,10 @@
-EXTRA_DIST += bench/vmbus-bench.sh bench/lib.sh bench/get-vm-1000.sh bench/pipeline-10000.sh bench/start-vm.sh bench/remote.sh \
+EXTRA_DIST += bench/vmbus-bench.sh bench/storvsc-bench.sh bench/lib.sh bench/get-vm-1000.sh bench/pipeline-10000.sh bench/start-vm.sh bench/remote.sh \
 	bench/checkpoint-bench.sh
 
 # One timed save and restore with libhvcore, for checkpoint-bench.sh.
 noinst_PROGRAMS += bench/ckpt-core
 bench_ckpt_core_SOURCES = bench/ckpt-core.c
-bench_ckpt_core_LDADD = hvcore/libhvcore.a
+bench_ckpt_core_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 
 # Benchmarks print medians and ratios; they are not part of `make check` (timings do not
 # belong in tests on a noisy machine).
@@ -15,4 +15,5 @@ bench: all
 	bash $(srcdir)/bench/remote.sh $(top_builddir)
 	bash $(srcdir)/bench/vmbus-bench.sh $(top_builddir)
 	bash $(srcdir)/bench/checkpoint-bench.sh $(top_builddir)
+	bash $(srcdir)/bench/storvsc-bench.sh $(top_builddir)
 .PHONY: bench

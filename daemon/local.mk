@@ -1,7 +1,7 @@
 sbin_PROGRAMS += daemon/hvd
 pkglibexec_PROGRAMS += daemon/hv-worker
 daemon_hv_worker_SOURCES = daemon/worker.c
-daemon_hv_worker_LDADD = hvcore/libhvcore.a wire-protocol/libhvwire.a
+daemon_hv_worker_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a wire-protocol/libhvwire.a
 noinst_LIBRARIES += daemon/libhvd.a
 # Everything but main(), so the tests can drive the store and the XML directly.
 daemon_libhvd_a_SOURCES = daemon/hvd.h daemon/vm.c daemon/store.c daemon/server.c \

@@ -653,10 +653,15 @@ static void serve(struct worker *w)
 }
 
 /* Why the partition could not start, in words. */
-static const char *failure(int rc, bool created, const char *kernel, const char *initrd)
+static const char *failure(int rc, bool created, const char *kernel, const char *initrd,
+			   const char *why)
 {
 	static char msg[8400];
 
+	if (!created && why[0]) { /* a disk: hvcore names it and says libvhdx's reason */
+		snprintf(msg, sizeof(msg), "cannot attach %s", why);
+		return msg;
+	}
 	if (!created) {
 		switch (rc) {
 		case -ENOMEM:
@@ -725,11 +730,32 @@ static int restore_partition(struct worker *w, struct hv_partition_config *cfg, 
 	return rc;
 }
 
+/* CONTROLLER:LOCATION:PATH; the path may itself hold colons. */
+static int parse_disk(const char *arg, struct hv_disk_config *d)
+{
+	char *end;
+	unsigned long c, l;
+
+	c = strtoul(arg, &end, 10);
+	if (end == arg || *end != ':' || c >= HV_MAX_SCSI_CONTROLLERS)
+		return -1;
+	arg = end + 1;
+	l = strtoul(arg, &end, 10);
+	if (end == arg || *end != ':' || l >= HV_MAX_SCSI_LOCATIONS || !end[1])
+		return -1;
+	d->controller = (unsigned)c;
+	d->location = (unsigned)l;
+	d->path = end + 1;
+	d->read_only = 0;
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "Usage: hv-worker --dir DIR --id ID --cpus N --memory BYTES --kernel FILE\n"
 			"                 [--initrd FILE] [--cmdline TEXT] [--control-fd FD] [--ic-disabled MASK]\n"
 			"       hv-worker --dir DIR --id ID --cpus N --memory BYTES --restore STATE [--paused] ...\n"
+			"                 [--disk CONTROLLER:LOCATION:PATH]...\n"
 			"Runs one partition for hvd; not meant to be started by hand (see hv-worker(8)).\n");
 }
 
@@ -742,12 +768,14 @@ int main(int argc, char **argv)
 		{ "cmdline", required_argument, NULL, 'a' }, { "control-fd", required_argument, NULL, 'f' },
 		{ "ic-disabled", required_argument, NULL, 'I' },
 		{ "restore", required_argument, NULL, 's' }, { "paused", no_argument, NULL, 'p' },
+		{ "disk", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
 	};
 	struct worker w = { .log_fd = -1, .listen_fd = -1, .state = "Starting" };
 	struct hv_partition_config cfg = { 0 };
 	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *restore = NULL;
-	char logpath[4200], why[512] = "";
+	static struct hv_disk_config disks[HV_MAX_SCSI_CONTROLLERS * HV_MAX_SCSI_LOCATIONS];
+	char logpath[4200], why[1024] = "";
 	int c, rc, control = -1;
 	bool paused = false;
 
@@ -764,6 +792,16 @@ int main(int argc, char **argv)
 		case 'I': cfg.ic_disabled = (unsigned)strtoul(optarg, NULL, 0) & ((1u << HV_IC_COUNT) - 1); break;
 		case 's': restore = optarg; break;
 		case 'p': paused = true; break;
+		case 'D':
+			if (cfg.ndisks == sizeof(disks) / sizeof(disks[0]) ||
+			    parse_disk(optarg, &disks[cfg.ndisks]) < 0) {
+				fprintf(stderr, "hv-worker: --disk %s: want CONTROLLER:LOCATION:PATH, "
+						"controller 0-%u, location 0-%u\n", optarg,
+					HV_MAX_SCSI_CONTROLLERS - 1, HV_MAX_SCSI_LOCATIONS - 1);
+				return 2;
+			}
+			cfg.ndisks++;
+			break;
 		default: usage(); return 2;
 		}
 	}
@@ -785,10 +823,15 @@ int main(int argc, char **argv)
 	cfg.mem_bytes = w.mem;
 	cfg.console = on_console;
 	cfg.console_opaque = &w;
+	cfg.disks = disks;
+	cfg.why = why;
+	cfg.why_len = sizeof(why);
 	if (restore)
 		rc = restore_partition(&w, &cfg, restore, paused, why, sizeof(why));
 	else
 		rc = hv_partition_new(&cfg, &w.part);
+	if (rc == 0)
+		why[0] = 0;
 	if (rc == 0 && !restore)
 		rc = hv_partition_load_kernel_file(w.part, kernel, initrd, cmdline);
 	if (rc == 0) {
@@ -821,7 +864,7 @@ int main(int argc, char **argv)
 		struct wire_value *e = event("Failed");
 
 		wire_object_add(e, "Errno", wire_int(-rc));
-		wire_object_add(e, "Message", wire_string(why[0] ? why : failure(rc, w.part != NULL, kernel, initrd)));
+		wire_object_add(e, "Message", wire_string(w.part && why[0] ? why : failure(rc, w.part != NULL, kernel, initrd, why)));
 		broadcast(&w, e);
 		if (w.nconns)
 			conn_flush(&w.conns[0]);

@@ -35,6 +35,19 @@
  * call back into the partition. */
 typedef void hv_console_fn(void *opaque, const void *buf, size_t len);
 
+/* A virtual disk on the synthetic SCSI controller (VMBUS.md, Storage). Hyper-V's
+ * ControllerNumber and ControllerLocation: one SCSI channel per controller number in use,
+ * the disk at LUN `location` of target 0. The VHDX is opened read-write (its parents
+ * read-only) and locked against other writers for as long as the partition lives. */
+#define HV_MAX_SCSI_CONTROLLERS 4
+#define HV_MAX_SCSI_LOCATIONS 64
+struct hv_disk_config {
+	const char *path;
+	unsigned controller; /* 0..HV_MAX_SCSI_CONTROLLERS-1 */
+	unsigned location;   /* 0..HV_MAX_SCSI_LOCATIONS-1 */
+	int read_only;       /* nonzero: opened read-only, writes get DATA PROTECT */
+};
+
 struct hv_partition_config {
 	unsigned vcpus;         /* 1..min(HV_MAX_VCPUS, KVM's limit) */
 	uint64_t mem_bytes;     /* guest RAM, >= HV_MIN_MEM, multiple of 2 MiB */
@@ -51,6 +64,11 @@ struct hv_partition_config {
 				 * statistics-cost bench) */
 	int vmbus_echo;         /* nonzero: also offer the hvkit loopback channel that echoes
 				 * what the guest sends (tests and bench/vmbus-bench.sh only) */
+	const struct hv_disk_config *disks; /* ndisks entries, borrowed during _new only */
+	unsigned ndisks;
+	char *why;              /* optional: on a failure of hv_partition_new, a sentence naming
+				 * what failed (a disk: its path and libvhdx's reason) */
+	size_t why_len;
 };
 
 /* Hyper-V integration services, offered as VMBus channels (VMBUS.md). */
@@ -98,7 +116,9 @@ struct hv_partition;
 
 /* Creates the KVM VM, its memory, irqchip, PIT and vCPUs (not running yet). *out is owned by
  * the caller. -EINVAL bad config, -E2BIG vcpus over KVM's limit, -ENOMEM no memory,
- * -ENOENT/-EACCES /dev/kvm cannot be opened, -ENOTSUP KVM lacks a needed capability. */
+ * -ENOENT/-EACCES /dev/kvm cannot be opened, -ENOTSUP KVM lacks a needed capability. A disk
+ * that cannot be opened fails with libvhdx's errno (-EBUSY: in use by another writer,
+ * -ENOENT, -EBADMSG ...) and cfg->why names the disk and the reason. */
 HV_WUR int hv_partition_new(const struct hv_partition_config *cfg, struct hv_partition **out);
 
 /* Loads a kernel image from memory: a 64-bit ELF (PVH note optional) or a Linux bzImage
@@ -243,6 +263,22 @@ HV_WUR int hv_partition_ic_enable(struct hv_partition *p, enum hv_ic ic, int on)
  * NULL) is shown to the guest. -ENOTCONN when that channel is not open, -EAGAIN when its
  * ring is full. */
 HV_WUR int hv_partition_guest_shutdown(struct hv_partition *p, int reboot, const char *reason);
+
+/* Per-disk statistics of the synthetic SCSI controllers. Latencies are from the request
+ * leaving the ring to its completion going in (the host's share, queueing included);
+ * lat_p99_ns is the upper edge of a power-of-two histogram bucket. */
+struct hv_disk_stats {
+	unsigned controller, location;
+	char path[256];
+	uint64_t read_ops, write_ops, read_bytes, write_bytes;
+	uint64_t flushes, unmaps, errors; /* errors: commands answered with CHECK CONDITION */
+	uint32_t queue_depth;             /* requests taken from the ring, not yet completed */
+	uint64_t lat_mean_ns, lat_p99_ns; /* over every completed command, 0 before any */
+};
+
+/* Fills up to max entries (controller, then location order); returns how many disks the
+ * partition has. */
+HV_WUR int hv_partition_disk_stats(struct hv_partition *p, struct hv_disk_stats *out, size_t max);
 
 /* Hyper-V's names: "Heartbeat", "Shutdown", "Time Synchronization", "Key-Value Pair
  * Exchange"; NULL for a bad value. */

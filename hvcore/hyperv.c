@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -106,6 +107,14 @@ static int setup_msr_filter(struct hv_partition *p)
 	return 0;
 }
 
+/* Disks live on the synthetic SCSI controller, a VMBus device. */
+static int no_vmbus_for_disks(const struct hv_partition_config *cfg)
+{
+	if (cfg->why && cfg->why_len)
+		snprintf(cfg->why, cfg->why_len, "disks need VMBus, which this partition has not");
+	return -ENOTSUP;
+}
+
 /* A host whose KVM cannot trap MSRs gets a plain partition: the surface is left out
  * rather than failing the partition. */
 int hv_hyperv_init(struct hv_partition *p, const struct hv_partition_config *cfg)
@@ -119,6 +128,8 @@ int hv_hyperv_init(struct hv_partition *p, const struct hv_partition_config *cfg
 		return -ENOMEM;
 	pthread_mutex_init(&hv->lock, NULL);
 	p->hv = hv;
+	if (cfg->vmbus_off && cfg->ndisks)
+		return no_vmbus_for_disks(cfg);
 	if (cfg->vmbus_off)
 		return 0;
 	hv->synic = calloc(p->nvcpus, sizeof(*hv->synic));
@@ -131,6 +142,8 @@ int hv_hyperv_init(struct hv_partition *p, const struct hv_partition_config *cfg
 			hv->synic[i].sint[s] = SINT_MASKED;
 	}
 	r = setup_msr_filter(p);
+	if ((r == -ENOTSUP || r == -EINVAL) && cfg->ndisks)
+		return no_vmbus_for_disks(cfg);
 	if (r == -ENOTSUP || r == -EINVAL)
 		return 0;
 	if (r)

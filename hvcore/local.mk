@@ -9,7 +9,7 @@ hvcore_libhvcore_a_SOURCES = \
 	hvcore/x86/bzimage.c \
 	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-channel.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
 	hvcore/vsp-heartbeat.c hvcore/vsp-shutdown.c hvcore/vsp-timesync.c hvcore/vsp-kvp.c \
-	hvcore/vsp-echo.c
+	hvcore/vsp-echo.c hvcore/scsi.h hvcore/scsi.c hvcore/vsp-storvsc.c
 
 # hvguest is a freestanding x86-64 kernel, not a host program: its own flags, never
 # AM_CFLAGS (sanitizers, host warnings) nor the user's CFLAGS. Code must stay inside what
@@ -25,7 +25,8 @@ HVGUEST_HDRS = hvcore/guest/hvguest.h hvcore/guest/lib.h hvcore/guest/vmbus.h
 HVGUEST_OBJS = hvcore/guest/hvguest-entry.o hvcore/guest/hvguest-main.o \
 	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o hvcore/guest/hvguest-irq.o \
 	hvcore/guest/hvguest-hv.o hvcore/guest/hvguest-vmbus.o hvcore/guest/hvguest-ic.o \
-	hvcore/guest/hvguest-counter.o
+	hvcore/guest/hvguest-counter.o \
+	hvcore/guest/hvguest-storage.o
 # Where the build leaves hvguest; installed as $(pkgdatadir)/hvguest (HVKIT_PKGDATADIR).
 HVGUEST_BUILD = $(abs_top_builddir)/hvcore/guest/hvguest
 
@@ -59,12 +60,15 @@ hvcore/guest/hvguest-ic.o: hvcore/guest/ic.c $(HVGUEST_HDRS)
 hvcore/guest/hvguest-counter.o: hvcore/guest/counter.c $(HVGUEST_HDRS)
 	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
 	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/counter.c
+hvcore/guest/hvguest-storage.o: hvcore/guest/storage.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/storage.c
 hvcore/guest/hvguest: $(HVGUEST_OBJS) hvcore/guest/hvguest.ld
 	$(AM_V_CCLD)$(CC) $(HVGUEST_LDOPTS) -o $@ $(HVGUEST_OBJS)
 
 EXTRA_DIST += hvcore/guest/entry.S hvcore/guest/main.c hvcore/guest/acpi.c \
 	hvcore/guest/smp.c hvcore/guest/irq.c hvcore/guest/hv.c hvcore/guest/vmbus.c \
-	hvcore/guest/ic.c \
+	hvcore/guest/ic.c hvcore/guest/storage.c \
 	hvcore/guest/counter.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
 CLEANFILES += $(HVGUEST_OBJS) hvcore/guest/hvguest
 
@@ -73,24 +77,30 @@ AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;
 # A small driver to boot a partition from the command line (tests, bench).
 noinst_PROGRAMS += tests/hvcore/hv-boot
 tests_hvcore_hv_boot_SOURCES = tests/hvcore/hv-boot.c
-tests_hvcore_hv_boot_LDADD = hvcore/libhvcore.a
+tests_hvcore_hv_boot_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 
 # The host's share of a VMBus round trip, no KVM needed (bench/vmbus-bench.sh).
 noinst_PROGRAMS += tests/hvcore/vmbus-hostbench
 tests_hvcore_vmbus_hostbench_SOURCES = tests/hvcore/vmbus-hostbench.c
-tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a
+tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 
 check_PROGRAMS += tests/hvcore/test-hvcore
 TESTS += tests/hvcore/test-hvcore
 tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
 tests_hvcore_test_hvcore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
+tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/hvcore/test-vmbus
 TESTS += tests/hvcore/test-vmbus
 tests_hvcore_test_vmbus_SOURCES = tests/hvcore/test-vmbus.c
 tests_hvcore_test_vmbus_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_hvcore_test_vmbus_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
+tests_hvcore_test_vmbus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/hvcore/test-storvsc
+TESTS += tests/hvcore/test-storvsc
+tests_hvcore_test_storvsc_SOURCES = tests/hvcore/test-storvsc.c
+tests_hvcore_test_storvsc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvcore_test_storvsc_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md hvcore/VMBUS.md
 
@@ -105,12 +115,13 @@ check_PROGRAMS += tests/fuzz/fuzz-vmbus-corpus
 TESTS += tests/fuzz/fuzz-vmbus-corpus
 tests_fuzz_fuzz_vmbus_corpus_SOURCES = tests/fuzz/fuzz-vmbus.c tests/fuzz/standalone.c
 tests_fuzz_fuzz_vmbus_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"vmbus/corpus"'
-tests_fuzz_fuzz_vmbus_corpus_LDADD = hvcore/libhvcore.a
+tests_fuzz_fuzz_vmbus_corpus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 EXTRA_DIST += tests/fuzz/vmbus-corpus.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz-vmbus
 CLEANFILES += tests/fuzz/fuzz-vmbus
-tests/fuzz/fuzz-vmbus: $(srcdir)/tests/fuzz/fuzz-vmbus.c $(hvcore_libhvcore_a_SOURCES:%=$(srcdir)/%)
+tests/fuzz/fuzz-vmbus: $(srcdir)/tests/fuzz/fuzz-vmbus.c $(hvcore_libhvcore_a_SOURCES:%=$(srcdir)/%) \
+		$(formats_vhdx_libvhdx_a_SOURCES:%=$(srcdir)/%)
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lpthread
 
 # Partition save and restore (hvcore/save.c) on a real /dev/kvm.
@@ -118,7 +129,7 @@ check_PROGRAMS += tests/hvcore/test-save
 TESTS += tests/hvcore/test-save
 tests_hvcore_test_save_SOURCES = tests/hvcore/test-save.c
 tests_hvcore_test_save_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_hvcore_test_save_LDADD = hvcore/libhvcore.a $(CMOCKA_LIBS)
+tests_hvcore_test_save_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 EXTRA_DIST += hvcore/STATEFILE.md
 
 # The state-file parser's fuzz target and its seed corpus (tests/local.mk explains the pair).
@@ -126,7 +137,7 @@ check_PROGRAMS += tests/fuzz/fuzz-statefile-corpus
 TESTS += tests/fuzz/fuzz-statefile-corpus
 tests_fuzz_fuzz_statefile_corpus_SOURCES = tests/fuzz/fuzz-statefile.c tests/fuzz/standalone.c
 tests_fuzz_fuzz_statefile_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"hvcore/statefile-corpus"'
-tests_fuzz_fuzz_statefile_corpus_LDADD = hvcore/libhvcore.a
+tests_fuzz_fuzz_statefile_corpus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 FUZZ_TARGETS += tests/fuzz/fuzz-statefile
 CLEANFILES += tests/fuzz/fuzz-statefile
 tests/fuzz/fuzz-statefile: $(srcdir)/tests/fuzz/fuzz-statefile.c $(srcdir)/hvcore/statefile.c

@@ -12,6 +12,7 @@
 #include "hvcore/vmbus-priv.h"
 
 #define PKT_DATA_INBAND 6
+#define PKT_GPA_DIRECT 9
 #define PKT_COMP 11
 
 void hv_channel_fault(struct hv_channel *c)
@@ -50,6 +51,11 @@ static void drain(struct hv_channel *c)
 		off = (uint32_t)hv_get16(c->buf + 2) * 8;
 		HV_STAT(c, packets_in, 1);
 		HV_STAT(c, bytes_in, (uint64_t)len - off);
+		if (type == PKT_GPA_DIRECT && c->vsp->gpa_packet) {
+			if (!c->vsp->gpa_packet(c, c->buf, (uint32_t)len))
+				HV_STAT(c, bad_packets, 1);
+			continue;
+		}
 		if ((type != PKT_DATA_INBAND && type != PKT_COMP) ||
 		    !c->vsp->packet(c, c->buf + off, (uint32_t)len - off, hv_get64(c->buf + 8), type,
 				    hv_get16(c->buf + 6)))
@@ -67,20 +73,23 @@ uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id)
 		if (c && c->sent && c->conn_id == conn_id) {
 			HV_STAT(c, interrupts_in, 1);
 			drain(c);
+			if (c->vsp->drained && c->state == HV_CHANNEL_OPEN)
+				c->vsp->drained(c);
 			return HV_STATUS_SUCCESS;
 		}
 	}
 	return HV_STATUS_INVALID_CONNECTION_ID;
 }
 
-int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id)
+static int send_type(struct hv_channel *c, uint16_t type, const void *data, uint32_t len,
+		     uint64_t trans_id)
 {
 	bool sig, masked;
 	int r;
 
 	if (c->state != HV_CHANNEL_OPEN)
 		return -ENOTCONN;
-	r = hv_ring_write(&c->out, PKT_DATA_INBAND, 0, trans_id, data, len, &sig, &masked);
+	r = hv_ring_write(&c->out, type, 0, trans_id, data, len, &sig, &masked);
 	if (r == -EAGAIN)
 		HV_STAT(c, ring_full, 1);
 	if (r == -EBADMSG)
@@ -94,6 +103,16 @@ int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64
 	if (sig)
 		interrupt_guest(c);
 	return 0;
+}
+
+int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id)
+{
+	return send_type(c, PKT_DATA_INBAND, data, len, trans_id);
+}
+
+int hv_channel_send_comp(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id)
+{
+	return send_type(c, PKT_COMP, data, len, trans_id);
 }
 
 void hv_vmbus_tick(struct hv_partition *p, uint64_t now)
@@ -288,4 +307,22 @@ int hv_partition_guest_shutdown(struct hv_partition *p, int reboot, const char *
 		r = hv_shutdown_request(c, reboot, reason);
 	pthread_mutex_unlock(&p->hv->lock);
 	return r;
+}
+
+int hv_partition_disk_stats(struct hv_partition *p, struct hv_disk_stats *out, size_t max)
+{
+	size_t n = 0;
+	unsigned i;
+
+	if (!p->hv->on)
+		return 0;
+	pthread_mutex_lock(&p->hv->lock);
+	for (i = HV_SCSI_SLOT; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = (&p->hv->vmbus)->chan[i];
+
+		if (c && c->vsp == &hv_vsp_storvsc)
+			n += hv_storvsc_stats(c, n < max ? out + n : NULL, n < max ? max - n : 0);
+	}
+	pthread_mutex_unlock(&p->hv->lock);
+	return (int)n;
 }

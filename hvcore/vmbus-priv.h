@@ -69,6 +69,11 @@ struct hv_vsp {
 	bool (*packet)(struct hv_channel *c, const uint8_t *data, uint32_t len, uint64_t trans_id,
 		       uint16_t type, uint16_t flags);
 	void (*tick)(struct hv_channel *c, uint64_t now_ns); /* about every 100 ms while open */
+	/* Optional, for devices that move data by guest page lists: one
+	 * VM_PKT_DATA_USING_GPA_DIRECT packet, whole (descriptor, page ranges, data). */
+	bool (*gpa_packet)(struct hv_channel *c, const uint8_t *pkt, uint32_t len);
+	void (*drained)(struct hv_channel *c); /* after a guest signal was served */
+	void (*destroy)(struct hv_channel *c); /* lock not held: stop threads, free priv's insides */
 };
 
 struct hv_channel {
@@ -92,7 +97,8 @@ struct hv_channel {
 #define HV_MAX_GPADLS 64
 #define HV_MAX_GPADL_PAGES 8192 /* 32 MiB: netvsc's receive buffer is 16 MiB */
 #define HV_MAX_PACKET (64 * 1024)
-#define HV_MAX_CHANNELS 8
+#define HV_MAX_CHANNELS 12 /* 5 fixed slots, then the SCSI controllers */
+#define HV_SCSI_SLOT 5
 
 struct hv_gpadl {
 	uint32_t handle, relid;
@@ -147,6 +153,8 @@ uint16_t hv_vmbus_post(struct hv_partition *p, uint32_t conn_id, const uint8_t *
 uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id);
 /* Sends one inband packet to the guest. 0, -EAGAIN ring full, -ENOTCONN not open. */
 int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id);
+/* The same as a completion packet (VM_PKT_COMP), how a VSP answers a guest's request. */
+int hv_channel_send_comp(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id);
 void hv_channel_fault(struct hv_channel *c);
 void hv_channel_offer(struct hv_channel *c);       /* a new relid, OFFERCHANNEL */
 void hv_channel_rescind(struct hv_channel *c);     /* RESCIND_CHANNELOFFER, rings dropped */
@@ -169,6 +177,9 @@ int hv_ring_read(struct hv_ring *r, uint8_t *buf, uint32_t max);
 /* After reading: true when the guest waits for room (pending_send_sz) and now has it. */
 bool hv_ring_read_done(struct hv_ring *r, uint32_t before_free);
 uint32_t hv_ring_free_bytes(const struct hv_ring *r);
+/* The host waits for room to write bytes (0: no longer): the guest signals once it has
+ * read enough (pending_send_sz). */
+void hv_ring_want_room(struct hv_ring *r, uint32_t bytes);
 /* Writes descriptor + data; -EAGAIN no room, -EBADMSG broken; *signal says whether the
  * guest wants an interrupt (ring was empty and not masked); *masked the mask suppressed one. */
 int hv_ring_write(struct hv_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id,
@@ -203,7 +214,13 @@ int hv_ic_response(struct hv_channel *c, const uint8_t *d, uint32_t len, uint32_
 int hv_ic_send(struct hv_channel *c, uint16_t type, const void *body, uint32_t body_len);
 
 extern const struct hv_vsp hv_vsp_heartbeat, hv_vsp_shutdown, hv_vsp_timesync, hv_vsp_kvp,
-	hv_vsp_echo;
+	hv_vsp_echo, hv_vsp_storvsc;
+/* vsp-storvsc.c: a SCSI controller's disks opened into c->priv (lock not held, before the
+ * partition runs); on failure why names the disk. */
+int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_disk_config *disks,
+		    unsigned ndisks, char *why, size_t why_len);
+/* With hv->lock held: appends each disk's statistics; returns the number of disks. */
+size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t max);
 int hv_shutdown_request(struct hv_channel *c, int reboot, const char *reason);
 
 #endif

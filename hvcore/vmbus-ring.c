@@ -154,6 +154,12 @@ int hv_ring_read(struct hv_ring *r, uint8_t *buf, uint32_t max)
 	return (int)plen;
 }
 
+void hv_ring_want_room(struct hv_ring *r, uint32_t bytes)
+{
+	if (r->hdr)
+		hdr_store(r, R_PENDING, bytes);
+}
+
 bool hv_ring_read_done(struct hv_ring *r, uint32_t before_free)
 {
 	uint32_t pending = hdr_load(r, R_PENDING), now;

@@ -145,7 +145,7 @@ void hv_channel_offer(struct hv_channel *c)
 	memset(m, 0, sizeof(m));
 	hv_put32(m, MSG_OFFERCHANNEL);
 	guid_wire(c->vsp->class_id, m + 8);
-	guid_wire(c->vsp->instance_id, m + 24);
+	guid_wire(c->st.instance_id, m + 24);
 	hv_put32(m + 184, c->relid);
 	m[190] = 1; /* is_dedicated_interrupt: signal with our connection id, no shared page */
 	hv_put32(m + 192, c->conn_id);
@@ -556,6 +556,59 @@ struct hv_channel *hv_vmbus_ic_channel(struct hv_partition *p, int ic)
 	return vb_of(p)->chan[ic];
 }
 
+static struct hv_channel *channel_new(struct hv_partition *p, const struct hv_partition_config *cfg,
+				      unsigned slot, const struct hv_vsp *vsp)
+{
+	struct hv_channel *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	vb_of(p)->chan[slot] = c;
+	c->p = p;
+	c->stats = !cfg->vmbus_no_stats;
+	c->vsp = vsp;
+	c->enabled = vsp->ic < 0 || !(cfg->ic_disabled & (1u << vsp->ic));
+	c->buf = malloc(HV_MAX_PACKET);
+	c->priv = calloc(1, vsp->priv_size ? vsp->priv_size : 1);
+	if (!c->buf || !c->priv)
+		return NULL;
+	snprintf(c->st.name, sizeof(c->st.name), "%s", vsp->name);
+	snprintf(c->st.interface_type, sizeof(c->st.interface_type), "%s", vsp->class_id);
+	snprintf(c->st.instance_id, sizeof(c->st.instance_id), "%s", vsp->instance_id);
+	return c;
+}
+
+/* One synthetic SCSI channel per controller number that has disks; the instance GUID ends
+ * in the controller number, so a guest sees the same controller across boots. */
+static int scsi_init(struct hv_partition *p, const struct hv_partition_config *cfg)
+{
+	unsigned ctl, i;
+	int r;
+
+	for (i = 0; i < cfg->ndisks; i++)
+		if (!cfg->disks || !cfg->disks[i].path ||
+		    cfg->disks[i].controller >= HV_MAX_SCSI_CONTROLLERS ||
+		    cfg->disks[i].location >= HV_MAX_SCSI_LOCATIONS)
+			return -EINVAL;
+	for (ctl = 0; ctl < HV_MAX_SCSI_CONTROLLERS; ctl++) {
+		struct hv_channel *c;
+		bool any = false;
+
+		for (i = 0; i < cfg->ndisks; i++)
+			any |= cfg->disks[i].controller == ctl;
+		if (!any)
+			continue;
+		c = channel_new(p, cfg, HV_SCSI_SLOT + ctl, &hv_vsp_storvsc);
+		if (!c)
+			return -ENOMEM;
+		snprintf(c->st.instance_id + 24, sizeof(c->st.instance_id) - 24, "%012x", ctl);
+		r = hv_storvsc_init(c, ctl, cfg->disks, cfg->ndisks, cfg->why, cfg->why_len);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 {
 	struct hv_vmbus *vb = vb_of(p);
@@ -564,27 +617,12 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 	vb->next_relid = 1;
 	pthread_cond_init(&vb->cond, NULL);
 	for (i = 0; i < sizeof(vsps) / sizeof(vsps[0]); i++) {
-		struct hv_channel *c;
-
 		if (i == ECHO_SLOT && !cfg->vmbus_echo)
 			continue;
-		c = calloc(1, sizeof(*c));
-		if (!c)
+		if (!channel_new(p, cfg, i, vsps[i]))
 			return -ENOMEM;
-		vb->chan[i] = c;
-		c->p = p;
-		c->stats = !cfg->vmbus_no_stats;
-		c->vsp = vsps[i];
-		c->enabled = vsps[i]->ic < 0 || !(cfg->ic_disabled & (1u << vsps[i]->ic));
-		c->buf = malloc(HV_MAX_PACKET);
-		c->priv = calloc(1, vsps[i]->priv_size ? vsps[i]->priv_size : 1);
-		if (!c->buf || !c->priv)
-			return -ENOMEM;
-		snprintf(c->st.name, sizeof(c->st.name), "%s", vsps[i]->name);
-		snprintf(c->st.interface_type, sizeof(c->st.interface_type), "%s", vsps[i]->class_id);
-		snprintf(c->st.instance_id, sizeof(c->st.instance_id), "%s", vsps[i]->instance_id);
 	}
-	return 0;
+	return scsi_init(p, cfg);
 }
 
 void hv_vmbus_destroy(struct hv_partition *p)
@@ -594,6 +632,12 @@ void hv_vmbus_destroy(struct hv_partition *p)
 
 	if (!p->hv->on)
 		return;
+	for (i = 0; i < HV_MAX_CHANNELS; i++) {
+		struct hv_channel *c = vb->chan[i];
+
+		if (c && c->vsp->destroy)
+			c->vsp->destroy(c); /* device threads first: they may still take the lock */
+	}
 	for (i = 0; i < HV_MAX_CHANNELS; i++) {
 		struct hv_channel *c = vb->chan[i];
 

@@ -6,7 +6,9 @@
  * waiting, hvguest.crash=triple|int3 crashes (for tests), hvguest.vmbus=0 leaves VMBus
  * alone, hvguest.misbehave=1 sends the host garbage on purpose, hvguest.vmbusbench=N
  * times the loopback channel and powers off, hvguest.counter=1 counts ten times a second
- * while waiting (counter.c). */
+ * while waiting (counter.c). The disks on the synthetic SCSI controllers are listed
+ * (storage.c); hvguest.disktest=1 tests them, hvguest.scsimisbehave=1 sends malformed
+ * requests, hvguest.diskbench=S times I/O on the first and powers off. */
 #include "hvcore/guest/vmbus.h"
 
 #define COM1 0x3f8
@@ -171,11 +173,19 @@ static void wait_for_the_end(const struct bootinfo *bi)
 	};
 	/* VMBus first: its line must not land inside echoed console input. */
 	int vmbus = !cmdline_has(bi->cmdline, "hvguest.vmbus=0") && vmbus_start(&o) == 0;
-	int button = irq_setup_power_button(bi->rsdp, cmdline_has(bi->cmdline, "hvguest.echo=1"));
+	struct storage_opts so = {
+		.test = cmdline_has(bi->cmdline, "hvguest.disktest=1"),
+		.misbehave = cmdline_has(bi->cmdline, "hvguest.scsimisbehave=1"),
+		.bench_s = cmdline_num(bi->cmdline, "hvguest.diskbench="),
+	};
+	int button;
 	unsigned seen = 0;
 	int a;
 
-	if (o.bench)
+	if (vmbus)
+		storage_run(&so);
+	button = irq_setup_power_button(bi->rsdp, cmdline_has(bi->cmdline, "hvguest.echo=1"));
+	if (o.bench || so.bench_s)
 		return;
 	if (button < 0 && !vmbus)
 		halt_forever();

@@ -5,7 +5,8 @@
  * instruction emulator, so loops stay short and it waits for interrupts, never spins. */
 #include "hvcore/guest/vmbus.h"
 
-enum { SVC_HEARTBEAT, SVC_SHUTDOWN, SVC_TIMESYNC, SVC_KVP, SVC_ECHO, SVC_COUNT };
+enum { SVC_HEARTBEAT, SVC_SHUTDOWN, SVC_TIMESYNC, SVC_KVP, SVC_ECHO, SVC_SCSI,
+       SVC_COUNT = SVC_SCSI + VMBUS_SCSI_MAX };
 
 enum {
 	MSG_OFFERCHANNEL = 1,
@@ -29,6 +30,8 @@ enum {
 #define RING_SIZE ((RING_PAGES - 1) * 4096)
 #define CH_PAGES (2 * RING_PAGES)
 #define PKT_INBAND 6
+#define PKT_GPA_DIRECT 9
+#define SCSI_CLASS "ba6163d9-04a1-4d29-b605-72e2ffb1dc7f"
 #define ECHO_LEN 64
 #define STREAM_LEN 1024
 
@@ -38,6 +41,7 @@ static const char *const class_ids[SVC_COUNT] = {
 	"9527e630-d0ae-497b-adce-e80ab0175caf", /* time sync */
 	"a9a0f4e7-5a45-4d96-b827-8a841e8c03e6", /* KVP */
 	"7b1d0f5e-3a9c-4e2b-8d6f-5c4a3b2e1f0d", /* hvkit loopback (bench) */
+	SCSI_CLASS, SCSI_CLASS, SCSI_CLASS, SCSI_CLASS, /* synthetic SCSI controllers */
 };
 
 /* Linux's order (connection.c, vmbus_versions). */
@@ -48,6 +52,7 @@ static const uint32_t versions[] = {
 struct channel {
 	int offered, open, rescinded, misbehave_target;
 	uint32_t relid, conn_id, gpadl;
+	uint8_t instance_last; /* hvkit's SCSI instance GUIDs end in the controller number */
 };
 
 static uint8_t rings[SVC_COUNT][CH_PAGES][4096] __attribute__((aligned(4096)));
@@ -105,12 +110,18 @@ static void take_offer(const uint8_t *m, int len)
 		return;
 	for (i = 0; i < SVC_COUNT; i++) {
 		guid_wire(class_ids[i], g);
-		if (memcmp(g, m + 8, 16) == 0 && !ch[i].open) {
-			ch[i].offered = 1;
-			ch[i].rescinded = 0;
-			ch[i].relid = rd32(m + 184);
-			ch[i].conn_id = rd32(m + 192);
-		}
+		if (memcmp(g, m + 8, 16) != 0 || ch[i].open)
+			continue;
+		/* Several SCSI controllers share a class: each offer takes its own slot. */
+		if (i >= SVC_SCSI && ch[i].offered && ch[i].relid != rd32(m + 184))
+			continue;
+		ch[i].offered = 1;
+		ch[i].rescinded = 0;
+		ch[i].relid = rd32(m + 184);
+		ch[i].conn_id = rd32(m + 192);
+		ch[i].instance_last = m[24 + 15];
+		if (i >= SVC_SCSI)
+			break;
 	}
 }
 
@@ -279,23 +290,27 @@ static uint32_t get(const uint8_t *buf, uint32_t off, uint8_t *dst, uint32_t len
 	return off;
 }
 
-static int ring_send(unsigned i, uint16_t type, const void *data, uint32_t len, uint64_t trans)
+/* One packet: descriptor, then hlen bytes of header (GPA ranges, 8-aligned), then data. */
+static int ring_send_hdr(unsigned i, uint16_t type, uint16_t flags, const uint8_t *hdr,
+			 uint32_t hlen, const void *data, uint32_t len, uint64_t trans)
 {
 	volatile uint32_t *wi = (volatile uint32_t *)rings[i][0];
 	volatile uint32_t *ri = wi + 1;
 	uint8_t *buf = rings[i][1];
-	uint32_t w = *wi, r = *ri, plen = 16 + ((len + 7) & ~7u), off;
+	uint32_t w = *wi, r = *ri, plen = 16 + hlen + ((len + 7) & ~7u), off;
 	uint32_t avail = w >= r ? RING_SIZE - (w - r) : r - w;
 	uint8_t desc[16], tail[8];
 
 	if (plen + 8 >= avail)
 		return -1;
 	wr16(desc, type);
-	wr16(desc + 2, 2);
+	wr16(desc + 2, (uint16_t)((16 + hlen) / 8));
 	wr16(desc + 4, (uint16_t)(plen / 8));
-	wr16(desc + 6, 0);
+	wr16(desc + 6, flags);
 	wr64(desc + 8, trans);
 	off = put(buf, w, desc, 16);
+	if (hlen)
+		off = put(buf, off, hdr, hlen);
 	off = put(buf, off, data, len); /* pads to plen */
 	wr64(tail, (uint64_t)w << 32);
 	off = put(buf, off, tail, 8);
@@ -305,6 +320,11 @@ static int ring_send(unsigned i, uint16_t type, const void *data, uint32_t len, 
 	if (w == *ri) /* the host may be asleep on an empty ring */
 		hv_signal(ch[i].conn_id);
 	return 0;
+}
+
+static int ring_send(unsigned i, uint16_t type, const void *data, uint32_t len, uint64_t trans)
+{
+	return ring_send_hdr(i, type, 0, NULL, 0, data, len, trans);
 }
 
 static int send(unsigned i, const void *data, uint32_t len, uint64_t trans)
@@ -385,9 +405,11 @@ int vmbus_poll(void)
 	for (i = 0; i < SVC_COUNT; i++) {
 		if (ch[i].rescinded)
 			let_go(i);
-		if (i != SVC_ECHO && ch[i].offered && !ch[i].open && !ch[i].misbehave_target)
+		if (i >= SVC_ECHO) /* the loopback and the disks are served by their clients */
+			continue;
+		if (ch[i].offered && !ch[i].open && !ch[i].misbehave_target)
 			(void)open_channel(i);
-		if (i != SVC_ECHO && ch[i].open && (a = drain(i)))
+		if (ch[i].open && (a = drain(i)))
 			action = a;
 	}
 	return action;
@@ -485,6 +507,59 @@ static void bench(uint64_t n)
 	con_puts(" stream_kib_s=");
 	con_putu(t2 > t1 ? n * STREAM_LEN * 10000000ULL / (t2 - t1) / 1024 : 0);
 	con_puts("\n");
+}
+
+/* For the storage client (storage.c). */
+int vmbus_scsi_channel(unsigned k, unsigned *controller)
+{
+	if (k >= VMBUS_SCSI_MAX || !ch[SVC_SCSI + k].open)
+		return -1;
+	*controller = ch[SVC_SCSI + k].instance_last;
+	return (int)(SVC_SCSI + k);
+}
+
+int vmbus_chan_send(unsigned i, const void *data, uint32_t len, uint64_t trans)
+{
+	return ring_send_hdr(i, PKT_INBAND, 1, NULL, 0, data, len, trans);
+}
+
+/* VM_PKT_DATA_USING_GPA_DIRECT: reserved, one range (byte count, offset, pfns), data. */
+int vmbus_chan_send_gpa(unsigned i, const void *data, uint32_t len, uint64_t trans,
+			uint32_t buf_off, uint32_t buf_len, const uint64_t *pfns, unsigned n)
+{
+	uint8_t hdr[16 + 8 * VMBUS_MAX_PFNS];
+	unsigned k;
+
+	if (n > VMBUS_MAX_PFNS)
+		return -1;
+	wr32(hdr, 0);
+	wr32(hdr + 4, 1);
+	wr32(hdr + 8, buf_len);
+	wr32(hdr + 12, buf_off);
+	for (k = 0; k < n; k++)
+		wr64(hdr + 16 + 8 * k, pfns[k]);
+	return ring_send_hdr(i, PKT_GPA_DIRECT, 1, hdr, 16 + 8 * n, data, len, trans);
+}
+
+int vmbus_chan_recv(unsigned i, const uint8_t **data, uint32_t *len, uint64_t *trans)
+{
+	int n = ring_recv(i);
+	uint32_t off;
+
+	if (n <= 0)
+		return n;
+	off = (uint32_t)rd16(pkt + 2) * 8;
+	if (off > (uint32_t)n)
+		return -1;
+	*data = pkt + off;
+	*len = (uint32_t)n - off;
+	*trans = rd64(pkt + 8);
+	return 1;
+}
+
+void vmbus_wait(void)
+{
+	irq_wait(&seen);
 }
 
 int vmbus_start(const struct vmbus_opts *o)

@@ -25,6 +25,27 @@ int vmbus_start(const struct vmbus_opts *o);
 /* Work after an interrupt: messages, ring packets. Returns 1 shut down, 2 reboot asked. */
 int vmbus_poll(void);
 
+/* The storage client's use of the channels (vmbus.c): slot k of VMBUS_SCSI_MAX SCSI
+ * channels (its channel index, or -1 when not open; *controller from the instance GUID);
+ * inband packets with completion requested, GPA-direct packets of one page range; one
+ * packet from the host (1, 0 none, -1 broken ring); an interrupt wait. */
+#define VMBUS_SCSI_MAX 4
+#define VMBUS_MAX_PFNS 17
+int vmbus_scsi_channel(unsigned k, unsigned *controller);
+int vmbus_chan_send(unsigned i, const void *data, uint32_t len, uint64_t trans);
+int vmbus_chan_send_gpa(unsigned i, const void *data, uint32_t len, uint64_t trans,
+			uint32_t buf_off, uint32_t buf_len, const uint64_t *pfns, unsigned n);
+int vmbus_chan_recv(unsigned i, const uint8_t **data, uint32_t *len, uint64_t *trans);
+void vmbus_wait(void);
+
+/* storage.c: the disks on every SCSI controller (hvguest.disktest, .scsimisbehave,
+ * .diskbench). */
+struct storage_opts {
+	int test, misbehave;
+	uint64_t bench_s;
+};
+void storage_run(const struct storage_opts *o);
+
 /* ic.c: answers one IC request in place (the packet's data); returns the length to send
  * back, 0 for none. *action: 1 shut down, 2 reboot. */
 struct channel;

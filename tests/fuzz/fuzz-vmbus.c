@@ -7,11 +7,19 @@
  *   5 write a synthetic MSR (4-byte index, 8-byte value)
  *   6 enable/disable a service (ic, on)         7 run the services' timers
  *   8 ask for a shutdown                        9 read every statistic
+ * The partition has two SCSI disks on controller 0 (locations 0 and 1, relid 6 after the
+ * four services and the loopback): small dynamic VHDX files made once per process in
+ * $TMPDIR, so storvsc packets and SRBs (GPA-direct page lists, CDBs) are explored too; their
+ * I/O thread completes asynchronously, and the partition's end waits for it.
  * Corpus: tests/data/vmbus/corpus (tests/fuzz/vmbus-corpus.py writes the seeds). */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "formats/vhdx/vhdx.h"
 
 #include "hvcore/vmbus-priv.h"
 
@@ -29,9 +37,41 @@ static void msr(struct hv_vcpu *v, uint32_t index, uint64_t value)
 	(void)hv_hyperv_msr(v, true, index, &value);
 }
 
+static char disk_path[2][256];
+
+static void remove_disks(void)
+{
+	unlink(disk_path[0]);
+	unlink(disk_path[1]);
+}
+
+static void make_disks(void)
+{
+	struct vhdx_create_opts o = { .type = VHDX_TYPE_DYNAMIC, .size = 4 << 20,
+				      .block_size = 1 << 20 };
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	unsigned i;
+
+	if (disk_path[0][0])
+		return;
+	for (i = 0; i < 2; i++) {
+		snprintf(disk_path[i], sizeof(disk_path[i]), "%s/hvkit-fuzz-vmbus-%ld-%u.vhdx", tmp,
+			 (long)getpid(), i);
+		unlink(disk_path[i]);
+		if (i == 1)
+			o.logical_sector_size = 4096;
+		if (vhdx_create(disk_path[i], &o))
+			abort();
+	}
+	atexit(remove_disks);
+}
+
 static struct hv_partition *fake_partition(struct hv_vcpu *v)
 {
-	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1 };
+	struct hv_disk_config disks[2] = { { .path = disk_path[0] },
+					   { .path = disk_path[1], .location = 1 } };
+	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1, .disks = disks,
+					   .ndisks = 2 };
 	struct hv_partition *p = calloc(1, sizeof(*p));
 
 	if (!p)
@@ -48,6 +88,7 @@ static struct hv_partition *fake_partition(struct hv_vcpu *v)
 	if (!p->hv->synic)
 		abort();
 	p->hv->on = true;
+	make_disks();
 	if (hv_vmbus_init(p, &cfg))
 		abort();
 	v->p = p;
@@ -64,7 +105,8 @@ static struct hv_partition *fake_partition(struct hv_vcpu *v)
 static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const uint8_t *d,
 		 size_t n)
 {
-	struct hv_vmbus_channel_stats st[8];
+	struct hv_vmbus_channel_stats st[HV_MAX_CHANNELS];
+	struct hv_disk_stats ds[2];
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
 	uint32_t off;
@@ -116,7 +158,8 @@ static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const ui
 		break;
 	case 9:
 		sink += hv_partition_vmbus_info(p, &info);
-		sink += hv_partition_vmbus_channels(p, st, 8);
+		sink += hv_partition_vmbus_channels(p, st, HV_MAX_CHANNELS);
+		sink += hv_partition_disk_stats(p, ds, n ? d[0] % 3 : 2);
 		for (i = 0; i < HV_IC_COUNT; i++)
 			sink += hv_partition_ic_status(p, (enum hv_ic)i, &ic);
 		break;

@@ -69,6 +69,99 @@ def session():
     return s
 
 
+SCSI_RELID = 6     # after heartbeat, shutdown, time sync, KVP and the loopback
+DATA = 0x20000     # a guest buffer for SRB data
+
+
+def vstor(op, payload=b"", flags=1):
+    return (struct.pack("<III", op, flags, 0) + payload).ljust(64, b"\0")
+
+
+def srb(lun, cdb, xfer, data_in=1, cdb_len=None):
+    return vstor(3, struct.pack("<HBBBBBBBBBBI", 52, 0, 0, 0, 0, 0, lun,
+                                len(cdb) if cdb_len is None else cdb_len, 20, data_in, 0,
+                                xfer) + cdb.ljust(20, b"\0") + bytes(16))
+
+
+def gpa_packet(data, length, offset=0, pfns=None, trans=1):
+    pfns = pfns if pfns is not None else [DATA // 4096 + i
+                                          for i in range((offset + length + 4095) // 4096)]
+    rng = struct.pack("<IIII", 0, 1, length, offset) + b"".join(struct.pack("<Q", p) for p in pfns)
+    hdr = 16 + len(rng)
+    plen = hdr + ((len(data) + 7) & ~7)
+    return struct.pack("<HHHHQ", 9, hdr // 8, plen // 8, 1, trans) + rng + data.ljust(plen - hdr, b"\0")
+
+
+def inband(data, trans=1):
+    plen = 16 + ((len(data) + 7) & ~7)
+    return struct.pack("<HHHHQ", 6, 2, plen // 8, 1, trans) + data.ljust(plen - 16, b"\0")
+
+
+def ring_write(pkts):
+    """Packets one after the other in the guest-to-host ring, then the write index and a
+    signal on the SCSI channel."""
+    out, w = b"", 0
+    for p in pkts:
+        p += struct.pack("<Q", w << 32)
+        out += rec(2, struct.pack("<I", RING + 4096 + w) + p)
+        w += len(p)
+    out += rec(2, struct.pack("<I", RING) + struct.pack("<I", w))
+    return out + rec(3, struct.pack("<I", 0x10000 + SCSI_RELID))
+
+
+def storvsc_open():
+    s = contact() + take() + post(struct.pack("<II", 3, 0)) + take() * 8
+    s += gpadl(SCSI_RELID, 0xe1e20, [RING // 4096 + i for i in range(6)]) + take()
+    s += open_channel(SCSI_RELID, 0xe1e20, 3) + take()
+    return s
+
+
+def storvsc_session():
+    inquiry = bytes([0x12, 0, 0, 0, 36, 0])
+    vpd83 = bytes([0x12, 1, 0x83, 0, 96, 0])
+    cap16 = bytes([0x9e, 0x10]) + bytes(11) + bytes([32, 0, 0])
+    luns = bytes([0xa0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0])
+    write10 = bytes([0x2a, 0, 0, 0, 0, 8, 0, 0, 1, 0])
+    read16 = bytes([0x88, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0])
+    sync = bytes([0x35]) + bytes(9)
+    unmap = bytes([0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0])
+    mode = bytes([0x1a, 0, 0x3f, 0, 192, 0])
+    pkts = [inband(vstor(7)), inband(vstor(9, struct.pack("<HH", 0x0602, 0))),
+            inband(vstor(10)), inband(vstor(8)),
+            gpa_packet(srb(0, luns, 512), 512, trans=2),
+            gpa_packet(srb(0, inquiry, 36), 36, trans=3),
+            gpa_packet(srb(1, vpd83, 96), 96, offset=4000, trans=4),
+            gpa_packet(srb(0, cap16, 32), 32, trans=5),
+            gpa_packet(srb(0, mode, 192), 192, trans=6),
+            gpa_packet(srb(0, write10, 512, 0), 512, trans=7),
+            gpa_packet(srb(0, read16, 512), 512, trans=8),
+            inband(srb(0, sync, 0, 2), trans=9)]
+    s = storvsc_open()
+    s += rec(2, struct.pack("<I", DATA) + struct.pack(">HHI", 22, 16, 0) +
+             struct.pack(">QII", 8, 8, 0))
+    s += ring_write(pkts)
+    s += rec(2, struct.pack("<I", RING + 4096) + bytes(8))  # the ring rewritten after reading
+    unmap_pkt = gpa_packet(srb(0, unmap, 24, 0), 24, trans=10)
+    s += rec(9, b"") + take()
+    return s + rec(2, struct.pack("<II", RING, 0)) + rec(2, struct.pack("<II", RING + 4, 0)) + \
+        ring_write([unmap_pkt]) + rec(9, b"\x01")
+
+
+def storvsc_hostile():
+    write16 = bytes([0x8a, 0, 0, 0, 0, 0, 0, 0, 0x1f, 0xff, 0, 0, 0, 2, 0, 0])
+    pkts = [inband(vstor(7)), inband(vstor(9, struct.pack("<HH", 0x0400, 0))),
+            inband(vstor(9, struct.pack("<HH", 0x0501, 0))), inband(vstor(99)),
+            inband(vstor(13)), inband(vstor(3)[:20]),
+            gpa_packet(srb(0, write16, 1024, 0), 1024, trans=2),
+            gpa_packet(srb(0, bytes([0xff] * 16), 512), 512, pfns=[0xfffffffff], trans=3),
+            gpa_packet(srb(0, bytes([0x28] + [0] * 9), 8192), 512, trans=4),
+            gpa_packet(srb(5, bytes([0x28] + [0] * 9), 512), 512, trans=5),
+            gpa_packet(srb(0, bytes([0x12, 0, 0, 0, 36, 0]), 36, cdb_len=40), 36, trans=6),
+            gpa_packet(srb(0, bytes([0x28]), 512), 0x100000, offset=4095, trans=7),
+            inband(vstor(4)), inband(vstor(6))]
+    return storvsc_open() + ring_write(pkts) + rec(9, b"\x02")
+
+
 def hostile():
     s = contact() + take() + post(struct.pack("<II", 3, 0)) + take() * 6
     s += post(struct.pack("<II", 99, 0)) + post(struct.pack("<III", 5, 0, 1))
@@ -97,6 +190,8 @@ def main():
         "open-tiny-gpadl": contact() + take() + post(struct.pack("<II", 3, 0)) + take() * 6 +
         gpadl(1, 9, [RING // 4096]) + take() + open_channel(1, 9, 2) + take() +
         open_channel(1, 9, 0xffffffff) + take(),
+        "storvsc-session": storvsc_session(),
+        "storvsc-hostile": storvsc_hostile(),
         "msr-garbage": rec(5, struct.pack("<IQ", 0x40000083, 0xffffffffffffffff)) +
         rec(5, struct.pack("<IQ", 0x40000092, 0x10000)) + contact() + take(),
     }

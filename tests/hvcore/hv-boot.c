@@ -1,7 +1,8 @@
 /* hv-boot: boots one partition from the command line, console on stdout.
- *   hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] [-E] [-S] [-V] KERNEL
+ *   hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-d C:L:VHDX]... [-r] [-E] [-S] [-V] KERNEL
  * -E offers the VMBus loopback channel (bench), -S turns VMBus statistics off, -V leaves
- * the Hyper-V surface and VMBus out (a plain KVM guest).
+ * the Hyper-V surface and VMBus out (a plain KVM guest), -d attaches a VHDX at SCSI
+ * controller C, location L (up to 16; with -r the disks' statistics are printed too).
  * Prints the stop reason on stderr; with -r also the per-vCPU statistics and the time from
  * start to the first console line; -t turns the partition off after SECONDS. Exit 0 on
  * power-off, 1 otherwise, 2 on usage. */
@@ -99,10 +100,22 @@ int main(int argc, char **argv)
 	struct hv_stop_info info;
 	struct hv_partition *p = NULL;
 	const char *cmdline = NULL, *initrd = NULL;
-	int opt, r, verbose = 0;
+	struct hv_disk_config disks[16];
+	char why[512] = "";
+	int opt, r, verbose = 0, n;
 
-	while ((opt = getopt(argc, argv, "c:m:a:i:t:rESV")) != -1) {
+	while ((opt = getopt(argc, argv, "c:m:a:i:t:d:rESV")) != -1) {
 		switch (opt) {
+		case 'd':
+			if (cfg.ndisks == 16 ||
+			    sscanf(optarg, "%u:%u:%n", &disks[cfg.ndisks].controller,
+				   &disks[cfg.ndisks].location, &n) != 2 || !optarg[n]) {
+				fprintf(stderr, "hv-boot: -d wants CONTROLLER:LOCATION:PATH\n");
+				return 2;
+			}
+			disks[cfg.ndisks].path = optarg + n;
+			disks[cfg.ndisks++].read_only = 0;
+			break;
 		case 'c': cfg.vcpus = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'm': cfg.mem_bytes = strtoull(optarg, NULL, 0) << 20; break;
 		case 'a': cmdline = optarg; break;
@@ -116,15 +129,19 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-r] [-E] [-S] [-V] KERNEL\n");
+		fprintf(stderr, "usage: hv-boot [-c CPUS] [-m MIB] [-a CMDLINE] [-i INITRD] [-t SECONDS] [-d C:L:VHDX] [-r] [-E] [-S] [-V] KERNEL\n");
 		return 2;
 	}
 	cfg.console = on_console;
 	cfg.console_opaque = &con;
+	cfg.disks = disks;
+	cfg.why = why;
+	cfg.why_len = sizeof(why);
 	clock_gettime(CLOCK_MONOTONIC, &con.t0);
 	r = hv_partition_new(&cfg, &p);
 	if (r) {
-		fprintf(stderr, "hv-boot: cannot create partition: %s\n", strerror(-r));
+		fprintf(stderr, "hv-boot: cannot create partition: %s%s%s\n", strerror(-r),
+			why[0] ? ": " : "", why);
 		return 1;
 	}
 	con.created_ms = since_ms(&con.t0);
@@ -145,6 +162,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	report(p, &info, &con, verbose);
+	if (verbose && cfg.ndisks) {
+		struct hv_disk_stats ds[16];
+		int i, nd = hv_partition_disk_stats(p, ds, 16);
+
+		for (i = 0; i < nd && i < 16; i++)
+			fprintf(stderr, "disk %u:%u reads=%llu writes=%llu read_bytes=%llu "
+				"write_bytes=%llu flushes=%llu unmaps=%llu errors=%llu qd=%u "
+				"lat_mean_ns=%llu lat_p99_ns=%llu\n", ds[i].controller, ds[i].location,
+				(unsigned long long)ds[i].read_ops, (unsigned long long)ds[i].write_ops,
+				(unsigned long long)ds[i].read_bytes,
+				(unsigned long long)ds[i].write_bytes,
+				(unsigned long long)ds[i].flushes, (unsigned long long)ds[i].unmaps,
+				(unsigned long long)ds[i].errors, ds[i].queue_depth,
+				(unsigned long long)ds[i].lat_mean_ns,
+				(unsigned long long)ds[i].lat_p99_ns);
+	}
 	hv_partition_free(p);
 	return info.reason == HV_STOP_POWEROFF ? 0 : 1;
 }
