@@ -81,6 +81,38 @@ static struct wire_value *processors(const struct wire_value *now, const struct 
 	return list;
 }
 
+/* A SCSI controller's disks: their totals, with read and write rates beside them. */
+static struct wire_value *disk_rates(const struct wire_value *now, const struct wire_value *before, double dt)
+{
+	static const char *const counters[] = { "ReadOperations", "WriteOperations", "ReadBytes", "WriteBytes" };
+	struct wire_value *list = wire_list();
+	size_t i, k;
+
+	for (i = 0; now && now->type == WIRE_LIST && i < now->list.n; i++) {
+		const struct wire_value *d = now->list.items[i], *q = NULL;
+		struct wire_value *o = wire_object("VMDiskRate");
+
+		if (d->type != WIRE_OBJECT) {
+			wire_value_unref(o);
+			continue;
+		}
+		for (k = 0; before && before->type == WIRE_LIST && k < before->list.n && !q; k++)
+			if (wire_value_equal(wire_object_get(before->list.items[k], "ControllerLocation"),
+					     wire_object_get(d, "ControllerLocation")))
+				q = before->list.items[k];
+		for (k = 0; k < d->obj.n; k++)
+			wire_object_add(o, d->obj.props[k].name, wire_value_ref(d->obj.props[k].value));
+		for (k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%sPerSecond", counters[k]);
+			wire_object_set(o, name, wire_double(q ? rate(uget(d, counters[k]), uget(q, counters[k]), dt) : 0));
+		}
+		wire_list_append(list, o);
+	}
+	return list;
+}
+
 /* Per VMBus channel: the totals hvd sent, with a rate beside each counter. */
 static struct wire_value *channels(const struct wire_value *now, const struct wire_value *before, double dt,
 				   double *packets, double *bytes)
@@ -111,6 +143,8 @@ static struct wire_value *channels(const struct wire_value *now, const struct wi
 			else if (k < 4)
 				*bytes += r;
 		}
+		if (wire_object_get(c, "Disks"))
+			wire_object_set(o, "Disks", disk_rates(wire_object_get(c, "Disks"), q ? wire_object_get(q, "Disks") : NULL, dt));
 		wire_list_append(list, o);
 	}
 	return list;

@@ -179,10 +179,44 @@ static const char *ic_health(const struct hv_ic_status *st)
 	return "Unknown";
 }
 
-/* The VMBus as the worker sees it: the connection, every channel's counters, and each
- * integration service's health. */
+#define SCSI_CLASS "ba6163d9-04a1-4d29-b605-72e2ffb1dc7f"
+
+/* The disks of SCSI controller `controller` (every disk when it is -1), with their counters. */
+static struct wire_value *disks_of(const struct hv_disk_stats *d, int n, long controller)
+{
+	struct wire_value *list = wire_list();
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct wire_value *o;
+
+		if (controller >= 0 && d[i].controller != (unsigned long)controller)
+			continue;
+		o = wire_object("VMDiskSample");
+		wire_object_add(o, "ControllerNumber", wire_uint(d[i].controller));
+		wire_object_add(o, "ControllerLocation", wire_uint(d[i].location));
+		wire_object_add(o, "Path", wire_string(d[i].path));
+		wire_object_add(o, "ReadOperations", wire_uint(d[i].read_ops));
+		wire_object_add(o, "WriteOperations", wire_uint(d[i].write_ops));
+		wire_object_add(o, "ReadBytes", wire_uint(d[i].read_bytes));
+		wire_object_add(o, "WriteBytes", wire_uint(d[i].write_bytes));
+		wire_object_add(o, "Flushes", wire_uint(d[i].flushes));
+		wire_object_add(o, "Unmaps", wire_uint(d[i].unmaps));
+		wire_object_add(o, "Errors", wire_uint(d[i].errors));
+		wire_object_add(o, "QueueDepth", wire_uint(d[i].queue_depth));
+		wire_object_add(o, "LatencyMean", wire_duration((int64_t)d[i].lat_mean_ns));
+		wire_object_add(o, "Latency99", wire_duration((int64_t)d[i].lat_p99_ns));
+		wire_list_append(list, o);
+	}
+	return list;
+}
+
+/* The VMBus as the worker sees it: the connection, every channel's counters (a SCSI
+ * controller's with its disks'), and each integration service's health. */
 static void vmbus_status(struct worker *w, struct wire_value *o)
 {
+	static struct hv_disk_stats disks[64];
+	int ndisks = hv_partition_disk_stats(w->part, disks, sizeof(disks) / sizeof(disks[0]));
 	struct hv_vmbus_channel_stats ch[32];
 	struct hv_vmbus_info info;
 	struct wire_value *bus, *list;
@@ -224,6 +258,10 @@ static void vmbus_status(struct worker *w, struct wire_value *o)
 		wire_object_add(c, "OutRingSize", wire_uint(ch[i].out_ring_size));
 		wire_object_add(c, "OutRingUsed", wire_uint(ch[i].out_ring_used));
 		wire_object_add(c, "OutRingHighWater", wire_uint(ch[i].out_ring_high));
+		if (!strcmp(ch[i].interface_type, SCSI_CLASS) && strlen(ch[i].instance_id) == 36)
+			/* storvsc's instance GUID ends in its controller number */
+			wire_object_add(c, "Disks", disks_of(disks, ndisks < 64 ? ndisks : 64,
+							     strtol(ch[i].instance_id + 24, NULL, 16)));
 		wire_list_append(list, c);
 	}
 	wire_object_add(o, "Channels", list);
