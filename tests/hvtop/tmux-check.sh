@@ -84,6 +84,12 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	wait_screen "hvctl -c 'Start-VM beta'" 30 || fail "s did not show the hvctl command"
 	wait_screen '^beta  *Running ' 600 || fail "beta did not show Running"
 	[ "$(vm_state beta)" = Running ] || fail "hvctl does not see beta Running"
+	# Three running partitions: the table shows each Running.
+	"$hvctl" -H "unix://$sock" -c 'Start-VM alpha, gamma' >/dev/null || fail "hvctl could not start alpha and gamma"
+	wait_screen 'running: 3' 600 || fail "the title does not count three running VMs"
+	for vm in alpha beta gamma; do
+		grep -q "^$vm  *Running " "$dir/screen" || fail "$vm is not listed as Running"
+	done
 	# The detail view: processors and the VMBus channels, with the heartbeat's traffic moving.
 	$tm send-keys -t check Enter
 	wait_screen 'Heartbeat  *Open  *[1-9][0-9]*/[1-9]' 600 || fail "the detail view shows no moving heartbeat channel"
@@ -104,6 +110,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	wait_screen "Stop-VM beta -TurnOff'  (done)" 300 || fail "the turn-off did not finish"
 	[ "$(vm_state beta)" = Off ] || fail "hvctl does not see beta Off"
 	wait_screen 'beta is Off' 30 || fail "the events pane did not show beta Off"
+	"$hvctl" -H "unix://$sock" -c 'Stop-VM alpha, gamma -TurnOff' >/dev/null
 else
 	echo "SKIP (start/stop part): /dev/kvm cannot be opened here"
 fi
