@@ -69,6 +69,12 @@ struct hv_vsp {
 	bool (*packet)(struct hv_channel *c, const uint8_t *data, uint32_t len, uint64_t trans_id,
 		       uint16_t type, uint16_t flags);
 	void (*tick)(struct hv_channel *c, uint64_t now_ns); /* about every 100 ms while open */
+	const struct hv_ic_versions *ic_versions; /* IC providers: what they offer (restore) */
+	/* Saved state beyond the IC framework's (vmbus-save.c), NULL when the provider keeps
+	 * none: save writes at most max bytes and returns how many; load checks what it reads
+	 * (a state file is outside input) and returns 0 or -EBADMSG. */
+	size_t (*save)(const struct hv_channel *c, uint8_t *buf, size_t max);
+	int (*load)(struct hv_channel *c, const uint8_t *data, size_t len);
 };
 
 struct hv_channel {
@@ -205,5 +211,13 @@ int hv_ic_send(struct hv_channel *c, uint16_t type, const void *body, uint32_t b
 extern const struct hv_vsp hv_vsp_heartbeat, hv_vsp_shutdown, hv_vsp_timesync, hv_vsp_kvp,
 	hv_vsp_echo;
 int hv_shutdown_request(struct hv_channel *c, int reboot, const char *reason);
+
+/* vmbus-save.c: the Hyper-V and VMBus sections of a saved state (STATEFILE.md). save: hv->lock
+ * held by the caller, nothing running. restore: into a partition just made, after its vCPUs
+ * were restored; rebuilds every host object and checks what needs the partition. */
+struct hv_state_writer;
+struct hv_saved_hv;
+int hv_hyperv_save(struct hv_partition *p, struct hv_state_writer *w);
+int hv_hyperv_restore(struct hv_partition *p, const struct hv_saved_hv *s, char *err, size_t errlen);
 
 #endif
