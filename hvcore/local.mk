@@ -9,7 +9,8 @@ hvcore_libhvcore_a_SOURCES = \
 	hvcore/x86/bzimage.c \
 	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-channel.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
 	hvcore/vsp-heartbeat.c hvcore/vsp-shutdown.c hvcore/vsp-timesync.c hvcore/vsp-kvp.c \
-	hvcore/vsp-echo.c hvcore/scsi.h hvcore/scsi.c hvcore/vsp-storvsc.c
+	hvcore/vsp-echo.c hvcore/scsi.h hvcore/scsi.c hvcore/vsp-storvsc.c \
+	hvcore/vmbus-state.h hvcore/vmbus-state.c hvcore/vmbus-save.c
 
 # hvguest is a freestanding x86-64 kernel, not a host program: its own flags, never
 # AM_CFLAGS (sanitizers, host warnings) nor the user's CFLAGS. Code must stay inside what
@@ -140,5 +141,5 @@ tests_fuzz_fuzz_statefile_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"hvcor
 tests_fuzz_fuzz_statefile_corpus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 FUZZ_TARGETS += tests/fuzz/fuzz-statefile
 CLEANFILES += tests/fuzz/fuzz-statefile
-tests/fuzz/fuzz-statefile: $(srcdir)/tests/fuzz/fuzz-statefile.c $(srcdir)/hvcore/statefile.c
+tests/fuzz/fuzz-statefile: $(srcdir)/tests/fuzz/fuzz-statefile.c $(srcdir)/hvcore/statefile.c $(srcdir)/hvcore/vmbus-state.c
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^

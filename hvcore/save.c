@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hvcore/hv-priv.h"
 #include "hvcore/state.h"
+#include "hvcore/vmbus-priv.h"
 
 #define MSR_IA32_SPEC_CTRL 0x48
 #define MSR_TSC_AUX 0xc0000103
@@ -257,15 +257,21 @@ int hv_partition_save(struct hv_partition *p, int fd)
 	if (r)
 		return r;
 	xsz = xsave_size(p);
-	r = hv_state_writer_init(&w, fd, p->nvcpus + 3);
+	r = hv_state_writer_init(&w, fd, p->nvcpus + 5);
 	if (r == 0)
 		r = save_vm(p, &w);
 	for (i = 0; r == 0 && i < p->nvcpus; i++)
 		r = save_vcpu(&p->vcpus[i], &w, idx, nidx, xsz);
+	/* The VMBus timer thread writes rings in guest memory: held off until memory is saved,
+	 * so the rings and the host's view of them are of the same moment. */
+	pthread_mutex_lock(&p->hv->lock);
+	if (r == 0)
+		r = hv_hyperv_save(p, &w);
 	if (r == 0) {
 		save_devices(p, &w);
 		hv_state_memory(&w, p->ram, p->mem_bytes, p->ram_from_file ? p->ram_fd : -2, p->ram_file_off);
 	}
+	pthread_mutex_unlock(&p->hv->lock);
 	if (r)
 		w.error = r;
 	return hv_state_writer_finish(&w, p->nvcpus, p->mem_bytes, wall_ns());
@@ -421,6 +427,8 @@ int hv_partition_restore(struct hv_partition *p, int fd, unsigned flags, char *e
 		r = restore_vcpu(&p->vcpus[i], &st->vcpus[i], xsz);
 	if (r == -ENOTSUP && err && errlen && !err[0])
 		snprintf(err, errlen, "it was saved on a host with another XSAVE layout");
+	if (!r && st->hv)
+		r = hv_hyperv_restore(p, st->hv, err, errlen);
 	if (!r) {
 		restore_devices(p, st);
 		p->loaded = true;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
+#include "hvcore/vmbus-state.h"
+
 #define HV_STATE_MAGIC "HVKITSAV"
 #define HV_STATE_VERSION 1
 #define HV_STATE_HDR_LEN 64
@@ -15,7 +17,7 @@
 #define HV_STATE_MAX_SECTION (16u << 20) /* any section but memory */
 #define HV_STATE_PAGE 4096
 
-/* Section types. 0x100 and up: the Hyper-V surface and VMBus (another branch). */
+/* Section types. 0x100 and up: the Hyper-V surface and VMBus (vmbus-state.h). */
 enum {
 	HV_SEC_PARTITION = 1,
 	HV_SEC_VM = 2,
@@ -104,6 +106,7 @@ struct hv_state {
 	uint64_t mem_off, mem_len; /* page-aligned offset and length in the file */
 	uint32_t mem_crc;
 	unsigned skipped; /* optional sections or records not understood */
+	struct hv_saved_hv *hv; /* sections 0x100-0x101; NULL: saved without the Hyper-V surface */
 };
 
 uint32_t hv_crc32c(uint32_t crc, const void *buf, size_t len);

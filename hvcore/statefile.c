@@ -419,6 +419,7 @@ void hv_state_free(struct hv_state *st)
 	for (i = 0; st->vcpus && i < st->nvcpus; i++)
 		free(st->vcpus[i].xsave);
 	free(st->vcpus);
+	hv_saved_hv_free(st->hv);
 	free(st);
 }
 
@@ -671,6 +672,7 @@ static int one_section(int fd, struct hv_state *st, bool *seen, const uint8_t *e
 {
 	uint32_t type = hv_get32(e), flags = hv_get32(e + 4), crc = hv_get32(e + 24);
 	uint64_t off = hv_get64(e + 8), len = hv_get64(e + 16);
+	bool hvsec;
 	uint8_t *b;
 	int rc;
 
@@ -685,7 +687,8 @@ static int one_section(int fd, struct hv_state *st, bool *seen, const uint8_t *e
 		*have |= 1u << type;
 		return 0;
 	}
-	if (type != HV_SEC_VM && type != HV_SEC_VCPU && type != HV_SEC_DEVICES) {
+	hvsec = type == HV_SEC_HYPERV || type == HV_SEC_VMBUS;
+	if (type != HV_SEC_VM && type != HV_SEC_VCPU && type != HV_SEC_DEVICES && !hvsec) {
 		if (flags & HV_SEC_F_REQUIRED)
 			return fail(err, errlen, -ENOTSUP,
 				    "it holds a required section of type %u that this hvkit does not know", type);
@@ -695,7 +698,7 @@ static int one_section(int fd, struct hv_state *st, bool *seen, const uint8_t *e
 	if (len > HV_STATE_MAX_SECTION)
 		return fail(err, errlen, -EBADMSG, "section of type %u is too large (%llu bytes)", type,
 			    (unsigned long long)len);
-	if (type != HV_SEC_VCPU && (*have & (1u << type)))
+	if (type != HV_SEC_VCPU && !hvsec && (*have & (1u << type)))
 		return fail(err, errlen, -EBADMSG, "section of type %u is repeated", type);
 	b = malloc(len ? len : 1);
 	if (!b)
@@ -709,10 +712,13 @@ static int one_section(int fd, struct hv_state *st, bool *seen, const uint8_t *e
 		rc = parse_vm(st, b, len, err, errlen);
 	else if (type == HV_SEC_VCPU)
 		rc = parse_vcpu(st, seen, b, len, err, errlen);
+	else if (hvsec)
+		rc = hv_saved_hv_parse(&st->hv, st->nvcpus, type, b, len, err, errlen);
 	else
 		rc = parse_devices(st, b, len, err, errlen);
 	free(b);
-	*have |= 1u << type;
+	if (!hvsec)
+		*have |= 1u << type;
 	return rc;
 }
 
@@ -760,6 +766,11 @@ int hv_state_read(int fd, struct hv_state **out, char *err, size_t errlen)
 			rc = fail(err, errlen, -EBADMSG, "the state of vCPU %u is missing", i);
 			goto out;
 		}
+	if (st->hv) {
+		rc = hv_saved_hv_check(st->hv, err, errlen);
+		if (rc)
+			goto out;
+	}
 	if (!(have & (1u << HV_SEC_VM)) || !(have & (1u << HV_SEC_MEMORY)) || !(have & (1u << HV_SEC_DEVICES)))
 		rc = fail(err, errlen, -EBADMSG, "it lacks the %s section",
 			  !(have & (1u << HV_SEC_VM)) ? "VM" : !(have & (1u << HV_SEC_MEMORY)) ? "memory" : "device");

@@ -74,6 +74,12 @@ struct hv_vsp {
 	bool (*gpa_packet)(struct hv_channel *c, const uint8_t *pkt, uint32_t len);
 	void (*drained)(struct hv_channel *c); /* after a guest signal was served */
 	void (*destroy)(struct hv_channel *c); /* lock not held: stop threads, free priv's insides */
+	const struct hv_ic_versions *ic_versions; /* IC providers: what they offer (restore) */
+	/* Saved state beyond the IC framework's (vmbus-save.c), NULL when the provider keeps
+	 * none: save writes at most max bytes and returns how many; load checks what it reads
+	 * (a state file is outside input) and returns 0 or -EBADMSG. */
+	size_t (*save)(const struct hv_channel *c, uint8_t *buf, size_t max);
+	int (*load)(struct hv_channel *c, const uint8_t *data, size_t len);
 };
 
 struct hv_channel {
@@ -222,5 +228,13 @@ int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_d
 /* With hv->lock held: appends each disk's statistics; returns the number of disks. */
 size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t max);
 int hv_shutdown_request(struct hv_channel *c, int reboot, const char *reason);
+
+/* vmbus-save.c: the Hyper-V and VMBus sections of a saved state (STATEFILE.md). save: hv->lock
+ * held by the caller, nothing running. restore: into a partition just made, after its vCPUs
+ * were restored; rebuilds every host object and checks what needs the partition. */
+struct hv_state_writer;
+struct hv_saved_hv;
+int hv_hyperv_save(struct hv_partition *p, struct hv_state_writer *w);
+int hv_hyperv_restore(struct hv_partition *p, const struct hv_saved_hv *s, char *err, size_t errlen);
 
 #endif

@@ -61,6 +61,7 @@ const struct hv_vsp hv_vsp_heartbeat = {
 	.instance_id = "fd149e91-82e0-4a7d-afa6-2a4166cbd7c0",
 	.ic = HV_IC_HEARTBEAT,
 	.priv_size = sizeof(struct hv_ic_state),
+	.ic_versions = &versions,
 	.opened = opened,
 	.packet = packet,
 	.tick = tick,

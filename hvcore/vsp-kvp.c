@@ -85,6 +85,7 @@ const struct hv_vsp hv_vsp_kvp = {
 	.instance_id = "242ff919-07db-4180-9c2e-b86cb68c8c55",
 	.ic = HV_IC_KVP,
 	.priv_size = sizeof(struct hv_ic_state),
+	.ic_versions = &versions,
 	.opened = opened,
 	.packet = packet,
 	.tick = tick,

@@ -59,6 +59,7 @@ const struct hv_vsp hv_vsp_shutdown = {
 	.instance_id = "b6650ff7-33bc-4840-8048-e0676786f393",
 	.ic = HV_IC_SHUTDOWN,
 	.priv_size = sizeof(struct hv_ic_state),
+	.ic_versions = &versions,
 	.opened = opened,
 	.packet = packet,
 };

@@ -76,6 +76,7 @@ const struct hv_vsp hv_vsp_timesync = {
 	.instance_id = "2dd1ce17-079e-403c-b352-a1921ee207ee",
 	.ic = HV_IC_TIMESYNC,
 	.priv_size = sizeof(struct hv_ic_state),
+	.ic_versions = &versions,
 	.opened = opened,
 	.packet = packet,
 	.tick = tick,

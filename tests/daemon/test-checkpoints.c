@@ -513,6 +513,77 @@ static void test_save_vm_and_types(void **state)
 	assert_int_equal(check_consistent(h, id, NULL), 2);
 }
 
+/* Polls script until its output holds want (the guest runs in an emulator: up to 60 s). */
+static char *wait_output(const struct hvd_instance *h, const char *script, const char *want)
+{
+	int i;
+
+	for (i = 0; i < 240; i++) {
+		char *out = run_ok(h, "%s", script);
+		struct timespec ts = { 0, 250000000 };
+
+		if (strstr(out, want))
+			return out;
+		free(out);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("`%s` never printed [%s]", script, want);
+	return NULL;
+}
+
+static unsigned long long heartbeat_in(const struct hvd_instance *h, const char *vm)
+{
+	char *out = run_ok(h, "(Get-VMBusChannel %s | Where-Object Name -eq Heartbeat).PacketsIn", vm);
+	unsigned long long n = strtoull(out, NULL, 10);
+
+	free(out);
+	return n;
+}
+
+/* A running checkpoint holds the guest's VMBus too: after Restore-VMCheckpoint the heartbeat
+ * is answered again (its counters going on from the checkpoint's), and a plain Stop-VM shuts
+ * the guest down through its shutdown service. */
+static void test_restore_vmbus(void **state)
+{
+	struct hvd_instance *h = *state;
+	unsigned long long at_ckpt, n;
+	char id[64], *s;
+	size_t from;
+	int i;
+
+	new_counter_vm(h, "c5");
+	vm_id(h, "c5", id);
+	free(run_ok(h, "Start-VM c5"));
+	wait_count(h, id, 0, 3, false);
+	free(wait_output(h, "(Get-VMIntegrationService c5 -Name Heartbeat).PrimaryStatusDescription", "OK"));
+	free(run_ok(h, "Checkpoint-VM c5 -SnapshotName live"));
+	at_ckpt = heartbeat_in(h, "c5");
+	assert_true(at_ckpt >= 2);
+	from = console_len(h, id);
+	free(run_ok(h, "Restore-VMCheckpoint -VMName c5 -Name live"));
+	s = run_ok(h, "(Get-VM c5).State");
+	assert_string_equal(s, "Running");
+	free(s);
+	wait_count(h, id, from, 0, true);
+	n = heartbeat_in(h, "c5");
+	for (i = 0; i < 240 && heartbeat_in(h, "c5") <= n; i++) {
+		struct timespec ts = { 0, 250000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_true(heartbeat_in(h, "c5") > n);
+	free(wait_output(h, "(Get-VMIntegrationService c5 -Name Heartbeat).PrimaryStatusDescription", "OK"));
+	s = run_ok(h, "(Get-VMBusChannel c5 | Where-Object Name -eq Heartbeat).State");
+	assert_string_equal(s, "Open");
+	free(s);
+	free(run_ok(h, "Stop-VM c5"));
+	free(wait_output(h, "(Get-VM c5).State", "Off"));
+	s = console_of(h, id, NULL);
+	assert_true(strlen(s) > from);
+	assert_non_null(strstr(s + from, "hvguest: shutdown requested\n"));
+	free(s);
+}
+
 static void test_corrupt_state(void **state)
 {
 	struct hvd_instance *h = *state;
@@ -741,6 +812,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counter_restore, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_tree_and_disks, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_save_vm_and_types, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_restore_vmbus, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_state, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_drives, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_checkpoint, hvd_setup, hvd_teardown),
