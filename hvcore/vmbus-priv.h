@@ -69,6 +69,7 @@ struct hv_vsp {
 	bool (*packet)(struct hv_channel *c, const uint8_t *data, uint32_t len, uint64_t trans_id,
 		       uint16_t type, uint16_t flags);
 	void (*tick)(struct hv_channel *c, uint64_t now_ns); /* about every 100 ms while open */
+	void (*destroy)(struct hv_channel *c);         /* frees what priv points to */
 };
 
 struct hv_channel {
@@ -203,7 +204,7 @@ int hv_ic_response(struct hv_channel *c, const uint8_t *d, uint32_t len, uint32_
 int hv_ic_send(struct hv_channel *c, uint16_t type, const void *body, uint32_t body_len);
 
 extern const struct hv_vsp hv_vsp_heartbeat, hv_vsp_shutdown, hv_vsp_timesync, hv_vsp_kvp,
-	hv_vsp_echo;
+	hv_vsp_echo, hv_vsp_balloon;
 int hv_shutdown_request(struct hv_channel *c, int reboot, const char *reason);
 
 #endif

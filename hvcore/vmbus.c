@@ -54,8 +54,10 @@ static const uint32_t versions[] = {
 /* Channel slot i holds vsps[i]; the IC slots match enum hv_ic. */
 static const struct hv_vsp *const vsps[] = {
 	&hv_vsp_heartbeat, &hv_vsp_shutdown, &hv_vsp_timesync, &hv_vsp_kvp, &hv_vsp_echo,
+	&hv_vsp_balloon,
 };
 #define ECHO_SLOT 4
+#define BALLOON_SLOT 5
 
 static struct hv_vmbus *vb_of(struct hv_partition *p)
 {
@@ -568,6 +570,8 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 
 		if (i == ECHO_SLOT && !cfg->vmbus_echo)
 			continue;
+		if (i == BALLOON_SLOT && !cfg->dynamic_memory)
+			continue;
 		c = calloc(1, sizeof(*c));
 		if (!c)
 			return -ENOMEM;
@@ -600,6 +604,8 @@ void hv_vmbus_destroy(struct hv_partition *p)
 		if (!c)
 			continue;
 		hv_channel_close_rings(c);
+		if (c->vsp->destroy)
+			c->vsp->destroy(c);
 		free(c->buf);
 		free(c->priv);
 		free(c);
