@@ -7,6 +7,8 @@
  *   5 write a synthetic MSR (4-byte index, 8-byte value)
  *   6 enable/disable a service (ic, on)         7 run the services' timers
  *   8 ask for a shutdown                        9 read every statistic
+ *  10 set the balloon target (8-byte bytes) and read the balloon's status
+ * The partition has 32 MiB of RAM and the Dynamic Memory channel (relid 6).
  * Corpus: tests/data/vmbus/corpus (tests/fuzz/vmbus-corpus.py writes the seeds). */
 #include "config.h"
 
@@ -15,7 +17,7 @@
 
 #include "hvcore/vmbus-priv.h"
 
-#define RAM (1u << 20)
+#define RAM (32u << 20)
 #define SIMP 0x1000u
 #define SIEFP 0x2000u
 #define HYPERCALL 0x3000u
@@ -31,7 +33,7 @@ static void msr(struct hv_vcpu *v, uint32_t index, uint64_t value)
 
 static struct hv_partition *fake_partition(struct hv_vcpu *v)
 {
-	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1 };
+	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1, .dynamic_memory = 1 };
 	struct hv_partition *p = calloc(1, sizeof(*p));
 
 	if (!p)
@@ -67,10 +69,11 @@ static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const ui
 	struct hv_vmbus_channel_stats st[8];
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
+	struct hv_balloon_status bs;
 	uint32_t off;
 	unsigned i;
 
-	switch (op % 10) {
+	switch (op % 11) {
 	case 0:
 	case 1:
 		pthread_mutex_lock(&p->hv->lock);
@@ -119,6 +122,11 @@ static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const ui
 		sink += hv_partition_vmbus_channels(p, st, 8);
 		for (i = 0; i < HV_IC_COUNT; i++)
 			sink += hv_partition_ic_status(p, (enum hv_ic)i, &ic);
+		break;
+	case 10:
+		if (n >= 8)
+			sink += hv_partition_balloon_target(p, hv_get64(d));
+		sink += hv_partition_balloon_status(p, &bs);
 		break;
 	}
 }
