@@ -49,6 +49,7 @@ struct worker {
 	int64_t start_ns;
 	unsigned vcpus;
 	uint64_t mem;
+	uint64_t mem_max; /* dynamic memory: the partition maps this, mem is the startup target */
 };
 
 static int64_t now_ns(int clock)
@@ -287,6 +288,43 @@ static void vmbus_status(struct worker *w, struct wire_value *o)
 	wire_object_add(o, "IntegrationServices", list);
 }
 
+/* This process's resident memory (VmRSS), which follows what the balloon gives back. */
+static uint64_t resident_bytes(void)
+{
+	char line[256];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+/* Dynamic memory as hvd's policy (daemon/memory.c) reads it from the samples. */
+static void memory_status(struct worker *w, struct wire_value *o)
+{
+	struct hv_balloon_status st;
+	struct wire_value *m = wire_object("VMMemoryStatus");
+	int dyn = w->part && hv_partition_balloon_status(w->part, &st) == 0;
+
+	wire_object_add(m, "DynamicMemoryEnabled", wire_bool(dyn));
+	wire_object_add(m, "Assigned", wire_uint(dyn ? st.assigned_bytes : w->mem));
+	wire_object_add(m, "Target", wire_uint(dyn ? st.target_bytes : w->mem));
+	wire_object_add(m, "Demand", wire_uint(dyn ? st.demand_bytes : 0));
+	wire_object_add(m, "Maximum", wire_uint(dyn ? st.mem_bytes : w->mem));
+	wire_object_add(m, "Connected", wire_bool(dyn && st.connected));
+	wire_object_add(m, "Reports", wire_uint(dyn ? st.reports : 0));
+	wire_object_add(m, "AvailablePages", wire_uint(dyn ? st.avail_pages : 0));
+	wire_object_add(m, "BalloonPages", wire_uint(dyn ? st.balloon_pages : 0));
+	wire_object_add(m, "Hostile", wire_uint(dyn ? st.hostile : 0));
+	wire_object_add(m, "ResidentBytes", wire_uint(resident_bytes()));
+	wire_object_add(o, "Memory", m);
+}
+
 static struct wire_value *status_object(struct worker *w)
 {
 	struct wire_value *o = wire_object("WorkerStatus");
@@ -299,6 +337,7 @@ static struct wire_value *status_object(struct worker *w)
 	wire_object_add(o, "MemoryBytes", wire_uint(w->mem));
 	wire_object_add(o, "UsableRam", wire_uint(w->part ? hv_partition_usable_ram(w->part) : 0));
 	wire_object_add(o, "Processors", processors(w));
+	memory_status(w, o);
 	if (w->part)
 		vmbus_status(w, o);
 	return o;
@@ -470,6 +509,14 @@ static void handle_call(struct worker *w, struct conn *c, struct wire_frame *f)
 	case WIRE_PROC_WORKER_SAVE:
 		rc = save_partition(w, f->payload, &reply, err, sizeof(err));
 		break;
+	case WIRE_PROC_WORKER_MEMORY_SET: {
+		int64_t target = 0;
+
+		rc = wire_object_get_int(f->payload, "TargetBytes", &target) || target <= 0
+			     ? -EINVAL
+			     : hv_partition_balloon_target(w->part, (uint64_t)target & ~4095ULL);
+		break;
+	}
 	case WIRE_PROC_WORKER_CONSOLE_INPUT: {
 		const struct wire_value *bytes = wire_object_get(f->payload, "Bytes");
 
@@ -792,6 +839,7 @@ static void usage(void)
 {
 	fprintf(stderr, "Usage: hv-worker --dir DIR --id ID --cpus N --memory BYTES --kernel FILE\n"
 			"                 [--initrd FILE] [--cmdline TEXT] [--control-fd FD] [--ic-disabled MASK]\n"
+			"                 [--memory-maximum BYTES]\n"
 			"       hv-worker --dir DIR --id ID --cpus N --memory BYTES --restore STATE [--paused] ...\n"
 			"                 [--disk CONTROLLER:LOCATION:PATH]...\n"
 			"Runs one partition for hvd; not meant to be started by hand (see hv-worker(8)).\n");
@@ -805,6 +853,7 @@ int main(int argc, char **argv)
 		{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'r' },
 		{ "cmdline", required_argument, NULL, 'a' }, { "control-fd", required_argument, NULL, 'f' },
 		{ "ic-disabled", required_argument, NULL, 'I' },
+		{ "memory-maximum", required_argument, NULL, 'M' },
 		{ "restore", required_argument, NULL, 's' }, { "paused", no_argument, NULL, 'p' },
 		{ "disk", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
@@ -823,6 +872,7 @@ int main(int argc, char **argv)
 		case 'i': w.id = optarg; break;
 		case 'c': w.vcpus = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': w.mem = strtoull(optarg, NULL, 10); break;
+		case 'M': w.mem_max = strtoull(optarg, NULL, 10); break;
 		case 'k': kernel = optarg; break;
 		case 'r': initrd = optarg; break;
 		case 'a': cmdline = optarg; break;
@@ -859,6 +909,10 @@ int main(int argc, char **argv)
 	w.log_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	cfg.vcpus = w.vcpus;
 	cfg.mem_bytes = w.mem;
+	if (w.mem_max > w.mem) { /* dynamic memory: map Maximum, balloon down to Startup */
+		cfg.mem_bytes = w.mem_max;
+		cfg.dynamic_memory = 1;
+	}
 	cfg.console = on_console;
 	cfg.console_opaque = &w;
 	cfg.disks = disks;
@@ -868,6 +922,8 @@ int main(int argc, char **argv)
 		rc = restore_partition(&w, &cfg, restore, paused, why, sizeof(why));
 	else
 		rc = hv_partition_new(&cfg, &w.part);
+	if (rc == 0 && !restore && cfg.dynamic_memory)
+		rc = hv_partition_balloon_target(w.part, w.mem);
 	if (rc == 0)
 		why[0] = 0;
 	if (rc == 0 && !restore)

@@ -69,6 +69,9 @@ struct hv_partition_config {
 	char *why;              /* optional: on a failure of hv_partition_new, a sentence naming
 				 * what failed (a disk: its path and libvhdx's reason) */
 	size_t why_len;
+	int dynamic_memory;     /* nonzero: offer the Dynamic Memory (balloon) channel; mem_bytes
+				 * is then MaximumBytes and hv_partition_balloon_target sets what
+				 * the guest keeps (vsp-balloon.c) */
 };
 
 /* Hyper-V integration services, offered as VMBus channels (VMBUS.md). */
@@ -283,6 +286,31 @@ HV_WUR int hv_partition_disk_stats(struct hv_partition *p, struct hv_disk_stats 
 /* Hyper-V's names: "Heartbeat", "Shutdown", "Time Synchronization", "Key-Value Pair
  * Exchange"; NULL for a bad value. */
 const char *hv_ic_name(enum hv_ic ic);
+
+/* Dynamic memory (vsp-balloon.c, VMBUS.md). The partition maps mem_bytes (MaximumBytes);
+ * the guest's balloon driver gives pages back until it holds the target, and takes them
+ * again when the target rises. Pages the guest gives are released on the host. */
+struct hv_balloon_status {
+	int connected;           /* the guest negotiated version and capabilities */
+	int busy;                /* a balloon or unballoon transaction is under way */
+	uint32_t version;        /* protocol, (major << 16) | minor; 0 none */
+	uint64_t mem_bytes;      /* guest RAM mapped (MaximumBytes) */
+	uint64_t target_bytes;   /* what the host wants the guest to hold */
+	uint64_t assigned_bytes; /* mem_bytes less the balloon */
+	uint64_t balloon_pages;  /* 4 KiB pages the guest gave and holds no more */
+	uint64_t committed_pages, avail_pages; /* the guest's last status report */
+	uint64_t demand_bytes;   /* committed less the balloon; 0 before the first report */
+	uint64_t reports;        /* status reports taken */
+	uint64_t last_report_ns; /* CLOCK_MONOTONIC, 0 none */
+	uint64_t hostile;        /* refused guest messages */
+	uint64_t released_bytes, returned_bytes; /* totals: given up by the guest, given back */
+	uint64_t timeouts;       /* transactions the guest never finished */
+};
+
+/* Sets the target (bytes, HV_MIN_MEM..mem_bytes; rounded down to pages) and starts moving
+ * towards it. -ENOTSUP without dynamic_memory, -ERANGE out of range. */
+HV_WUR int hv_partition_balloon_target(struct hv_partition *p, uint64_t bytes);
+HV_WUR int hv_partition_balloon_status(struct hv_partition *p, struct hv_balloon_status *out);
 
 /* Frees a partition that is not running (hv_partition_run has returned or never ran).
  * hv_partition_free(NULL) does nothing. */

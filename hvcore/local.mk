@@ -10,7 +10,8 @@ hvcore_libhvcore_a_SOURCES = \
 	hvcore/vmbus-priv.h hvcore/hyperv.c hvcore/vmbus.c hvcore/vmbus-channel.c hvcore/vmbus-ring.c hvcore/vsp-ic.c \
 	hvcore/vsp-heartbeat.c hvcore/vsp-shutdown.c hvcore/vsp-timesync.c hvcore/vsp-kvp.c \
 	hvcore/vsp-echo.c hvcore/scsi.h hvcore/scsi.c hvcore/vsp-storvsc.c \
-	hvcore/vmbus-state.h hvcore/vmbus-state.c hvcore/vmbus-save.c
+	hvcore/vmbus-state.h hvcore/vmbus-state.c hvcore/vmbus-save.c \
+	hvcore/vsp-balloon.c
 
 # hvguest is a freestanding x86-64 kernel, not a host program: its own flags, never
 # AM_CFLAGS (sanitizers, host warnings) nor the user's CFLAGS. Code must stay inside what
@@ -27,7 +28,8 @@ HVGUEST_OBJS = hvcore/guest/hvguest-entry.o hvcore/guest/hvguest-main.o \
 	hvcore/guest/hvguest-acpi.o hvcore/guest/hvguest-smp.o hvcore/guest/hvguest-irq.o \
 	hvcore/guest/hvguest-hv.o hvcore/guest/hvguest-vmbus.o hvcore/guest/hvguest-ic.o \
 	hvcore/guest/hvguest-counter.o \
-	hvcore/guest/hvguest-storage.o
+	hvcore/guest/hvguest-storage.o \
+	hvcore/guest/hvguest-balloon.o
 # Where the build leaves hvguest; installed as $(pkgdatadir)/hvguest (HVKIT_PKGDATADIR).
 HVGUEST_BUILD = $(abs_top_builddir)/hvcore/guest/hvguest
 
@@ -64,13 +66,16 @@ hvcore/guest/hvguest-counter.o: hvcore/guest/counter.c $(HVGUEST_HDRS)
 hvcore/guest/hvguest-storage.o: hvcore/guest/storage.c $(HVGUEST_HDRS)
 	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
 	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/storage.c
+hvcore/guest/hvguest-balloon.o: hvcore/guest/balloon.c $(HVGUEST_HDRS)
+	$(AM_V_CC)$(MKDIR_P) hvcore/guest && \
+	$(CC) $(HVGUEST_CCOPTS) -c -o $@ $(srcdir)/hvcore/guest/balloon.c
 hvcore/guest/hvguest: $(HVGUEST_OBJS) hvcore/guest/hvguest.ld
 	$(AM_V_CCLD)$(CC) $(HVGUEST_LDOPTS) -o $@ $(HVGUEST_OBJS)
 
 EXTRA_DIST += hvcore/guest/entry.S hvcore/guest/main.c hvcore/guest/acpi.c \
 	hvcore/guest/smp.c hvcore/guest/irq.c hvcore/guest/hv.c hvcore/guest/vmbus.c \
 	hvcore/guest/ic.c hvcore/guest/storage.c \
-	hvcore/guest/counter.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
+	hvcore/guest/counter.c hvcore/guest/balloon.c $(HVGUEST_HDRS) hvcore/guest/hvguest.ld
 CLEANFILES += $(HVGUEST_OBJS) hvcore/guest/hvguest
 
 AM_TESTS_ENVIRONMENT += HVGUEST='$(HVGUEST_BUILD)'; export HVGUEST;
@@ -102,6 +107,12 @@ TESTS += tests/hvcore/test-storvsc
 tests_hvcore_test_storvsc_SOURCES = tests/hvcore/test-storvsc.c
 tests_hvcore_test_storvsc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_storvsc_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/hvcore/test-balloon
+TESTS += tests/hvcore/test-balloon
+tests_hvcore_test_balloon_SOURCES = tests/hvcore/test-balloon.c
+tests_hvcore_test_balloon_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvcore_test_balloon_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 EXTRA_DIST += bench/hvguest-bench.sh hvcore/README.md hvcore/VMBUS.md
 

@@ -103,8 +103,8 @@ struct hv_channel {
 #define HV_MAX_GPADLS 64
 #define HV_MAX_GPADL_PAGES 8192 /* 32 MiB: netvsc's receive buffer is 16 MiB */
 #define HV_MAX_PACKET (64 * 1024)
-#define HV_MAX_CHANNELS 12 /* 5 fixed slots, then the SCSI controllers */
-#define HV_SCSI_SLOT 5
+#define HV_MAX_CHANNELS 12 /* 6 fixed slots (4 IC, echo, balloon), then the SCSI controllers */
+#define HV_SCSI_SLOT 6
 
 struct hv_gpadl {
 	uint32_t handle, relid;
@@ -220,7 +220,7 @@ int hv_ic_response(struct hv_channel *c, const uint8_t *d, uint32_t len, uint32_
 int hv_ic_send(struct hv_channel *c, uint16_t type, const void *body, uint32_t body_len);
 
 extern const struct hv_vsp hv_vsp_heartbeat, hv_vsp_shutdown, hv_vsp_timesync, hv_vsp_kvp,
-	hv_vsp_echo, hv_vsp_storvsc;
+	hv_vsp_echo, hv_vsp_storvsc, hv_vsp_balloon;
 /* vsp-storvsc.c: a SCSI controller's disks opened into c->priv (lock not held, before the
  * partition runs); on failure why names the disk. */
 int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_disk_config *disks,

@@ -99,7 +99,7 @@ static void save_channel(const struct hv_channel *c, struct hv_state_writer *w, 
 	flags |= c->listed ? HV_SAVED_CH_LISTED : 0;
 	flags |= c->in.size ? HV_SAVED_CH_RINGS : 0;
 	memset(b, 0, sizeof(b));
-	snprintf((char *)b, 40, "%s", c->vsp->instance_id);
+	snprintf((char *)b, 40, "%s", c->st.instance_id);
 	hv_put32(b + 40, (uint32_t)c->state);
 	hv_put32(b + 44, c->relid);
 	hv_put32(b + 48, c->conn_id);
@@ -209,7 +209,7 @@ static struct hv_channel *channel_of(struct hv_partition *p, const char *instanc
 	for (i = 0; i < HV_MAX_CHANNELS; i++) {
 		struct hv_channel *c = p->hv->vmbus.chan[i];
 
-		if (c && !strcmp(c->vsp->instance_id, instance_id))
+		if (c && !strcmp(c->st.instance_id, instance_id))
 			return c;
 	}
 	return NULL;

@@ -50,7 +50,7 @@ enum {
 #define HV_SAVED_IC_NEXT 2u    /* next_ns was set: due next_due_ns after the save */
 
 #define HV_SAVED_MAX_GPADLS 64
-#define HV_SAVED_MAX_CHANNELS 8
+#define HV_SAVED_MAX_CHANNELS 16
 #define HV_SAVED_MAX_GPADL_PAGES 8192
 #define HV_SAVED_MSG_QUEUE 256 /* per vCPU */
 

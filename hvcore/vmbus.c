@@ -54,8 +54,10 @@ static const uint32_t versions[] = {
 /* Channel slot i holds vsps[i]; the IC slots match enum hv_ic. */
 static const struct hv_vsp *const vsps[] = {
 	&hv_vsp_heartbeat, &hv_vsp_shutdown, &hv_vsp_timesync, &hv_vsp_kvp, &hv_vsp_echo,
+	&hv_vsp_balloon,
 };
 #define ECHO_SLOT 4
+#define BALLOON_SLOT 5
 
 static struct hv_vmbus *vb_of(struct hv_partition *p)
 {
@@ -619,6 +621,8 @@ int hv_vmbus_init(struct hv_partition *p, const struct hv_partition_config *cfg)
 	for (i = 0; i < sizeof(vsps) / sizeof(vsps[0]); i++) {
 		if (i == ECHO_SLOT && !cfg->vmbus_echo)
 			continue;
+		if (i == BALLOON_SLOT && !cfg->dynamic_memory)
+			continue;
 		if (!channel_new(p, cfg, i, vsps[i]))
 			return -ENOMEM;
 	}
@@ -643,7 +647,7 @@ void hv_vmbus_destroy(struct hv_partition *p)
 
 		if (!c)
 			continue;
-		hv_channel_close_rings(c);
+		hv_channel_close_rings(c); /* destroy ran in the loop above */
 		free(c->buf);
 		free(c->priv);
 		free(c);

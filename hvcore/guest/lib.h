@@ -13,6 +13,7 @@ struct bootinfo {
 	uint64_t mem_usable;  /* sum of e820 type 1 */
 	const char *cmdline;  /* "" when none */
 	uint64_t rsdp;        /* 0 when the loader gave none */
+	uint64_t ram_top;     /* end of the RAM range holding 16 MiB (balloon.c's pool) */
 };
 
 static inline void outb(uint16_t port, uint8_t v)

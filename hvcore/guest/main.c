@@ -6,9 +6,11 @@
  * waiting, hvguest.crash=triple|int3 crashes (for tests), hvguest.vmbus=0 leaves VMBus
  * alone, hvguest.misbehave=1 sends the host garbage on purpose, hvguest.vmbusbench=N
  * times the loopback channel and powers off, hvguest.counter=1 counts ten times a second
- * while waiting (counter.c). The disks on the synthetic SCSI controllers are listed
- * (storage.c); hvguest.disktest=1 tests them, hvguest.scsimisbehave=1 sends malformed
- * requests, hvguest.diskbench=S times I/O on the first and powers off. */
+ * while waiting (counter.c), hvguest.memload=SIZE,SECONDS takes and holds memory and
+ * hvguest.balloon=hostile breaks the balloon protocol on purpose (balloon.c). The disks on
+ * the synthetic SCSI controllers are listed (storage.c); hvguest.disktest=1 tests them,
+ * hvguest.scsimisbehave=1 sends malformed requests, hvguest.diskbench=S times I/O on the
+ * first and powers off. */
 #include "hvcore/guest/vmbus.h"
 
 #define COM1 0x3f8
@@ -85,6 +87,13 @@ int cmdline_has(const char *c, const char *word)
 	return 0;
 }
 
+static void ram_range(struct bootinfo *bi, uint64_t addr, uint64_t size)
+{
+	bi->mem_usable += size;
+	if (addr <= (16ULL << 20) && addr + size > (16ULL << 20))
+		bi->ram_top = addr + size;
+}
+
 /* PVH hvm_start_info: memmap entries are {addr, size, type, reserved}, 24 bytes. */
 static int from_start_info(uint64_t si, struct bootinfo *bi)
 {
@@ -103,7 +112,7 @@ static int from_start_info(uint64_t si, struct bootinfo *bi)
 	n = rd32(s + 48);
 	for (i = 0; i < n && i < HV_MAX_MEMMAP; i++)
 		if (rd32(mm + 24 * i + 16) == E820_RAM)
-			bi->mem_usable += rd64(mm + 24 * i + 8);
+			ram_range(bi, rd64(mm + 24 * i), rd64(mm + 24 * i + 8));
 	return 1;
 }
 
@@ -122,7 +131,7 @@ static int from_boot_params(uint64_t bp, struct bootinfo *bi)
 	n = b[0x1e8];
 	for (i = 0; i < n && i < 128; i++)
 		if (rd32(b + 0x2d0 + 20 * i + 16) == E820_RAM)
-			bi->mem_usable += rd64(b + 0x2d0 + 20 * i + 8);
+			ram_range(bi, rd64(b + 0x2d0 + 20 * i), rd64(b + 0x2d0 + 20 * i + 8));
 	return 1;
 }
 
@@ -171,6 +180,7 @@ static void wait_for_the_end(const struct bootinfo *bi)
 		.misbehave = cmdline_has(bi->cmdline, "hvguest.misbehave=1"),
 		.bench = cmdline_num(bi->cmdline, "hvguest.vmbusbench="),
 	};
+	balloon_setup(bi);
 	/* VMBus first: its line must not land inside echoed console input. */
 	int vmbus = !cmdline_has(bi->cmdline, "hvguest.vmbus=0") && vmbus_start(&o) == 0;
 	struct storage_opts so = {

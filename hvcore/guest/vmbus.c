@@ -5,7 +5,7 @@
  * instruction emulator, so loops stay short and it waits for interrupts, never spins. */
 #include "hvcore/guest/vmbus.h"
 
-enum { SVC_HEARTBEAT, SVC_SHUTDOWN, SVC_TIMESYNC, SVC_KVP, SVC_ECHO, SVC_SCSI,
+enum { SVC_HEARTBEAT, SVC_SHUTDOWN, SVC_TIMESYNC, SVC_KVP, SVC_ECHO, SVC_BALLOON, SVC_SCSI,
        SVC_COUNT = SVC_SCSI + VMBUS_SCSI_MAX };
 
 enum {
@@ -41,6 +41,7 @@ static const char *const class_ids[SVC_COUNT] = {
 	"9527e630-d0ae-497b-adce-e80ab0175caf", /* time sync */
 	"a9a0f4e7-5a45-4d96-b827-8a841e8c03e6", /* KVP */
 	"7b1d0f5e-3a9c-4e2b-8d6f-5c4a3b2e1f0d", /* hvkit loopback (bench) */
+	"525074dc-8985-46e2-8057-a307dc18a502", /* dynamic memory (balloon.c) */
 	SCSI_CLASS, SCSI_CLASS, SCSI_CLASS, SCSI_CLASS, /* synthetic SCSI controllers */
 };
 
@@ -245,6 +246,8 @@ static int open_channel(unsigned i)
 	if (open_msg(ch[i].relid, ch[i].gpadl, RING_PAGES) != 0)
 		return -1;
 	ch[i].open = 1;
+	if (i == SVC_BALLOON)
+		balloon_opened();
 	return 0;
 }
 
@@ -355,6 +358,18 @@ static int ring_recv(unsigned i)
 	return (int)plen;
 }
 
+void vmbus_balloon_send(const void *d, uint32_t len)
+{
+	unsigned tries;
+
+	/* The host drains the ring on every signal: a full ring empties quickly. */
+	for (tries = 0; ch[SVC_BALLOON].open && tries < 1000; tries++) {
+		if (send(SVC_BALLOON, d, len, 0) == 0)
+			return;
+		hv_signal(ch[SVC_BALLOON].conn_id);
+	}
+}
+
 static int drain(unsigned i)
 {
 	int n, action = 0;
@@ -365,6 +380,10 @@ static int drain(unsigned i)
 
 		if (off > (uint32_t)n)
 			continue;
+		if (i == SVC_BALLOON) {
+			balloon_packet(pkt + off, (uint32_t)n - off);
+			continue;
+		}
 		reply = ic_answer((int)i, pkt + off, (uint32_t)n - off, &a);
 		if (reply)
 			(void)send(i, pkt + off, reply, rd64(pkt + 8));
@@ -405,13 +424,14 @@ int vmbus_poll(void)
 	for (i = 0; i < SVC_COUNT; i++) {
 		if (ch[i].rescinded)
 			let_go(i);
-		if (i >= SVC_ECHO) /* the loopback and the disks are served by their clients */
+		if (i == SVC_ECHO || i >= SVC_SCSI) /* the loopback and the disks are served by their clients */
 			continue;
 		if (ch[i].offered && !ch[i].open && !ch[i].misbehave_target)
 			(void)open_channel(i);
 		if (ch[i].open && (a = drain(i)))
 			action = a;
 	}
+	balloon_poll();
 	return action;
 }
 

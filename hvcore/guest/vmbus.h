@@ -6,6 +6,14 @@
 
 #define VMBUS_SINT 2
 
+/* balloon.c: the Dynamic Memory client (hvguest.memload=, hvguest.balloon=hostile). */
+void balloon_setup(const struct bootinfo *bi);
+void balloon_opened(void);
+void balloon_packet(const uint8_t *d, uint32_t len);
+void balloon_poll(void);
+/* vmbus.c: one packet on the balloon channel; waits for ring room. */
+void vmbus_balloon_send(const void *d, uint32_t len);
+
 extern uint8_t hv_simp[4096], hv_siefp[4096];
 
 /* hv.c */

@@ -7,10 +7,12 @@
  *   5 write a synthetic MSR (4-byte index, 8-byte value)
  *   6 enable/disable a service (ic, on)         7 run the services' timers
  *   8 ask for a shutdown                        9 read every statistic
- * The partition has two SCSI disks on controller 0 (locations 0 and 1, relid 6 after the
- * four services and the loopback): small dynamic VHDX files made once per process in
- * $TMPDIR, so storvsc packets and SRBs (GPA-direct page lists, CDBs) are explored too; their
- * I/O thread completes asynchronously, and the partition's end waits for it.
+ *  10 set the balloon target (8-byte bytes) and read the balloon's status
+ * The partition has 32 MiB of RAM, the Dynamic Memory channel (relid 6) and two SCSI disks
+ * on controller 0 (locations 0 and 1, relid 7 after the four services, the loopback and the
+ * balloon): small dynamic VHDX files made once per process in $TMPDIR, so storvsc packets
+ * and SRBs (GPA-direct page lists, CDBs) are explored too; their I/O thread completes
+ * asynchronously, and the partition's end waits for it.
  * Corpus: tests/data/vmbus/corpus (tests/fuzz/vmbus-corpus.py writes the seeds). */
 #include "config.h"
 
@@ -23,7 +25,7 @@
 
 #include "hvcore/vmbus-priv.h"
 
-#define RAM (1u << 20)
+#define RAM (32u << 20)
 #define SIMP 0x1000u
 #define SIEFP 0x2000u
 #define HYPERCALL 0x3000u
@@ -70,7 +72,7 @@ static struct hv_partition *fake_partition(struct hv_vcpu *v)
 {
 	struct hv_disk_config disks[2] = { { .path = disk_path[0] },
 					   { .path = disk_path[1], .location = 1 } };
-	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1, .disks = disks,
+	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1, .dynamic_memory = 1, .disks = disks,
 					   .ndisks = 2 };
 	struct hv_partition *p = calloc(1, sizeof(*p));
 
@@ -109,10 +111,11 @@ static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const ui
 	struct hv_disk_stats ds[2];
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
+	struct hv_balloon_status bs;
 	uint32_t off;
 	unsigned i;
 
-	switch (op % 10) {
+	switch (op % 11) {
 	case 0:
 	case 1:
 		pthread_mutex_lock(&p->hv->lock);
@@ -162,6 +165,11 @@ static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const ui
 		sink += hv_partition_disk_stats(p, ds, n ? d[0] % 3 : 2);
 		for (i = 0; i < HV_IC_COUNT; i++)
 			sink += hv_partition_ic_status(p, (enum hv_ic)i, &ic);
+		break;
+	case 10:
+		if (n >= 8)
+			sink += hv_partition_balloon_target(p, hv_get64(d));
+		sink += hv_partition_balloon_status(p, &bs);
 		break;
 	}
 }

@@ -69,7 +69,7 @@ def session():
     return s
 
 
-SCSI_RELID = 6     # after heartbeat, shutdown, time sync, KVP and the loopback
+SCSI_RELID = 7     # after heartbeat, shutdown, time sync, KVP, the loopback and the balloon
 DATA = 0x20000     # a guest buffer for SRB data
 
 
@@ -177,6 +177,45 @@ def hostile():
     return s
 
 
+def dm(mtype, body=b""):
+    return struct.pack("<HHI", mtype, 8 + len(body), 1) + body
+
+
+def balloon_session(hostile_ranges=False):
+    """Relid 6 is the Dynamic Memory channel: version, capabilities, a status report, a
+    target of 16 MiB (the host asks for pages), an answer with ranges, a target of 32 MiB
+    (the host gives them back) and the unballoon answer."""
+    s = contact() + take() + post(struct.pack("<II", 3, 0)) + take() * 7
+    s += gpadl(6, 0xe1e11, [RING // 4096 + i for i in range(6)]) + take()
+    s += open_channel(6, 0xe1e11, 3) + take()
+    w = 0
+    pkts = [dm(1, struct.pack("<II", 0x20000, 0)),
+            dm(3, struct.pack("<QQQ", 1, 0, 2**64 - 1)),
+            dm(5, struct.pack("<QQQQII", 1000, 3000, 0, 0, 0, 0))]
+    for pk in pkts:
+        s += ring_packet(w, pk)
+        w += 16 + ((len(pk) + 7) & ~7) + 8
+    s += rec(3, struct.pack("<I", 0x10006))
+    s += rec(10, struct.pack("<Q", 16 << 20))
+    if hostile_ranges:
+        ranges = [0xfffff0000 | 1 << 40, (0x1000 | 4 << 40), (0x1002 | 4 << 40)]
+        resp = dm(7, struct.pack("<II", 0, 1 | len(ranges) << 1) +
+                  b"".join(struct.pack("<Q", r) for r in ranges))
+        resp2 = dm(7, struct.pack("<II", 0, 1 | 5000 << 1))
+        for pk in (resp, resp2, dm(9), dm(77, bytes(8))):
+            s += ring_packet(w, pk)
+            w += 16 + ((len(pk) + 7) & ~7) + 8
+    ranges = [0x1000 | 256 << 40, 0x1800 | 256 << 40]
+    resp = dm(7, struct.pack("<II", 0, len(ranges) << 1) +
+              b"".join(struct.pack("<Q", r) for r in ranges))
+    s += ring_packet(w, resp)
+    w += 16 + ((len(resp) + 7) & ~7) + 8
+    s += rec(3, struct.pack("<I", 0x10006)) + rec(10, b"")
+    s += rec(10, struct.pack("<Q", 32 << 20)) + rec(7, b"\x01")
+    s += ring_packet(w, dm(9)) + rec(3, struct.pack("<I", 0x10006)) + rec(10, b"")
+    return s
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     seeds = {
@@ -192,6 +231,8 @@ def main():
         open_channel(1, 9, 0xffffffff) + take(),
         "storvsc-session": storvsc_session(),
         "storvsc-hostile": storvsc_hostile(),
+        "balloon-session": balloon_session(),
+        "balloon-hostile": balloon_session(True),
         "msr-garbage": rec(5, struct.pack("<IQ", 0x40000083, 0xffffffffffffffff)) +
         rec(5, struct.pack("<IQ", 0x40000092, 0x10000)) + contact() + take(),
     }
