@@ -616,6 +616,12 @@ static int proc_checkpoint(struct hvd *d, struct hvd_client *cl, const struct wi
 	    strcmp(live.state, "Saved"))
 		return ERR(WIRE_E_INVALID_STATE, vm->name, "Cannot take a checkpoint of \"%s\" while it is %s.", vm->name,
 			   live.state);
+	/* Its worker writes the disks: their new layers would have to be switched to inside it. */
+	if (vm->ndrives && (!strcmp(live.state, "Running") || !strcmp(live.state, "Paused")))
+		return ERR(WIRE_E_INVALID_STATE, vm->name,
+			   "Cannot take a checkpoint of \"%s\" while it is %s with hard disk drives attached: its worker "
+			   "cannot switch disks yet. Save-VM or turn it off first.",
+			   vm->name, live.state);
 	if (!busy_take(vm->id))
 		return busy_error(vm, reply);
 	op = calloc(1, sizeof(*op));
