@@ -439,6 +439,8 @@ struct ckpt_op {
 	int64_t created_ns;
 	bool paused_restore;
 	char *restore_state;
+	struct ckpt_disk_move *moves; /* a running VM's: its worker made the children */
+	size_t nmoves;
 };
 
 static void op_free(struct ckpt_op *op)
@@ -451,6 +453,7 @@ static void op_free(struct ckpt_op *op)
 	free(op->final);
 	free(op->ckdir);
 	free(op->restore_state);
+	hvd_ckpt_moves_free(op->moves, op->nmoves);
 	free(op);
 }
 
@@ -490,7 +493,10 @@ static int ckpt_commit(struct ckpt_op *op, struct wire_value **reply)
 	copy = hvd_vm_dup(vm);
 	if (asprintf(&journal, "%s/disks.new", op->tmp) < 0)
 		abort();
-	rc = hvd_ckpt_disks_branch(copy, op->id, journal, &moves, &nmoves, err, sizeof(err));
+	if (op->moves) /* the worker switched to them: they are the drives now */
+		hvd_ckpt_moves_apply(copy, op->moves, op->nmoves);
+	else
+		rc = hvd_ckpt_disks_branch(copy, op->id, journal, &moves, &nmoves, err, sizeof(err));
 	free(journal);
 	if (rc) {
 		hvd_vm_free(copy);
@@ -527,7 +533,7 @@ static int ckpt_commit(struct ckpt_op *op, struct wire_value **reply)
 		return ERR(WIRE_E_RESOURCE, vm->name, "Cannot take a checkpoint of \"%s\": %s.", vm->name, strerror(-rc));
 	}
 	hvd_fault("checkpoint-after-tree");
-	if (nmoves && (rc = hvd_store_save(s, copy)) != 0)
+	if ((nmoves || op->nmoves) && (rc = hvd_store_save(s, copy)) != 0)
 		hvd_log(HVD_LOG_ERROR, "VM %s: checkpoint %s taken, but vm.xml could not be updated (%s); it will be at the next start of hvd",
 			vm->name, op->id, strerror(-rc));
 	copy = store_replace(s, copy);
@@ -545,6 +551,23 @@ static void ckpt_fail_cleanup(struct ckpt_op *op)
 {
 	struct hvd_vm *vm = hvd_store_find_id(hvd_get_store(op->d), op->vm_id);
 	char *journal;
+
+	/* The worker switched, the commit failed: no checkpoint, but the VM writes the new
+	 * children now, so its definition follows (the old layers merge into them once it is off). */
+	if (vm && op->moves) {
+		struct hvd_vm *copy = hvd_vm_dup(vm);
+		int rc;
+
+		hvd_ckpt_moves_apply(copy, op->moves, op->nmoves);
+		rc = hvd_store_save(hvd_get_store(op->d), copy);
+		if (rc) {
+			hvd_log(HVD_LOG_ERROR, "VM %s: its worker writes new disk layers, but vm.xml cannot say so: %s",
+				vm->name, strerror(-rc));
+			hvd_vm_free(copy);
+		} else {
+			vm = store_replace(hvd_get_store(op->d), copy);
+		}
+	}
 
 	if (asprintf(&journal, "%s/disks.new", op->tmp) < 0)
 		abort();
@@ -564,6 +587,10 @@ static void ckpt_saved(struct hvd *d, const char *vm_id, void *ctx, int status, 
 	(void)d;
 	(void)vm_id;
 	if (status != WIRE_OK) {
+		/* The worker said no (it left every disk as it was) or is gone: nothing to adopt. */
+		hvd_ckpt_moves_free(op->moves, op->nmoves);
+		op->moves = NULL;
+		op->nmoves = 0;
 		wire_object_get_string(payload, "Message", &msg);
 		ckpt_fail_cleanup(op);
 		op_reply(op, WIRE_E_RESOURCE,
@@ -571,6 +598,22 @@ static void ckpt_saved(struct hvd *d, const char *vm_id, void *ctx, int status, 
 					   msg));
 		op_free(op);
 		return;
+	}
+	if (op->moves) {
+		const struct wire_value *disks = wire_object_get(payload, "Disks");
+
+		if (!disks || disks->type != WIRE_LIST || disks->list.n != op->nmoves) {
+			/* A worker that left Disks out did not switch: nothing to adopt. */
+			hvd_ckpt_moves_free(op->moves, op->nmoves);
+			op->moves = NULL;
+			op->nmoves = 0;
+			ckpt_fail_cleanup(op);
+			op_reply(op, WIRE_E_RESOURCE,
+				 wire_error_record(WIRE_E_RESOURCE, op->vm_id,
+						   "Cannot take a checkpoint: the worker did not switch the disks to their new layers."));
+			op_free(op);
+			return;
+		}
 	}
 	hvd_fault("checkpoint-after-save");
 	st = ckpt_commit(op, &reply);
@@ -590,6 +633,36 @@ static int check_type(const struct hvd_vm *vm, struct wire_value **reply)
 		return ERR(WIRE_E_INVALID_STATE, vm->name,
 			   "Cannot take a production checkpoint of \"%s\": the guest offers no integration service to freeze its file systems (Backup/VSS), and the checkpoint type is ProductionOnly. Use Set-VM -CheckpointType Production to fall back to a standard checkpoint.",
 			   vm->name);
+	return 0;
+}
+
+/* Worker.Save's Disks for a running VM's drives, planned (and journaled) in op. */
+static int disks_for_worker(const struct hvd_vm *vm, struct ckpt_op *op, struct wire_value *args, char *err,
+			    size_t errlen)
+{
+	struct wire_value *list;
+	char *journal;
+	size_t i;
+	int rc;
+
+	if (!vm->ndrives)
+		return 0;
+	if (asprintf(&journal, "%s/disks.new", op->tmp) < 0)
+		abort();
+	rc = hvd_ckpt_disks_plan(vm, op->id, journal, &op->moves, &op->nmoves, err, errlen);
+	free(journal);
+	if (rc)
+		return rc;
+	list = wire_list();
+	for (i = 0; i < op->nmoves; i++) {
+		struct wire_value *o = wire_object("WorkerDisk");
+
+		wire_object_add(o, "ControllerNumber", wire_uint(op->moves[i].controller));
+		wire_object_add(o, "ControllerLocation", wire_uint(op->moves[i].location));
+		wire_object_add(o, "Path", wire_string(op->moves[i].child));
+		wire_list_append(list, o);
+	}
+	wire_object_add(args, "Disks", list);
 	return 0;
 }
 
@@ -675,9 +748,21 @@ static int proc_checkpoint(struct hvd *d, struct hvd_client *cl, const struct wi
 
 		wire_object_add(a, "Path", wire_stringf("%s/state.hvsav", op->tmp));
 		wire_object_add(a, "Stop", wire_bool(false));
+		/* Its worker holds the disks: it makes the children and switches to them in the
+		 * same pause as the save (the journal names them first). */
+		rc = disks_for_worker(vm, op, a, err, sizeof(err));
+		if (rc) {
+			wire_value_unref(a);
+			rm_tree(op->tmp);
+			op_free(op);
+			return ERR(WIRE_E_RESOURCE, vm->name, "Cannot take a checkpoint of \"%s\": %s.", vm->name, err);
+		}
 		rc = hvd_runtime_call(d, vm, WIRE_PROC_WORKER_SAVE, a, ckpt_saved, op);
 		if (rc) {
-			rm_tree(op->tmp);
+			hvd_ckpt_moves_free(op->moves, op->nmoves);
+			op->moves = NULL;
+			op->nmoves = 0;
+			ckpt_fail_cleanup(op);
 			op_free(op);
 			return ERR(WIRE_E_INVALID_STATE, vm->name, "Cannot take a checkpoint of \"%s\": %s.", vm->name,
 				   rc == -EBUSY ? "too many requests at once" : "it is not running");
@@ -1336,7 +1421,8 @@ static struct hvd_vm *save_and_replace(struct hvd_store *s, struct hvd_vm *copy,
 }
 
 /* "drive C L PATH" lines of a journal: the child PATH for drive (C, L). */
-static void journal_apply(const char *journal, struct hvd_vm *vm, const struct hvd_vm *layers, bool *changed)
+static void journal_apply(const char *journal, struct hvd_vm *vm, const struct hvd_vm *layers, bool held_only,
+			  bool *changed)
 {
 	FILE *f = fopen(journal, "re");
 	char line[4400];
@@ -1348,7 +1434,8 @@ static void journal_apply(const char *journal, struct hvd_vm *vm, const struct h
 
 		if (len && line[len - 1] == '\n')
 			line[len - 1] = '\0';
-		if (sscanf(line, "drive %u %u %n", &a, &b, &off) != 2 || !off || access(line + off, F_OK) != 0)
+		if (sscanf(line, "drive %u %u %n", &a, &b, &off) != 2 || !off || access(line + off, F_OK) != 0 ||
+		    (held_only && !hvd_ckpt_disk_held(line + off)))
 			continue;
 		for (i = 0; i < vm->ndrives; i++) {
 			if (vm->drives[i].controller != a || vm->drives[i].location != b)
@@ -1394,7 +1481,7 @@ void hvd_ckpt_roll_forward(struct hvd_store *s, struct hvd_vm *vm, const char *c
 		struct hvd_vm *layers = hvd_vm_dup(cfg);
 
 		copy = with_config(vm, cfg);
-		journal_apply(rj, copy, layers, &changed);
+		journal_apply(rj, copy, layers, false, &changed);
 		hvd_vm_free(layers);
 		vm = save_and_replace(s, copy, "a Restore-VMCheckpoint");
 	} else if (access(rj, F_OK) == 0) {
@@ -1411,7 +1498,7 @@ void hvd_ckpt_roll_forward(struct hvd_store *s, struct hvd_vm *vm, const char *c
 		abort();
 	copy = hvd_vm_dup(vm);
 	changed = false;
-	journal_apply(dj, copy, cfg, &changed);
+	journal_apply(dj, copy, cfg, false, &changed);
 	hvd_vm_free(cfg);
 	free(dj);
 	if (changed)
@@ -1449,10 +1536,24 @@ static void startup_vm(struct hvd_store *s, size_t at)
 
 		if (tmp || (is_uuid(e, len) && !tree_find(&t, e))) {
 			char *path, *journal;
+			struct hvd_vm *cfg = NULL;
 			int k;
 
 			if (asprintf(&path, "%s/%s", ckdir, e) < 0 || asprintf(&journal, "%s/disks.new", path) < 0)
 				abort();
+			/* A running VM's worker switched to the children, and hvd died before the
+			 * commit: no checkpoint, but the worker writes them, so the drives follow. */
+			if (hvd_ckpt_config_load(ckdir, e, &cfg) == 0) {
+				struct hvd_vm *copy = hvd_vm_dup(vm);
+				bool changed = false;
+
+				journal_apply(journal, copy, cfg, true, &changed);
+				hvd_vm_free(cfg);
+				if (changed && save_and_replace(s, copy, "a Checkpoint-VM of a running VM (without the checkpoint)"))
+					vm = s->vms[at];
+				else if (!changed)
+					hvd_vm_free(copy);
+			}
 			k = hvd_ckpt_journal_undo(vm, ckdir, journal);
 			rm_tree(path);
 			hvd_log(HVD_LOG_WARNING, "VM %s: removed %s checkpoint files %s (and %d disk(s) made for it)", vm->name,
@@ -1553,6 +1654,17 @@ void hvd_ckpt_startup(struct hvd_store *s)
 	for (i = 0; i < s->n; i++)
 		if (!s->vms[i]->load_error)
 			startup_vm(s, i);
+}
+
+void hvd_ckpt_vm_off(struct hvd *d, struct hvd_vm *vm)
+{
+	char *ckdir;
+
+	if (!vm->ndrives || vm->worker || vm->load_error)
+		return;
+	ckdir = ck_dir(hvd_get_store(d), vm);
+	hvd_ckpt_disks_collapse(vm, ckdir, NULL, 0);
+	free(ckdir);
 }
 
 /* ---- procedures ---- */

@@ -10,12 +10,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "daemon/ckpt.h"
@@ -65,13 +67,13 @@ static char *child_name(const char *path)
 	return out;
 }
 
-int hvd_ckpt_disks_branch(struct hvd_vm *vm, const char *tag, const char *journal, struct ckpt_disk_move **moves,
-			  size_t *nmoves, char *err, size_t errlen)
+int hvd_ckpt_disks_plan(const struct hvd_vm *vm, const char *tag, const char *journal, struct ckpt_disk_move **moves,
+			size_t *nmoves, char *err, size_t errlen)
 {
 	struct ckpt_disk_move *m;
-	size_t i, cap = 64, len = 0, made = 0;
-	char *buf, *jdir, *jname, *jd, *jn;
-	int rc = 0;
+	size_t i, cap = 64, len = 0;
+	char *buf, *jd, *jn;
+	int rc;
 
 	*moves = NULL;
 	*nmoves = 0;
@@ -101,15 +103,43 @@ int hvd_ckpt_disks_branch(struct hvd_vm *vm, const char *tag, const char *journa
 	jn = strdup(journal);
 	if (!jd || !jn)
 		abort();
-	jdir = dirname(jd);
-	jname = basename(jn);
-	rc = hvd_write_file_atomic(jdir, jname, buf, len);
+	rc = hvd_write_file_atomic(dirname(jd), basename(jn), buf, len);
 	free(jd);
 	free(jn);
 	free(buf);
-	if (rc)
+	if (rc) {
 		snprintf(err, errlen, "cannot write %s: %s", journal, strerror(-rc));
-	for (i = 0; rc == 0 && i < vm->ndrives; i++, made++) {
+		hvd_ckpt_moves_free(m, vm->ndrives);
+		return rc;
+	}
+	*moves = m;
+	*nmoves = vm->ndrives;
+	return 0;
+}
+
+void hvd_ckpt_moves_apply(struct hvd_vm *vm, const struct ckpt_disk_move *m, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < vm->ndrives; k++)
+			if (vm->drives[k].controller == m[i].controller && vm->drives[k].location == m[i].location) {
+				free(vm->drives[k].path);
+				vm->drives[k].path = strdup(m[i].child);
+				if (!vm->drives[k].path)
+					abort();
+			}
+}
+
+int hvd_ckpt_disks_branch(struct hvd_vm *vm, const char *tag, const char *journal, struct ckpt_disk_move **moves,
+			  size_t *nmoves, char *err, size_t errlen)
+{
+	struct ckpt_disk_move *m;
+	size_t i, n, made = 0;
+	int rc;
+
+	rc = hvd_ckpt_disks_plan(vm, tag, journal, &m, &n, err, errlen);
+	for (i = 0; rc == 0 && i < n; i++, made++) {
 		struct vhdx_create_opts o = { .type = VHDX_TYPE_DIFFERENCING, .parent = m[i].layer };
 
 		rc = vhdx_create(m[i].child, &o);
@@ -118,18 +148,31 @@ int hvd_ckpt_disks_branch(struct hvd_vm *vm, const char *tag, const char *journa
 				 strerror(-rc));
 	}
 	if (rc) {
-		for (i = 0; i + 1 < made + 1 && i < made; i++)
+		for (i = 0; i < made; i++)
 			unlink(m[i].child);
-		hvd_ckpt_moves_free(m, vm->ndrives);
+		hvd_ckpt_moves_free(m, n);
+		*moves = NULL;
+		*nmoves = 0;
 		return rc;
 	}
-	for (i = 0; i < vm->ndrives; i++) {
-		free(vm->drives[i].path);
-		vm->drives[i].path = strdup(m[i].child);
-	}
+	hvd_ckpt_moves_apply(vm, m, n);
 	*moves = m;
-	*nmoves = vm->ndrives;
+	*nmoves = n;
 	return 0;
+}
+
+bool hvd_ckpt_disk_held(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
+
+	if (fd < 0)
+		return false;
+	/* A shared lock fails only against a writer's exclusive one (libvhdx's flock); it is
+	 * dropped at once. */
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		held = errno == EWOULDBLOCK;
+	close(fd);
+	return held;
 }
 
 /* ---- who uses which file ---- */
@@ -291,7 +334,8 @@ int hvd_ckpt_journal_undo(const struct hvd_vm *vm, const char *ckdir, const char
 		{
 			char *c = canon(line + off);
 
-			if (!set_has(&refs, c) && unlink(line + off) == 0)
+			/* A file a worker writes is no leftover, whatever the definitions say. */
+			if (!set_has(&refs, c) && !hvd_ckpt_disk_held(line + off) && unlink(line + off) == 0)
 				n++;
 			free(c);
 		}
@@ -321,10 +365,18 @@ static char *parent_of(const char *path)
 void hvd_ckpt_disks_collapse(struct hvd_vm *vm, const char *ckdir, char **cands, size_t ncands)
 {
 	struct pathset refs = { 0 };
-	struct graph g = { { 0 }, { 0 } };
+	struct graph g = { { 0 }, { 0 } }, live = { { 0 }, { 0 } };
 	size_t i, only = 0;
 	bool again = true;
 	int rounds = 0;
+
+	/* A running VM's worker reads every layer of its drives' chains and writes the top one:
+	 * a merge there would write a file underneath it (libvhdx writes the parent and renames
+	 * it over the child). Those merges wait until it is off (hvd_ckpt_vm_off, or the next
+	 * start of hvd); a worker hvd does not know of yet is found by its write lock. */
+	for (i = 0; i < vm->ndrives; i++)
+		if (vm->worker || hvd_ckpt_disk_held(vm->drives[i].path))
+			graph_add_chain(&live, vm->drives[i].path);
 
 	/* Files hvd made that nothing reaches any more go, and so do their parents that become
 	 * unreachable: the branch a restore left, a removed checkpoint's layer with no child. */
@@ -354,6 +406,11 @@ void hvd_ckpt_disks_collapse(struct hvd_vm *vm, const char *ckdir, char **cands,
 
 			if (!ours(f) || set_has(&refs, f) || children(&g, f, &only) != 1)
 				continue;
+			if (set_has(&live.files, f) || set_has(&live.files, g.files.p[only])) {
+				hvd_log(HVD_LOG_INFO, "VM %s: disk layer %s is merged into %s once the VM is off", vm->name,
+					f, g.files.p[only]);
+				continue;
+			}
 			hvd_fault("collapse-before-merge");
 			rc = vhdx_merge_into_parent_replace(g.files.p[only]);
 			if (rc) {
@@ -374,6 +431,7 @@ void hvd_ckpt_disks_collapse(struct hvd_vm *vm, const char *ckdir, char **cands,
 	}
 	set_free(&refs);
 	graph_free(&g);
+	graph_free(&live);
 }
 
 bool hvd_ckpt_disk_in_chain(const struct hvd_vm *vm, const char *path)

@@ -31,6 +31,15 @@ struct ckpt_disk_move {
 };
 
 /* ckpt-disks.c */
+/* The names of a differencing child for each of vm's drives (<base>_<GUID>.avhdx beside it),
+ * listed (one per line) in journal, made by no one yet: a running VM's worker makes them
+ * (Worker.Save's Disks), hvd_ckpt_disks_branch otherwise. */
+int hvd_ckpt_disks_plan(const struct hvd_vm *vm, const char *tag, const char *journal, struct ckpt_disk_move **moves,
+			size_t *nmoves, char *err, size_t errlen);
+/* Points vm's drives at the moves' children. */
+void hvd_ckpt_moves_apply(struct hvd_vm *vm, const struct ckpt_disk_move *m, size_t n);
+/* Whether a writer (a worker's libvhdx) holds path's write lock now. */
+bool hvd_ckpt_disk_held(const char *path);
 /* Makes a differencing child of every drive's disk, named <base>_<tag>.avhdx beside it, and
  * points vm's drives at them. The new files are listed (one per line) in journal first, so
  * an interrupted operation can remove them. Undoes itself on failure; err says why. */

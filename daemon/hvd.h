@@ -166,6 +166,9 @@ void hvd_ckpt_startup(struct hvd_store *s);
 const char *hvd_ckpt_saved_path(struct hvd *d, const struct hvd_vm *vm);
 /* A VM started from its saved state: the state is used up. */
 void hvd_ckpt_saved_consumed(struct hvd *d, struct hvd_vm *vm);
+/* A VM's worker is gone: the disk layers a Remove-VMCheckpoint could not merge underneath it
+ * are merged now. */
+void hvd_ckpt_vm_off(struct hvd *d, struct hvd_vm *vm);
 /* How many checkpoints the VM has and the one its state descends from (NULL: none; valid until
  * the next call); true when that changed since the last call for this VM. */
 bool hvd_ckpt_summary(const struct hvd_vm *vm, int *count, const char **current);

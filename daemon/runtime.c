@@ -244,6 +244,7 @@ static void worker_gone_(struct hvd *d, struct hvd_worker *w, const char *why)
 		set_status(vm, why);
 		hvd_log(why ? HVD_LOG_WARNING : HVD_LOG_INFO, "VM %s (%s) is off%s%s", vm->name, vm->id, why ? ": " : "",
 			why ? why : "");
+		hvd_ckpt_vm_off(d, vm);
 	}
 	w->start.client = w->stop.client = 0;
 	if (start.client)
@@ -531,8 +532,10 @@ static struct hvd_worker *worker_new(const char *id, int fd, bool ours)
 
 static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool paused, struct hvd_worker **out)
 {
-	char cpus[16], mem[32], fdnum[16], icmask[16], *dir;
+	char cpus[16], mem[32], fdnum[16], icmask[16], *dir, **disks;
+	const char **argv;
 	struct hvd_worker *w;
+	size_t k;
 	int sv[2];
 	pid_t pid;
 
@@ -545,6 +548,16 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool pau
 	snprintf(cpus, sizeof(cpus), "%u", vm->proc_count);
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)vm->mem_startup);
 	snprintf(icmask, sizeof(icmask), "%u", vm->ic_disabled);
+	/* Its hard disk drives, as --disk CONTROLLER:LOCATION:PATH (made before the fork). */
+	disks = calloc(vm->ndrives + 1, sizeof(*disks));
+	if (!disks)
+		abort();
+	for (k = 0; k < vm->ndrives; k++)
+		if (asprintf(&disks[k], "%u:%u:%s", vm->drives[k].controller, vm->drives[k].location, vm->drives[k].path) < 0)
+			abort();
+	argv = calloc(24 + 2 * vm->ndrives, sizeof(*argv));
+	if (!argv)
+		abort();
 	pid = fork();
 	if (pid < 0) {
 		int rc = -errno;
@@ -552,10 +565,13 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool pau
 		close(sv[0]);
 		close(sv[1]);
 		free(dir);
+		for (k = 0; k < vm->ndrives; k++)
+			free(disks[k]);
+		free(disks);
+		free(argv);
 		return rc;
 	}
 	if (pid == 0) {
-		const char *argv[24];
 		int n = 0, null = open("/dev/null", O_RDWR);
 
 		/* The worker lives in its own session: hvd's signals and restarts pass it by. */
@@ -600,12 +616,20 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool pau
 			argv[n++] = "--ic-disabled";
 			argv[n++] = icmask;
 		}
+		for (k = 0; k < vm->ndrives; k++) {
+			argv[n++] = "--disk";
+			argv[n++] = disks[k];
+		}
 		argv[n] = NULL;
 		execv(worker_path, (char *const *)argv);
 		_exit(127);
 	}
 	close(sv[1]);
 	free(dir);
+	for (k = 0; k < vm->ndrives; k++)
+		free(disks[k]);
+	free(disks);
+	free(argv);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	w = worker_new(vm->id, sv[0], true);
 	w->pid = pid;

@@ -397,35 +397,58 @@ static int64_t mono_ns(void)
 	return now_ns(CLOCK_MONOTONIC);
 }
 
-/* Worker.Save: pause, write the whole partition state to Path (synced), then resume, or
- * with Stop end the run (Save-VM). hvd names a temporary file and renames it once it has the
- * answer. The reply says how long the guest stood still. */
-static int save_partition(struct worker *w, const struct wire_value *args, struct wire_value **reply, char *err,
-			  size_t errlen)
+/* Worker.Save's Disks: {ControllerNumber, ControllerLocation, Path} per disk to move to a new
+ * differencing child (made here: the worker holds the parent's write lock). */
+static int save_disks(const struct wire_value *args, struct hv_disk_switch **out, unsigned *n, char *err,
+		      size_t errlen)
 {
-	const char *path = NULL;
-	bool stop = false, was_paused = !strcmp(w->state, "Paused");
-	int64_t t0 = mono_ns(), t1, t2;
-	struct stat sb;
-	int fd, rc;
+	const struct wire_value *list = wire_object_get(args, "Disks");
+	struct hv_disk_switch *sw;
+	size_t i;
 
-	if (wire_object_get_string(args, "Path", &path) || path[0] != '/') {
-		snprintf(err, errlen, "Worker.Save needs an absolute Path");
+	*out = NULL;
+	*n = 0;
+	if (!list || list->type == WIRE_NULL)
+		return 0;
+	if (list->type != WIRE_LIST || list->list.n > HV_MAX_SCSI_CONTROLLERS * HV_MAX_SCSI_LOCATIONS) {
+		snprintf(err, errlen, "Worker.Save's Disks must be a list of at most %u disks",
+			 HV_MAX_SCSI_CONTROLLERS * HV_MAX_SCSI_LOCATIONS);
 		return -EINVAL;
 	}
-	wire_object_get_bool(args, "Stop", &stop);
-	if (!was_paused && (rc = hv_partition_pause(w->part)) != 0) {
-		snprintf(err, errlen, "cannot pause the partition: %s", strerror(-rc));
-		return rc;
+	sw = calloc(list->list.n + 1, sizeof(*sw));
+	if (!sw)
+		return -ENOMEM;
+	for (i = 0; i < list->list.n; i++) {
+		const struct wire_value *o = list->list.items[i];
+		int64_t c = -1, l = -1;
+		const char *path = NULL;
+
+		if (wire_object_get_int(o, "ControllerNumber", &c) || wire_object_get_int(o, "ControllerLocation", &l) ||
+		    wire_object_get_string(o, "Path", &path) || c < 0 || c >= HV_MAX_SCSI_CONTROLLERS || l < 0 ||
+		    l >= HV_MAX_SCSI_LOCATIONS || path[0] != '/') {
+			snprintf(err, errlen, "Worker.Save's Disks[%zu] needs ControllerNumber, ControllerLocation and an "
+					      "absolute Path", i);
+			free(sw);
+			return -EINVAL;
+		}
+		sw[i] = (struct hv_disk_switch){ .controller = (unsigned)c, .location = (unsigned)l, .path = path, .create = 1 };
 	}
-	t1 = mono_ns();
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	*out = sw;
+	*n = (unsigned)list->list.n;
+	return 0;
+}
+
+/* The state into path (created, synced): 0, or -errno with err saying why. */
+static int save_state(struct worker *w, const char *path, struct stat *sb, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc;
+
 	rc = fd < 0 ? -errno : hv_partition_save(w->part, fd);
 	if (getenv("HVKIT_FAULT") && !strcmp(getenv("HVKIT_FAULT"), "worker-save"))
 		_exit(99); /* the crash tests: a worker that dies half way through a save */
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
-	if (rc == 0 && fstat(fd, &sb) < 0)
+	if (rc == 0 && fstat(fd, sb) < 0)
 		rc = -errno;
 	if (fd >= 0 && close(fd) < 0 && rc == 0)
 		rc = -errno;
@@ -433,6 +456,56 @@ static int save_partition(struct worker *w, const struct wire_value *args, struc
 		snprintf(err, errlen, "cannot save the partition to %s: %s", path, strerror(-rc));
 		if (fd >= 0)
 			unlink(path);
+	}
+	return rc;
+}
+
+/* Worker.Save: pause, let every disk request in flight complete and flush the disks, write the
+ * whole partition state to Path (synced), move the Disks listed to their new differencing
+ * children (a checkpoint of a running VM: the state and the checkpoint's disk layers agree),
+ * then resume, or with Stop end the run (Save-VM). All or nothing: on a failure the state
+ * file is removed, every disk stays on its old layer and the partition runs on. hvd names a
+ * temporary file and renames it once it has the answer. The reply says how long the guest
+ * stood still and which disks moved. */
+static int save_partition(struct worker *w, const struct wire_value *args, struct wire_value **reply, char *err,
+			  size_t errlen)
+{
+	const char *path = NULL;
+	bool stop = false, was_paused = !strcmp(w->state, "Paused");
+	int64_t t0 = mono_ns(), t1, t2;
+	struct hv_disk_switch *sw = NULL;
+	struct stat sb;
+	unsigned nsw = 0, i;
+	int rc;
+
+	if (wire_object_get_string(args, "Path", &path) || path[0] != '/') {
+		snprintf(err, errlen, "Worker.Save needs an absolute Path");
+		return -EINVAL;
+	}
+	wire_object_get_bool(args, "Stop", &stop);
+	if ((rc = save_disks(args, &sw, &nsw, err, errlen)) != 0)
+		return rc;
+	if (!was_paused && (rc = hv_partition_pause(w->part)) != 0) {
+		snprintf(err, errlen, "cannot pause the partition: %s", strerror(-rc));
+		free(sw);
+		return rc;
+	}
+	t1 = mono_ns();
+	rc = hv_partition_disks_quiesce(w->part, err, errlen);
+	if (rc && !err[0])
+		snprintf(err, errlen, "cannot quiesce the disks: %s", strerror(-rc));
+	if (rc == 0)
+		rc = save_state(w, path, &sb, err, errlen);
+	if (rc == 0 && nsw) {
+		char why[1024] = "";
+
+		if (getenv("HVKIT_FAULT") && !strcmp(getenv("HVKIT_FAULT"), "worker-switch"))
+			_exit(99); /* the crash tests: state written, disks not switched */
+		rc = hv_partition_disk_switch(w->part, sw, nsw, why, sizeof(why));
+		if (rc) {
+			snprintf(err, errlen, "cannot switch to the new disk layers: %s", why[0] ? why : strerror(-rc));
+			unlink(path);
+		}
 	}
 	t2 = mono_ns();
 	if (rc == 0 && stop) {
@@ -442,13 +515,29 @@ static int save_partition(struct worker *w, const struct wire_value *args, struc
 
 		(void)r2;
 	}
-	if (rc)
+	if (rc) {
+		free(sw);
 		return rc;
+	}
 	*reply = wire_object("WorkerSaved");
 	wire_object_add(*reply, "Path", wire_string(path));
 	wire_object_add(*reply, "FileBytes", wire_uint((uint64_t)sb.st_blocks * 512));
 	wire_object_add(*reply, "SaveTime", wire_duration(t2 - t1));
 	wire_object_add(*reply, "PausedTime", wire_duration(mono_ns() - t0));
+	if (nsw) {
+		struct wire_value *list = wire_list();
+
+		for (i = 0; i < nsw; i++) {
+			struct wire_value *o = wire_object("WorkerDisk");
+
+			wire_object_add(o, "ControllerNumber", wire_uint(sw[i].controller));
+			wire_object_add(o, "ControllerLocation", wire_uint(sw[i].location));
+			wire_object_add(o, "Path", wire_string(sw[i].path));
+			wire_list_append(list, o);
+		}
+		wire_object_add(*reply, "Disks", list);
+	}
+	free(sw);
 	return 0;
 }
 

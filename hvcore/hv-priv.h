@@ -132,6 +132,10 @@ void hv_vcpu_destroy(struct hv_vcpu *v);
 int hv_kvm_stats_open(struct hv_vcpu *v);
 void hv_kvm_stats_read(const struct hv_vcpu *v, uint64_t out[HV_KVM_STATS]);
 
+/* partition.c: every vCPU thread held by a pause (or none started yet); nothing the guest
+ * does can reach a device. */
+bool hv_partition_held(struct hv_partition *p);
+
 /* partition.c: first stop reason wins; kicks every vCPU out. */
 void hv_partition_request_stop(struct hv_partition *p, const struct hv_stop_info *info);
 

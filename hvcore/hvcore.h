@@ -283,6 +283,31 @@ struct hv_disk_stats {
  * partition has. */
 HV_WUR int hv_partition_disk_stats(struct hv_partition *p, struct hv_disk_stats *out, size_t max);
 
+/* The disks while the partition is held (hv_partition_pause, or loaded and not yet run):
+ * quiesce waits until no request of any SCSI controller is in flight (taken from the ring and
+ * not completed) and flushes every disk, so the images hold everything the guest was told
+ * is written. Call it before hv_partition_save: a saved state and its disks then agree.
+ * -EBUSY not held; a flush error is returned and why (may be NULL) names the disk. */
+HV_WUR int hv_partition_disks_quiesce(struct hv_partition *p, char *why, size_t why_len);
+
+/* A disk's new backing: path, a differencing child of the disk's current layer (a checkpoint).
+ * With create, it is made first (-EEXIST if it exists); else it must exist already. */
+struct hv_disk_switch {
+	unsigned controller, location;
+	const char *path; /* absolute, shorter than 256 bytes */
+	int create;
+};
+
+/* Quiesced and held: every disk of sw[0..n) moves to its new layer, all or none. Each new
+ * layer is created or opened (read-write, locked) and checked to be the same disk (size,
+ * sector size, Virtual Disk ID, with a parent) before any disk moves; then the controllers
+ * use them and the old layers are closed (they stay as the new ones' read-only parents).
+ * On failure no disk moved, the files made here are removed, and why names the disk.
+ * -EBUSY not held, -EINVAL a disk named twice or a bad path, -ENOENT no such disk, or
+ * libvhdx's errno. */
+HV_WUR int hv_partition_disk_switch(struct hv_partition *p, const struct hv_disk_switch *sw, unsigned n,
+				    char *why, size_t why_len);
+
 /* Hyper-V's names: "Heartbeat", "Shutdown", "Time Synchronization", "Key-Value Pair
  * Exchange"; NULL for a bad value. */
 const char *hv_ic_name(enum hv_ic ic);

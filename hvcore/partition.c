@@ -356,6 +356,18 @@ int hv_partition_pause(struct hv_partition *p)
 	return r;
 }
 
+bool hv_partition_held(struct hv_partition *p)
+{
+	bool ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = p->state == HV_STATE_NEW ||
+	     (p->state == HV_STATE_RUNNING && __atomic_load_n(&p->pause_req, __ATOMIC_SEQ_CST) &&
+	      !__atomic_load_n(&p->stopping, __ATOMIC_SEQ_CST) && p->paused == p->nvcpus);
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
 int hv_partition_resume(struct hv_partition *p)
 {
 	int r = 0;

@@ -6,9 +6,13 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "formats/vhdx/vhdx.h"
 #include "hvcore/vmbus-priv.h"
 
 #define PKT_DATA_INBAND 6
@@ -325,4 +329,77 @@ int hv_partition_disk_stats(struct hv_partition *p, struct hv_disk_stats *out, s
 	}
 	pthread_mutex_unlock(&p->hv->lock);
 	return (int)n;
+}
+
+static struct hv_channel *scsi_channel(struct hv_partition *p, unsigned controller)
+{
+	struct hv_channel *c;
+
+	if (!p->hv->on || controller >= HV_MAX_SCSI_CONTROLLERS)
+		return NULL;
+	c = p->hv->vmbus.chan[HV_SCSI_SLOT + controller];
+	return c && c->vsp == &hv_vsp_storvsc ? c : NULL;
+}
+
+int hv_partition_disks_quiesce(struct hv_partition *p, char *why, size_t why_len)
+{
+	unsigned i;
+	int r = 0;
+
+	if (!hv_partition_held(p))
+		return -EBUSY;
+	for (i = 0; i < HV_MAX_SCSI_CONTROLLERS && r == 0; i++) {
+		struct hv_channel *c = scsi_channel(p, i);
+
+		if (c)
+			r = hv_storvsc_quiesce(c, why, why_len);
+	}
+	return r;
+}
+
+/* Two phases: every new layer opened (nothing visible to the guest changes yet), then every
+ * controller switched; a failure in the first undoes the first. */
+int hv_partition_disk_switch(struct hv_partition *p, const struct hv_disk_switch *sw, unsigned n,
+			     char *why, size_t why_len)
+{
+	struct vhdx **v;
+	unsigned i, j;
+	int r = 0;
+
+	if (!hv_partition_held(p))
+		return -EBUSY;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (sw[i].controller == sw[j].controller && sw[i].location == sw[j].location) {
+				snprintf(why, why_len, "disk %u:%u named twice", sw[i].controller, sw[i].location);
+				return -EINVAL;
+			}
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n && r == 0; i++) {
+		struct hv_channel *c = scsi_channel(p, sw[i].controller);
+
+		if (!c) {
+			snprintf(why, why_len, "disk %u:%u: no such disk", sw[i].controller, sw[i].location);
+			r = -ENOENT;
+		} else {
+			r = hv_storvsc_switch_open(c, &sw[i], &v[i], why, why_len);
+		}
+	}
+	if (r) {
+		for (j = 0; j < n; j++) {
+			if (!v[j])
+				continue;
+			vhdx_free(v[j]);
+			if (sw[j].create)
+				unlink(sw[j].path);
+		}
+		free(v);
+		return r;
+	}
+	for (i = 0; i < n; i++)
+		hv_storvsc_switch_commit(scsi_channel(p, sw[i].controller), sw[i].location, v[i], sw[i].path);
+	free(v);
+	return 0;
 }

@@ -55,6 +55,7 @@ struct hv_ring {
 };
 
 struct hv_channel;
+struct vhdx;
 
 /* A VMBus device provider: one file each, one entry in the vmbus.c table. */
 struct hv_vsp {
@@ -225,6 +226,15 @@ extern const struct hv_vsp hv_vsp_heartbeat, hv_vsp_shutdown, hv_vsp_timesync, h
  * partition runs); on failure why names the disk. */
 int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_disk_config *disks,
 		    unsigned ndisks, char *why, size_t why_len);
+/* The vCPUs held (lock not held): waits for every queued request to complete, then flushes
+ * every disk; on failure why names the disk. */
+int hv_storvsc_quiesce(struct hv_channel *c, char *why, size_t why_len);
+/* Quiesced: creates (sw->create) and opens the new layer of one disk into *out, checked to be
+ * the same disk; on failure nothing is left behind (a file it created is removed) and why
+ * names the disk. commit then makes the controller use v (consumed) and closes the old one. */
+int hv_storvsc_switch_open(struct hv_channel *c, const struct hv_disk_switch *sw, struct vhdx **out,
+			   char *why, size_t why_len);
+void hv_storvsc_switch_commit(struct hv_channel *c, unsigned location, struct vhdx *v, const char *path);
 /* With hv->lock held: appends each disk's statistics; returns the number of disks. */
 size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t max);
 int hv_shutdown_request(struct hv_channel *c, int reboot, const char *reason);

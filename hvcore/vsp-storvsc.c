@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hvcore/scsi.h"
 #include "hvcore/vmbus-priv.h"
@@ -113,7 +114,9 @@ struct storvsc {
 
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
+	pthread_cond_t idle;            /* signalled when the queue is empty and nothing runs */
 	bool locks, thread_on, stop;
+	bool busy;                      /* the I/O thread holds a request (under qlock) */
 	pthread_t thread;
 	struct req *head, *tail, *free; /* the queue and the free requests (under qlock) */
 	struct req *reqs;
@@ -488,6 +491,7 @@ static void *io_main(void *arg)
 			s->head = r->next;
 			if (!s->head)
 				s->tail = NULL;
+			s->busy = true;
 		}
 		pthread_mutex_unlock(&s->qlock);
 		if (!r)
@@ -496,6 +500,11 @@ static void *io_main(void *arg)
 		pthread_mutex_lock(&c->p->hv->lock);
 		complete(c, r);
 		pthread_mutex_unlock(&c->p->hv->lock);
+		pthread_mutex_lock(&s->qlock);
+		s->busy = false;
+		if (!s->head)
+			pthread_cond_broadcast(&s->idle);
+		pthread_mutex_unlock(&s->qlock);
 	}
 	return NULL;
 }
@@ -549,6 +558,7 @@ static void destroy(struct hv_channel *c)
 	if (s->locks) {
 		pthread_mutex_destroy(&s->qlock);
 		pthread_cond_destroy(&s->qcond);
+		pthread_cond_destroy(&s->idle);
 		s->locks = false;
 	}
 	free(s->reqs);
@@ -569,6 +579,12 @@ static int open_disk(struct storvsc *s, const struct hv_disk_config *dc, char *w
 		if (why && why_len)
 			snprintf(why, why_len, "two disks at SCSI %u:%u", dc->controller, dc->location);
 		return -EINVAL;
+	}
+	if (strlen(dc->path) >= sizeof(k->d.path)) {
+		if (why && why_len)
+			snprintf(why, why_len, "disk %u:%u: its path is longer than %zu bytes", dc->controller,
+				 dc->location, sizeof(k->d.path) - 1);
+		return -ENAMETOOLONG;
 	}
 	k = calloc(1, sizeof(*k));
 	if (!k)
@@ -613,6 +629,7 @@ int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_d
 	s->controller = controller;
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
+	pthread_cond_init(&s->idle, NULL);
 	s->locks = true;
 	for (i = 0; i < ndisks; i++) {
 		if (disks[i].controller != controller)
@@ -635,6 +652,96 @@ int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_d
 	r = -pthread_create(&s->thread, NULL, io_main, c);
 	s->thread_on = r == 0;
 	return r;
+}
+
+/* Waits until every request taken from the ring has completed, then makes every disk's
+ * writes durable. The caller holds the vCPUs, so nothing new comes in meanwhile. */
+int hv_storvsc_quiesce(struct hv_channel *c, char *why, size_t why_len)
+{
+	struct storvsc *s = st_of(c);
+	unsigned i;
+	int r = 0;
+
+	pthread_mutex_lock(&s->qlock);
+	while (s->thread_on && (s->head || s->busy))
+		pthread_cond_wait(&s->idle, &s->qlock);
+	for (i = 0; i < HV_MAX_SCSI_LOCATIONS && r == 0; i++) {
+		struct disk *k = s->disk[i];
+
+		if (!k || k->d.read_only || (r = vhdx_flush(k->d.v)) == 0)
+			continue;
+		if (why && why_len)
+			snprintf(why, why_len, "disk %u:%u %s: cannot flush: %s", s->controller, i, k->d.path,
+				 vhdx_why(k->d.v)[0] ? vhdx_why(k->d.v) : strerror(-r));
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return r;
+}
+
+int hv_storvsc_switch_open(struct hv_channel *c, const struct hv_disk_switch *sw, struct vhdx **out,
+			   char *why, size_t why_len)
+{
+	struct storvsc *s = st_of(c);
+	const struct disk *k = sw->location < HV_MAX_SCSI_LOCATIONS ? s->disk[sw->location] : NULL;
+	char detail[600] = "";
+	struct vhdx_info info;
+	bool made = false;
+	int r = 0;
+
+	*out = NULL;
+	if (!k) {
+		snprintf(why, why_len, "disk %u:%u: no such disk", sw->controller, sw->location);
+		return -ENOENT;
+	}
+	if (!sw->path || sw->path[0] != '/' || strlen(sw->path) >= sizeof(k->d.path)) {
+		snprintf(why, why_len, "disk %u:%u: the new layer needs an absolute path of less than %zu bytes",
+			 sw->controller, sw->location, sizeof(k->d.path));
+		return -EINVAL;
+	}
+	if (sw->create) {
+		struct vhdx_create_opts o = { .type = VHDX_TYPE_DIFFERENCING, .parent = k->d.path };
+
+		r = vhdx_create(sw->path, &o);
+		made = r == 0;
+		if (r)
+			snprintf(detail, sizeof(detail), "cannot create it over %s: %s", k->d.path, strerror(-r));
+	}
+	if (r == 0)
+		r = vhdx_open_detail(sw->path, k->d.read_only ? 0 : VHDX_OPEN_RDWR, out, detail, sizeof(detail));
+	/* The new layer must be the same disk to the guest: size, sectors, identity. */
+	if (r == 0 && (r = vhdx_info_get(*out, &info)) == 0 &&
+	    (info.virtual_size != k->d.size || info.logical_sector_size != k->d.lbs ||
+	     memcmp(&info.disk_id, &k->d.id, sizeof(info.disk_id)) || !info.parent_path)) {
+		snprintf(detail, sizeof(detail), "it is not a differencing child of %s", k->d.path);
+		r = -EINVAL;
+	}
+	if (r) {
+		vhdx_free(*out);
+		*out = NULL;
+		if (made)
+			unlink(sw->path);
+		snprintf(why, why_len, "disk %u:%u: %s: %s", sw->controller, sw->location, sw->path,
+			 detail[0] ? detail : strerror(-r));
+	}
+	return r;
+}
+
+void hv_storvsc_switch_commit(struct hv_channel *c, unsigned location, struct vhdx *v, const char *path)
+{
+	struct storvsc *s = st_of(c);
+	struct disk *k = s->disk[location];
+	struct vhdx *old;
+
+	pthread_mutex_lock(&s->qlock);
+	old = k->d.v;
+	k->d.v = v;
+	snprintf(k->d.path, sizeof(k->d.path), "%s", path);
+	pthread_mutex_unlock(&s->qlock);
+	/* Flushed already: closing marks its log clean and gives up the write lock; from now on
+	 * it is read only as the new layer's parent. */
+	if (vhdx_close(old) < 0) {
+		/* its data was durable before the switch: nothing is lost */
+	}
 }
 
 size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t max)

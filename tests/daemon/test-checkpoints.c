@@ -1,11 +1,18 @@
 /* Integration: checkpoints, saved state and hard disk drives with a real hvd and real
  * partitions of the built-in guest counting in memory (hvguest.counter=1), on /dev/kvm.
- * A restore must continue from exactly the count at the checkpoint; disks (written here
- * through libvhdx, since the guest has no storage device yet) must read what they held at
- * each checkpoint, also after the middle one is removed (checked with hv-img and, on the
- * flattened image, qemu-img); hvd and the worker are killed at points during Checkpoint-VM
- * and Remove-VMCheckpoint and afterwards the VM starts, the tree is consistent and no file is
- * orphaned. Skipped, with the reason, where /dev/kvm cannot be opened. */
+ * A restore must continue from exactly the count at the checkpoint; disks must read what they
+ * held at each checkpoint, also after the middle one is removed (checked with hv-img and, on
+ * the flattened image, qemu-img); a running guest that wrote its disk (hvguest.disktest=1) is
+ * checkpointed while it runs: its worker switches to the new layer in the same pause as the
+ * state save, and a restore gives back the checkpoint's disk and count; hvd and the worker
+ * are killed at points during Checkpoint-VM and Remove-VMCheckpoint and afterwards the VM
+ * starts, the tree is consistent and no file is orphaned. Skipped, with the reason, where
+ * /dev/kvm cannot be opened.
+ *
+ * The test itself reads and writes disks through libvhdx only where no worker holds them (the
+ * VM is off, or the file is a checkpoint's layer): a worker opens its disk read-write with an
+ * exclusive flock, which refuses a second writer, while libvhdx's read-only open takes no lock
+ * at all (children must read their parents) and would read a file changing underneath it. */
 #include "config.h"
 
 #include <dirent.h>
@@ -18,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,12 +183,28 @@ static char *drive_path(const struct hvd_instance *h, const char *vm)
 	return run_ok(h, "(Get-VMHardDiskDrive %s).Path", vm);
 }
 
+/* Whether a writer (a worker) holds path's lock: a shared flock fails against it. */
+static bool held(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool r = false;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		r = errno == EWOULDBLOCK;
+	close(fd);
+	return r;
+}
+
 static void disk_write(const char *path, uint64_t off, const char *text)
 {
 	struct vhdx *v = NULL;
 	char buf[512] = { 0 };
 
 	snprintf(buf, sizeof(buf), "%s", text);
+	if (held(path))
+		fail_msg("%s is held by a worker: turn its VM off before writing it", path);
 	assert_int_equal(vhdx_open(path, VHDX_OPEN_RDWR, &v), 0);
 	assert_int_equal(vhdx_write(v, buf, sizeof(buf), off), 0);
 	assert_int_equal(vhdx_close(v), 0);
@@ -191,6 +215,8 @@ static void disk_expect(const char *path, uint64_t off, const char *text)
 	struct vhdx *v = NULL;
 	char buf[512];
 
+	if (held(path))
+		fail_msg("%s is held by a worker: turn its VM off before reading it", path);
 	assert_int_equal(vhdx_open(path, 0, &v), 0);
 	assert_int_equal(vhdx_read(v, buf, sizeof(buf), off), 0);
 	vhdx_free(v);
@@ -361,19 +387,23 @@ static void test_tree_and_disks(void **state)
 	new_counter_vm(h, "c2");
 	vm_id(h, "c2", id);
 	free(run_ok(h, "Add-VMHardDiskDrive -VMName c2 -Path %s -ControllerType SCSI", d0));
-	free(run_ok(h, "Start-VM c2"));
+	/* Each stage: written while off, then a paused checkpoint of the running VM (its worker
+	 * makes the new layer), then off again for the next stage's writes. */
 	for (i = 0; i < 3; i++) {
 		char text[32];
 
-		wait_count(h, id, 0, 3 + 5 * (long)i, false);
-		k[i] = pause_at(h, "c2", id);
 		p = drive_path(h, "c2");
 		snprintf(text, sizeof(text), "stage %zu", i);
 		disk_write(p, 0, text);
 		disk_write(p, (i + 1) * MIB, text);
+		free(run_ok(h, "Start-VM c2"));
+		assert_true(held(p));
 		free(p);
+		from = console_len(h, id);
+		wait_count(h, id, from, 3, false);
+		k[i] = pause_at(h, "c2", id);
 		free(run_ok(h, "Checkpoint-VM c2 -SnapshotName %s", names[i]));
-		free(run_ok(h, "Resume-VM c2"));
+		free(run_ok(h, "Stop-VM c2 -TurnOff"));
 	}
 	p = drive_path(h, "c2");
 	disk_write(p, 0, "after");
@@ -382,11 +412,11 @@ static void test_tree_and_disks(void **state)
 		int c = order[i];
 		char text[32];
 
-		free(run_ok(h, "Suspend-VM c2")); /* nothing printed between here and the restore */
 		from = console_len(h, id);
 		free(run_ok(h, "Restore-VMCheckpoint -VMName c2 -Name %s", names[c]));
 		free(run_ok(h, "Resume-VM c2"));
 		assert_int_equal(wait_count(h, id, from, 0, true), k[c] + 1);
+		free(run_ok(h, "Stop-VM c2 -TurnOff"));
 		p = drive_path(h, "c2");
 		snprintf(text, sizeof(text), "stage %d", c);
 		disk_expect(p, 0, text);
@@ -461,6 +491,137 @@ static void test_tree_and_disks(void **state)
 	p = drive_path(h, "c2");
 	disk_expect(p, 0, "stage 0");
 	free(p);
+}
+
+/* ---- a running guest's disk ---- */
+
+#define MARK_OFF (MIB + 64 * 1024) /* between hvguest's disktest points (every MiB of 64) */
+
+/* Waits for text on the VM's console. */
+static void wait_text(const struct hvd_instance *h, const char *id, const char *text)
+{
+	int i;
+
+	for (i = 0; i < 1200; i++) {
+		char *c = console_of(h, id, NULL);
+		struct timespec ts = { 0, 100000000 };
+		bool found = strstr(c, text) != NULL;
+
+		free(c);
+		if (found)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("VM %s never printed [%s]", id, text);
+}
+
+/* What hvguest's disktest leaves at off (storage.c): pattern(offset) in every 8-byte word
+ * (controller 0, location 0). */
+static void expect_guest_pattern(const char *path, uint64_t off)
+{
+	uint64_t salt = (uint64_t)1 << 48, word[512];
+	struct vhdx *v = NULL;
+	size_t k;
+
+	assert_false(held(path));
+	assert_int_equal(vhdx_open(path, 0, &v), 0);
+	assert_int_equal(vhdx_read(v, word, sizeof(word), off), 0);
+	vhdx_free(v);
+	for (k = 0; k < 512; k++)
+		if (word[k] != ((off + 8 * k) ^ salt) * 0x9e3779b97f4a7c15ULL)
+			fail_msg("%s at %llu does not hold what the guest wrote", path, (unsigned long long)(off + 8 * k));
+}
+
+/* A guest that wrote its disk is checkpointed twice while it runs: each time its worker
+ * switches to the new layer (Get-VMBusChannel shows it writing the child hvd names) and the
+ * checkpoint keeps the layer; the guest runs on. A restore gives back the checkpoint's disk
+ * (not what was written after) and count. A checkpoint removed while the VM runs leaves its
+ * layer until the VM is off, then it is merged. */
+static void test_running_disks(void **state)
+{
+	struct hvd_instance *h = *state;
+	char id[64], disks[400], d0[500], *s, *child, *child2, *p;
+	long before, after, got;
+	size_t from;
+	int i;
+
+	snprintf(disks, sizeof(disks), "%s/disks", h->dir);
+	fresh_disk(disks, d0, sizeof(d0));
+	disk_write(d0, MARK_OFF, "before");
+	free(run_ok(h, "New-VM -Name r1 -MemoryStartupBytes 64MB | Out-Null; "
+		       "Set-VMFirmware r1 -KernelCommandLine 'hvguest.counter=1 hvguest.disktest=1' | Out-Null; "
+		       "Add-VMHardDiskDrive -VMName r1 -Path %s",
+		    d0));
+	vm_id(h, "r1", id);
+	free(run_ok(h, "Start-VM r1"));
+	wait_text(h, id, "hvguest: disk 0:0 size=67108864 test=ok");
+	wait_count(h, id, 0, 3, false);
+	s = console_of(h, id, NULL);
+	before = count_in(s, 0, true);
+	free(s);
+	s = run_ok(h, "(Checkpoint-VM r1 -SnapshotName live -PassThru).State");
+	assert_string_equal(s, "Running");
+	free(s);
+	s = console_of(h, id, NULL);
+	after = count_in(s, 0, true);
+	free(s);
+	child = drive_path(h, "r1");
+	assert_true(strcmp(child, d0) != 0 && strstr(child, ".avhdx"));
+	assert_true(held(child));
+	assert_false(held(d0)); /* the layer: read-only from now on */
+	s = run_ok(h, "(Get-VMCheckpoint r1 -Name live).HardDrives");
+	assert_string_equal(s, d0);
+	free(s);
+	/* the worker's next sample names the disk it writes now */
+	for (i = 0; i < 200; i++) {
+		struct timespec ts = { 0, 100000000 };
+		bool now;
+
+		s = run_ok(h, "(Get-VMBusChannel r1 | Where-Object Name -like *SCSI*).Disks | ForEach-Object { $_.Path }");
+		now = !strcmp(s, child);
+		if (!now && strcmp(s, d0))
+			fail_msg("Get-VMBusChannel shows the disk at [%s]", s);
+		free(s);
+		if (now)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_true(i < 200);
+	wait_count(h, id, 0, after + 3, false); /* it runs on */
+
+	/* a second one, then removed while running: its layer stays until the VM is off */
+	free(run_ok(h, "Checkpoint-VM r1 -SnapshotName live2"));
+	child2 = drive_path(h, "r1");
+	assert_true(held(child2));
+	free(run_ok(h, "Remove-VMCheckpoint -VMName r1 -Name live2"));
+	assert_int_equal(access(child, F_OK), 0);
+	assert_true(held(child2));
+	free(run_ok(h, "Stop-VM r1 -TurnOff"));
+	p = drive_path(h, "r1");
+	assert_string_equal(p, child2);
+	free(p);
+	assert_int_equal(access(child, F_OK), -1); /* merged into child2 */
+	expect_guest_pattern(child2, 0);
+	disk_write(child2, MARK_OFF, "after");
+	assert_int_equal(check_consistent(h, id, disks), 1);
+
+	from = console_len(h, id);
+	free(run_ok(h, "Restore-VMCheckpoint -VMName r1 -Name live"));
+	s = run_ok(h, "(Get-VM r1).State");
+	assert_string_equal(s, "Running");
+	free(s);
+	got = wait_count(h, id, from, 0, true);
+	assert_true(got >= before + 1 && got <= after + 1);
+	free(run_ok(h, "Stop-VM r1 -TurnOff"));
+	p = drive_path(h, "r1");
+	assert_true(strcmp(p, d0) && strcmp(p, child2));
+	disk_expect(p, MARK_OFF, "before");
+	expect_guest_pattern(p, 0);
+	expect_guest_pattern(p, 32 * MIB);
+	free(p);
+	assert_int_equal(check_consistent(h, id, disks), 1);
+	free(child);
+	free(child2);
 }
 
 static void test_save_vm_and_types(void **state)
@@ -697,8 +858,9 @@ static void starts(struct hvd_instance *h, const char *name, const char *id)
 static void test_crash_checkpoint(void **state)
 {
 	struct hvd_instance *h = *state;
-	static const char *const points[] = { "checkpoint-after-config", "worker-save", "checkpoint-after-save",
-					      "checkpoint-after-disks", "checkpoint-after-rename", "checkpoint-after-tree" };
+	static const char *const points[] = { "checkpoint-after-config", "worker-save", "worker-switch",
+					      "checkpoint-after-save", "checkpoint-after-disks", "checkpoint-after-rename",
+					      "checkpoint-after-tree" };
 	char id[64], disks[400], d0[500];
 	int before, after;
 	size_t i;
@@ -723,11 +885,14 @@ static void test_crash_checkpoint(void **state)
 		/* the checkpoint is there once the tree was written, else not at all */
 		if (!strcmp(points[i], "checkpoint-after-tree"))
 			assert_int_equal(after, before + 1);
-		else if (strcmp(points[i], "worker-save"))
-			assert_int_equal(after, before);
 		else
-			assert_true(after == before);
+			assert_int_equal(after, before);
+		/* Whatever happened, the worker (if it lives) writes the drive hvd names. */
 		p = drive_path(h, "f1");
+		if (strncmp(points[i], "worker-", 7)) {
+			assert_true(held(p));
+		}
+		free(run_ok(h, "Stop-VM f1 -TurnOff"));
 		disk_write(p, 0, points[i]); /* the VM's disk is writable and not a layer */
 		free(p);
 		starts(h, "f1", id);
@@ -811,6 +976,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_counter_restore, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_tree_and_disks, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_running_disks, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_save_vm_and_types, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_vmbus, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_state, hvd_setup, hvd_teardown),

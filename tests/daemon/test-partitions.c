@@ -456,6 +456,70 @@ static void test_vmbus(void **state)
 	free(run_ok(h, "Stop-VM v -TurnOff"));
 }
 
+/* Storage through hvd: New-VHD, Add-VMHardDiskDrive, the guest's disk test on the synthetic
+ * SCSI controller, the disk's counters in Get-VMBusChannel, the image clean afterwards
+ * (qemu-img check when installed); while the VM runs its worker holds the disk and no other
+ * VM can add it, nor can Optimize-VHD change it. */
+static void test_storage(void **state)
+{
+	struct hvd_instance *h = *state;
+	char disk[600], script[1600], *out, *c = NULL;
+	struct run_result r;
+	int i;
+
+	snprintf(disk, sizeof(disk), "%s/s.vhdx", h->dir);
+	snprintf(script, sizeof(script),
+		 "New-VHD -Path %s -SizeBytes 64MB -Dynamic | Out-Null; New-VM s -MemoryStartupBytes 64MB | Out-Null; "
+		 "New-VM s2 -MemoryStartupBytes 64MB | Out-Null; Add-VMHardDiskDrive -VMName s -Path %s; "
+		 "Set-VMFirmware s -KernelCommandLine 'hvguest.disktest=1'; Start-VM s",
+		 disk, disk);
+	free(run_ok(h, script));
+	for (i = 0; i < 1200; i++) {
+		struct timespec ts = { 0, 100000000 };
+
+		c = console_of(h, "s");
+		if (strstr(c, "hvguest: disk 0:0 size=67108864 test="))
+			break;
+		free(c);
+		c = NULL;
+		nanosleep(&ts, NULL);
+	}
+	if (!c)
+		fail_msg("the guest printed no disk line");
+	assert_contains(c, "hvguest: disk 0:0 size=67108864 test=ok\n");
+	free(c);
+	/* the worker's samples: the SCSI channel with its disk, 64 points and one 64 KiB write */
+	out = wait_output(h, "(Get-VMBusChannel s | Where-Object Name -like *SCSI*).Disks | "
+			     "ForEach-Object { 'W' + $_.WriteOperations + ' ' + $_.Path }",
+			  "W65 ");
+	assert_contains(out, disk);
+	free(out);
+	snprintf(script, sizeof(script), "Add-VMHardDiskDrive -VMName s2 -Path %s", disk);
+	hvctl_run(h, NULL, script, &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "in use by the running virtual machine \"s\"");
+	run_result_free(&r);
+	snprintf(script, sizeof(script), "Optimize-VHD -Path %s", disk);
+	hvctl_run(h, NULL, script, &r, NULL);
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "in use by the running virtual machine");
+	run_result_free(&r);
+	free(run_ok(h, "Stop-VM s -TurnOff"));
+	if (access("/usr/bin/qemu-img", X_OK) == 0) {
+		char *argv[] = { "/usr/bin/qemu-img", "check", "-f", "vhdx", disk, NULL };
+
+		run_program(argv, NULL, &r);
+		if (r.status != 0)
+			fail_msg("qemu-img check %s:\n%s%s", disk, r.out, r.err);
+		run_result_free(&r);
+	} else {
+		printf("qemu-img is not installed: the image is not checked by it\n");
+	}
+	/* off: the disk is free for the other VM */
+	snprintf(script, sizeof(script), "Add-VMHardDiskDrive -VMName s2 -Path %s", disk);
+	free(run_ok(h, script));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +530,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_console, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_watch, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_vmbus, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_storage, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 

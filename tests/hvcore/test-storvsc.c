@@ -4,7 +4,9 @@
  * guest wrote (read through libvhdx, and through qemu-img when it is installed), the parent
  * is untouched, every check-condition left the image alone. Data the guest flushed
  * survives a kill -9 of the process running the partition. A disk in use by another
- * writer fails the partition with a sentence naming it. Skips (exit 77) without /dev/kvm. */
+ * writer fails the partition with a sentence naming it. A paused, quiesced partition moves a
+ * disk to a new differencing child (a checkpoint), all or nothing. Skips (exit 77) without
+ * /dev/kvm. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -396,6 +399,89 @@ static void test_flush_survives_kill(void **state)
 	check_clean(disk.path);
 }
 
+/* Whether a writer holds path's lock (a shared flock fails against it). */
+static bool held(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool r = false;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		r = errno == EWOULDBLOCK;
+	close(fd);
+	return r;
+}
+
+/* Once the guest says its disk is flushed, the partition is paused, quiesced and its disk moved
+ * to a new differencing child, after refused attempts that leave nothing behind; the rest of
+ * the guest's test (its UNMAP, its last flush) goes to the child; the parent keeps what was
+ * written before the switch; the write lock moves with the disk; the counters carry on. */
+static void test_disk_switch(void **state)
+{
+	struct hv_disk_config disk = { .path = path_of("sw.vhdx"), .controller = 1, .location = 2 };
+	struct hv_partition_config cfg = { .disks = &disk, .ndisks = 1 };
+	struct hv_disk_switch sw[2] = { { 1, 2, path_of("sw-child.avhdx"), 1 }, { 1, 2, path_of("sw-b.avhdx"), 1 } };
+	struct hv_disk_switch bad[2] = { { 1, 2, path_of("sw-child.avhdx"), 1 }, { 0, 0, path_of("sw-b.avhdx"), 1 } };
+	struct hv_disk_switch other = { 1, 2, path_of("sw-other.vhdx"), 0 };
+	struct hv_disk_stats ds;
+	char why[512] = "";
+	uint8_t *want, *got;
+	uint64_t size, p1 = point(16 * MIB, 1, NPOINTS);
+	struct vm *vm;
+
+	(void)state;
+	create(disk.path, VHDX_TYPE_DYNAMIC, 16 * MIB, NULL);
+	create(other.path, VHDX_TYPE_DYNAMIC, 16 * MIB, NULL);
+	unlink(sw[0].path);
+	unlink(sw[1].path);
+	vm = vm_start(&cfg, "hvguest.disktest=1");
+	assert_true(wait_output(vm, "hvguest: disk 1:2 flushed\n"));
+	assert_int_equal(hv_partition_disk_switch(vm->p, sw, 1, why, sizeof(why)), -EBUSY); /* running */
+	assert_int_equal(hv_partition_pause(vm->p), 0);
+	assert_int_equal(hv_partition_disks_quiesce(vm->p, why, sizeof(why)), 0);
+	assert_int_equal(hv_partition_disk_switch(vm->p, sw, 2, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "disk 1:2 named twice"));
+	assert_int_equal(hv_partition_disk_switch(vm->p, bad, 2, why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "disk 0:0"));
+	assert_int_equal(access(bad[0].path, F_OK), -1); /* made, then removed */
+	assert_int_equal(access(bad[1].path, F_OK), -1);
+	assert_int_equal(hv_partition_disk_switch(vm->p, &other, 1, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not a differencing child"));
+	assert_int_equal(access(other.path, F_OK), 0); /* not ours: left alone */
+	assert_true(held(disk.path));
+	assert_int_equal(hv_partition_disk_switch(vm->p, sw, 1, why, sizeof(why)), 0);
+	assert_false(held(disk.path));
+	assert_true(held(sw[0].path));
+	assert_int_equal(hv_partition_resume(vm->p), 0);
+	assert_true(wait_output(vm, "hvguest: disk 1:2 size=16777216 test=ok\n"));
+	assert_int_equal(hv_partition_disk_stats(vm->p, &ds, 1), 1);
+	assert_string_equal(ds.path, sw[0].path);
+	assert_int_equal(ds.write_ops, NPOINTS + 1);
+	assert_int_equal(ds.flushes, 2);
+	assert_int_equal(ds.unmaps, 1);
+	vm_end(vm);
+	assert_false(held(sw[0].path));
+
+	/* The parent: everything before the switch (the UNMAP may have come just before it). */
+	want = calloc(1, 16 * MIB);
+	assert_non_null(want);
+	expect_guest(want, 16 * MIB, 1, 2, false);
+	got = read_disk(disk.path, &size);
+	memcpy(want + p1, got + p1, CHUNK);
+	assert_memory_equal(got, want, 16 * MIB);
+	free(got);
+	/* The chain: all of it. */
+	memset(want, 0, 16 * MIB);
+	expect_guest(want, 16 * MIB, 1, 2, true);
+	got = read_disk(sw[0].path, &size);
+	assert_memory_equal(got, want, 16 * MIB);
+	free(got);
+	free(want);
+	check_clean(disk.path);
+	check_clean(sw[0].path);
+}
+
 static void test_disk_errors(void **state)
 {
 	struct hv_disk_config disk = { .path = path_of("busy.vhdx") };
@@ -455,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_disk_errors),
 		cmocka_unit_test(test_two_disks),
 		cmocka_unit_test(test_flush_survives_kill),
+		cmocka_unit_test(test_disk_switch),
 	};
 	const char *env = getenv("HVGUEST");
 	char path[4096], cmd[128];
