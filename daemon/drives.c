@@ -1,9 +1,9 @@
 /*
  * Hard disk drives in VM definitions: Add-, Get-, Remove- and Set-VMHardDiskDrive. A drive is
- * a VHDX on a SCSI controller (number 0-3, location 0-63), kept in vm.xml; the partition gets
- * no storage device yet (synthetic SCSI is issue 6), but checkpoints already give every drive
- * its differencing layers (ckpt-disks.c). A disk a running VM uses cannot be attached to
- * another VM.
+ * a VHDX on a SCSI controller (number 0-3, location 0-63), kept in vm.xml and passed to the
+ * worker (--disk), whose synthetic SCSI controller serves it to the guest; checkpoints give
+ * every drive its differencing layers (ckpt-disks.c). A disk a running VM uses cannot be
+ * attached to another VM.
  */
 #include "config.h"
 

@@ -485,7 +485,16 @@ static int save_partition(struct worker *w, const struct wire_value *args, struc
 	wire_object_get_bool(args, "Stop", &stop);
 	if ((rc = save_disks(args, &sw, &nsw, err, errlen)) != 0)
 		return rc;
-	if (!was_paused && (rc = hv_partition_pause(w->part)) != 0) {
+	/* The run thread may not have started the vCPUs yet (a save right after Started):
+	 * pause answers -EINVAL until it has, so give it a moment. */
+	for (int tries = 0; !was_paused && (rc = hv_partition_pause(w->part)) == -EINVAL && tries < 200; tries++) {
+		struct timespec ts = { 0, 5000000 };
+
+		if (__atomic_load_n(&w->stop.reason, __ATOMIC_ACQUIRE) != HV_STOP_NONE)
+			break; /* the run ended: there is nothing to pause */
+		nanosleep(&ts, NULL);
+	}
+	if (!was_paused && rc != 0) {
 		snprintf(err, errlen, "cannot pause the partition: %s", strerror(-rc));
 		free(sw);
 		return rc;

@@ -787,7 +787,36 @@ size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t 
 	return n;
 }
 
+/* Saved with the partition (vmbus-save.c): the protocol version the guest negotiated, without
+ * which a restored controller would refuse the guest's requests as if it had never
+ * initialised. Requests are never in flight at a save (hv_storvsc_quiesce). */
+static size_t save(const struct hv_channel *c, uint8_t *buf, size_t max)
+{
+	const struct storvsc *s = c->priv;
+
+	if (max < 4)
+		return 0;
+	hv_put32(buf, s->version);
+	return 4;
+}
+
+static int load(struct hv_channel *c, const uint8_t *data, size_t len)
+{
+	struct storvsc *s = st_of(c);
+	uint32_t ver;
+
+	if (len != 4)
+		return -EBADMSG;
+	ver = hv_get32(data);
+	if (ver && ver != PROTO_WIN10 && ver != PROTO_WIN8_1 && ver != PROTO_WIN8)
+		return -EBADMSG;
+	s->version = ver;
+	return 0;
+}
+
 const struct hv_vsp hv_vsp_storvsc = {
+	.save = save,
+	.load = load,
 	.name = "Synthetic SCSI Controller",
 	.class_id = "ba6163d9-04a1-4d29-b605-72e2ffb1dc7f",
 	.instance_id = "d8b9a5a0-6b52-4cbe-9c3f-000000000000", /* the last field: controller */

@@ -113,6 +113,10 @@ extern void (*irq_idle)(void);
 
 /* counter.c: hvguest.counter=1 */
 void counter_tick(void);
+void counter_poll(void);
+/* storage.c: reads the 8-byte counter at byte 4096 of the first disk into *was and writes
+ * value there (flushed); -1 without a disk or on an error. */
+int storage_counter(uint64_t value, uint64_t *was);
 
 /* smp.c */
 unsigned smp_start(const uint32_t *apic_ids, unsigned n);

@@ -212,6 +212,7 @@ static void wait_for_the_end(const struct bootinfo *bi)
 			con_puts("hvguest: shutdown requested\n");
 			return;
 		}
+		counter_poll();
 		irq_wait(&seen);
 	}
 }

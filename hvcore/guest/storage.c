@@ -209,6 +209,10 @@ struct disk {
 	uint64_t salt;
 };
 
+/* The first disk found: hvguest.counter=1 keeps its disk counter there. */
+static struct ctl *first_ctl;
+static struct disk first_disk;
+
 static void put_name(const struct disk *d)
 {
 	con_puts("hvguest: disk ");
@@ -527,6 +531,10 @@ static void controller(struct ctl *c, const struct storage_opts *o, int *benched
 			con_puts(" identify failed\n");
 			continue;
 		}
+		if (!first_ctl) { /* hvguest.counter=1 keeps its disk counter here */
+			first_ctl = c;
+			first_disk = d;
+		}
 		if (o->misbehave && !(why = misbehave(&d)))
 			why = misbehave_packets(&d);
 		if (o->misbehave) {
@@ -548,6 +556,21 @@ static void controller(struct ctl *c, const struct storage_opts *o, int *benched
 		con_puts(why ? why : "");
 		con_puts("\n");
 	}
+}
+
+int storage_counter(uint64_t value, uint64_t *was)
+{
+	static uint8_t sector[4096] __attribute__((aligned(4096)));
+	struct disk *d = &first_disk;
+
+	if (!first_ctl || d->lbs == 0 || d->lbs > sizeof(sector) || d->size < 2 * CHUNK)
+		return -1;
+	/* The disk's second 4 KiB: hvguest.disktest's points leave it alone. */
+	if (io(d, 0, CHUNK, sector, d->lbs, 0))
+		return -1;
+	*was = *(uint64_t *)(void *)sector;
+	*(uint64_t *)(void *)sector = value;
+	return io(d, 1, CHUNK, sector, d->lbs, 0) == 0 && sync_cache(d) == 0 ? 0 : -1;
 }
 
 void storage_run(const struct storage_opts *o)

@@ -612,6 +612,22 @@ static void test_running_disks(void **state)
 	free(s);
 	got = wait_count(h, id, from, 0, true);
 	assert_true(got >= before + 1 && got <= after + 1);
+	/* The guest's disk counter came back with it: the first line after the restore reads
+	 * what the checkpoint's layer held, just below the memory counter (a disk left at its
+	 * newer state would read above it). Then both go on. */
+	{
+		char *c = console_of(h, id, NULL), *line = strstr(c + from, "hvguest: counter mem=");
+		long mem, disk;
+
+		assert_non_null(line);
+		mem = strtol(line + strlen("hvguest: counter mem="), NULL, 10);
+		assert_non_null(strstr(line, " disk="));
+		disk = strtol(strstr(line, " disk=") + 6, NULL, 10);
+		if (!(disk >= 1 && mem - disk >= 1 && mem - disk <= 3))
+			fail_msg("after the restore: mem=%ld disk=%ld", mem, disk);
+		free(c);
+		wait_count(h, id, from, got + 3, false); /* disk I/O after the restore works */
+	}
 	free(run_ok(h, "Stop-VM r1 -TurnOff"));
 	p = drive_path(h, "r1");
 	assert_true(strcmp(p, d0) && strcmp(p, child2));
