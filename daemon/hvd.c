@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: hvd [--socket PATH] [--ro-socket PATH] [--state-dir DIR] [--foreground]\n"
-		"           [--log-level error|warning|info|debug] [--group GROUP]\n"
+		"           [--log-level error|warning|info|debug] [--group GROUP] [--memory-budget BYTES]\n"
 		"The hvkit management service: keeps VM definitions in DIR/vms/<Id>/vm.xml and serves\n"
 		"hvctl and hvtop on a Unix socket, and Get-*/Measure-*/Watch-* on a read-only one.\n"
 		"\n"
@@ -40,6 +40,8 @@ static void usage(FILE *f)
 		"  --log-level LEVEL  error, warning, info (default) or debug\n"
 		"  --group GROUP      members of GROUP may use the main socket (default for root:\n"
 		"                     hvkit, when it exists; otherwise only the owner may)\n"
+		"  --memory-budget BYTES  memory the VMs with dynamic memory may hold together\n"
+		"                     (suffix M or G; default: what the host has available)\n"
 		"  --help, --version\n");
 }
 
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "memory-budget", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -201,6 +204,18 @@ int main(int argc, char **argv)
 			cfg.group = optarg;
 			cfg.group_given = true;
 			break;
+		case 'm': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (end == optarg || (*end && strcmp(end, "M") && strcmp(end, "MB") && strcmp(end, "G") && strcmp(end, "GB"))) {
+				fprintf(stderr, "hvd: --memory-budget %s: give bytes, or a number with M or G\n", optarg);
+				return 2;
+			}
+			v <<= *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+			hvd_memory_budget_set(v);
+			break;
+		}
 		case 'l':
 			if (parse_level(optarg, &level)) {
 				fprintf(stderr, "hvd: unknown log level '%s': use error, warning, info or debug\n", optarg);

@@ -41,6 +41,7 @@ struct hvd_vm {
 	/* Runtime, not saved: shared by the copies a change makes. */
 	struct hvd_worker *worker; /* its running partition, or NULL */
 	char *status;              /* why it last stopped, when not by a request (daemon/runtime.c) */
+	uint64_t mem_target_sent;  /* dynamic memory: the last target its worker was given (memory.c) */
 	bool saved;                /* STATE/vms/<Id>/saved-state.hvsav holds it (Save-VM) */
 };
 
@@ -179,6 +180,13 @@ size_t hvd_runtime_count(void);
 /* The running VM's last sample from its worker (a WorkerStatus object: Processors, and the
  * VMBus's Channels and IntegrationServices), or NULL; borrowed, valid until the next event. */
 const struct wire_value *hvd_runtime_sample(const struct hvd_vm *vm);
+/* Dynamic memory (daemon/memory.c): the policy, run once a second; the budget (0: what the
+ * host has available); a running VM's VMMemoryStatus from its worker (NULL without dynamic
+ * memory) and Hyper-V's MemoryStatus word for it ("" when none). */
+void hvd_memory_tick(struct hvd *d);
+void hvd_memory_budget_set(uint64_t bytes);
+const struct wire_value *hvd_memory_status(const struct hvd_vm *vm);
+const char *hvd_memory_health(const struct hvd_vm *vm);
 /* Tells a running VM's worker something without waiting for its answer (args consumed). */
 void hvd_runtime_notify(struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args);
 /* Processor limits through cgroup v2 (daemon/cgroup.c): true when enforced; note says. */

@@ -54,9 +54,15 @@ static struct wire_value *vm_object(const struct hvd_vm *vm)
 	wire_object_add(o, "Id", wire_string(vm->id));
 	wire_object_add(o, "State", wire_string(live.state));
 	wire_object_add(o, "CPUUsage", wire_int(live.cpu_usage));
-	wire_object_add(o, "MemoryAssigned", wire_uint(live.memory));
-	wire_object_add(o, "MemoryDemand", wire_uint(0));
-	wire_object_add(o, "MemoryStatus", wire_string(""));
+	{
+		const struct wire_value *m = hvd_memory_status(vm), *v;
+
+		v = m ? wire_object_get(m, "Assigned") : NULL;
+		wire_object_add(o, "MemoryAssigned", v ? wire_value_ref((struct wire_value *)v) : wire_uint(live.memory));
+		v = m ? wire_object_get(m, "Demand") : NULL;
+		wire_object_add(o, "MemoryDemand", v ? wire_value_ref((struct wire_value *)v) : wire_uint(0));
+		wire_object_add(o, "MemoryStatus", wire_string(hvd_memory_health(vm)));
+	}
 	wire_object_add(o, "Uptime", wire_duration(live.uptime_ns));
 	if (vm->load_error)
 		wire_object_add(o, "Status", wire_stringf("The configuration could not be loaded: %s", vm->load_error));

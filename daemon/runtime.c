@@ -532,7 +532,7 @@ static struct hvd_worker *worker_new(const char *id, int fd, bool ours)
 
 static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool paused, struct hvd_worker **out)
 {
-	char cpus[16], mem[32], fdnum[16], icmask[16], *dir, **disks;
+	char cpus[16], mem[32], fdnum[16], icmask[16], memmax[32], *dir, **disks;
 	const char **argv;
 	struct hvd_worker *w;
 	size_t k;
@@ -548,6 +548,18 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool pau
 	snprintf(cpus, sizeof(cpus), "%u", vm->proc_count);
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)vm->mem_startup);
 	snprintf(icmask, sizeof(icmask), "%u", vm->ic_disabled);
+	/* Dynamic memory maps MaximumBytes, but never more than the host has (Hyper-V's default
+	 * Maximum is 1 TB). */
+	{
+		uint64_t max = vm->mem_maximum, phys = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+
+		if (phys && max > phys)
+			max = phys & ~((2ull << 20) - 1);
+		if (max < vm->mem_startup)
+			max = vm->mem_startup;
+		snprintf(memmax, sizeof(memmax), "%llu", (unsigned long long)max);
+	}
+	vm->mem_target_sent = 0;
 	/* Its hard disk drives, as --disk CONTROLLER:LOCATION:PATH (made before the fork). */
 	disks = calloc(vm->ndrives + 1, sizeof(*disks));
 	if (!disks)
@@ -619,6 +631,10 @@ static int spawn(struct hvd *d, struct hvd_vm *vm, const char *restore, bool pau
 		for (k = 0; k < vm->ndrives; k++) {
 			argv[n++] = "--disk";
 			argv[n++] = disks[k];
+		}
+		if (vm->mem_dynamic) {
+			argv[n++] = "--memory-maximum";
+			argv[n++] = memmax;
 		}
 		argv[n] = NULL;
 		execv(worker_path, (char *const *)argv);

@@ -620,6 +620,7 @@ static void loop_once(struct hvd *d)
 	hvd_runtime_handle(d, wfd, nw);
 	if (now >= d->next_tick_ms) {
 		hvd_runtime_tick(d);
+		hvd_memory_tick(d);
 		send_samples(d);
 		d->next_tick_ms = now + 1000;
 	}

@@ -520,6 +520,82 @@ static void test_storage(void **state)
 	free(run_ok(h, script));
 }
 
+static unsigned long long assigned_of(const struct hvd_instance *h, const char *vm)
+{
+	char script[128], *out;
+	unsigned long long v;
+
+	snprintf(script, sizeof(script), "(Get-VM %s).MemoryAssigned", vm);
+	out = run_ok(h, script);
+	v = strtoull(out, NULL, 10);
+	free(out);
+	return v;
+}
+
+/* Dynamic memory through hvd: assignment follows the guest's demand plus its buffer and
+ * falls back to Minimum; under a short budget the higher Priority keeps more; Set-VMMemory
+ * applies to a running VM at once. */
+static void test_dynamic_memory(void **state)
+{
+	struct hvd_instance *h = *state;
+	unsigned long long peak = 0, a, hi, lo;
+	char *out;
+	int i;
+
+	hvd_stop(h, false);
+	h->extra[0] = "--memory-budget";
+	h->extra[1] = "700M";
+	hvd_start_again(h);
+	free(run_ok(h, "New-VM dm -MemoryStartupBytes 256MB | Out-Null; "
+		       "Set-VMMemory dm -DynamicMemoryEnabled $true -MinimumBytes 128MB -MaximumBytes 1GB -Buffer 20; "
+		       "Set-VMFirmware dm -KernelCommandLine 'hvguest.memload=400M,8'; Start-VM dm"));
+	free(wait_ready(h, "dm", 1));
+	for (i = 0; i < 240 && peak < (450ull << 20); i++) {
+		struct timespec ts = { 0, 250000000 };
+
+		a = assigned_of(h, "dm");
+		peak = a > peak ? a : peak;
+		nanosleep(&ts, NULL);
+	}
+	if (peak < (450ull << 20)) /* 400 MB of demand and a 20% buffer */
+		fail_msg("MemoryAssigned peaked at %llu", peak);
+	out = run_ok(h, "(Get-VM dm).MemoryStatus");
+	assert_true(!strcmp(out, "OK") || !strcmp(out, "Low") || !strcmp(out, "Warning"));
+	free(out);
+	for (i = 0; i < 240 && (a = assigned_of(h, "dm")) > (128ull << 20); i++) {
+		struct timespec ts = { 0, 250000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(a, 128ull << 20); /* the load is over: back to Minimum */
+	/* Live: a higher Minimum is given at once. */
+	free(run_ok(h, "Set-VMMemory dm -MinimumBytes 256MB"));
+	for (i = 0; i < 120 && (a = assigned_of(h, "dm")) < (256ull << 20); i++) {
+		struct timespec ts = { 0, 250000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(a, 256ull << 20);
+	free(run_ok(h, "Stop-VM dm -TurnOff"));
+	/* Two competing for 700 MB: both want 480 MB; Priority decides. */
+	free(run_ok(h, "New-VM hi -MemoryStartupBytes 128MB | Out-Null; New-VM lo -MemoryStartupBytes 128MB | Out-Null; "
+		       "Set-VMMemory hi, lo -DynamicMemoryEnabled $true -MinimumBytes 64MB -MaximumBytes 1GB -Buffer 20; "
+		       "Set-VMMemory hi -Priority 90; Set-VMMemory lo -Priority 10; "
+		       "Set-VMFirmware hi, lo -KernelCommandLine 'hvguest.memload=400M,30'; Start-VM hi, lo"));
+	for (i = 0; i < 240; i++) {
+		struct timespec ts = { 0, 250000000 };
+
+		hi = assigned_of(h, "hi");
+		lo = assigned_of(h, "lo");
+		if (hi >= (450ull << 20))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (!(hi >= (450ull << 20) && lo <= (700ull << 20) - hi + (8ull << 20)))
+		fail_msg("under a 700 MB budget: hi %llu, lo %llu", hi, lo);
+	free(run_ok(h, "Stop-VM hi, lo -TurnOff"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +607,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_watch, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_vmbus, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_storage, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_dynamic_memory, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
