@@ -92,25 +92,25 @@ tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 
 check_PROGRAMS += tests/hvcore/test-hvcore
 TESTS += tests/hvcore/test-hvcore
-tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c
+tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c tests/hvcore/guest-vm.c tests/hvcore/guest-vm.h
 tests_hvcore_test_hvcore_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_hvcore_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/hvcore/test-vmbus
 TESTS += tests/hvcore/test-vmbus
-tests_hvcore_test_vmbus_SOURCES = tests/hvcore/test-vmbus.c
+tests_hvcore_test_vmbus_SOURCES = tests/hvcore/test-vmbus.c tests/hvcore/guest-vm.c tests/hvcore/guest-vm.h
 tests_hvcore_test_vmbus_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_vmbus_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/hvcore/test-storvsc
 TESTS += tests/hvcore/test-storvsc
-tests_hvcore_test_storvsc_SOURCES = tests/hvcore/test-storvsc.c
+tests_hvcore_test_storvsc_SOURCES = tests/hvcore/test-storvsc.c tests/hvcore/guest-vm.c tests/hvcore/guest-vm.h
 tests_hvcore_test_storvsc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_storvsc_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/hvcore/test-balloon
 TESTS += tests/hvcore/test-balloon
-tests_hvcore_test_balloon_SOURCES = tests/hvcore/test-balloon.c
+tests_hvcore_test_balloon_SOURCES = tests/hvcore/test-balloon.c tests/hvcore/guest-vm.c tests/hvcore/guest-vm.h
 tests_hvcore_test_balloon_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_balloon_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 

@@ -23,91 +23,30 @@
 #include <cmocka.h>
 
 #include "hvcore/hvcore.h"
+#include "tests/hvcore/guest-vm.h"
 
 #define MIB (1ULL << 20)
 #define WAIT_S 60
 
-static uint8_t *guest_img;
-static size_t guest_len;
 
-struct vm {
-	struct hv_partition *p;
-	pthread_t t;
-	struct hv_stop_info info;
-	int r, done;
-	pthread_mutex_t lock;
-	char out[8192];
-	size_t len;
-};
-
-static void on_console(void *opaque, const void *buf, size_t len)
-{
-	struct vm *vm = opaque;
-
-	pthread_mutex_lock(&vm->lock);
-	if (len > sizeof(vm->out) - 1 - vm->len)
-		len = sizeof(vm->out) - 1 - vm->len;
-	memcpy(vm->out + vm->len, buf, len);
-	vm->len += len;
-	vm->out[vm->len] = 0;
-	pthread_mutex_unlock(&vm->lock);
-}
-
-static bool has(struct vm *vm, const char *s)
-{
-	bool r;
-
-	pthread_mutex_lock(&vm->lock);
-	r = strstr(vm->out, s) != NULL;
-	pthread_mutex_unlock(&vm->lock);
-	return r;
-}
-
-static void *run_main(void *arg)
-{
-	struct vm *vm = arg;
-
-	vm->r = hv_partition_run(vm->p, &vm->info);
-	__atomic_store_n(&vm->done, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
-
-static struct vm *vm_start(uint64_t max, uint64_t startup, const char *cmdline)
+static struct guest_vm *vm_start(uint64_t max, uint64_t startup, const char *cmdline)
 {
 	struct hv_partition_config cfg = { .vcpus = 1, .mem_bytes = max, .dynamic_memory = 1 };
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct guest_vm *vm = guest_vm_new(&cfg);
 
-	assert_non_null(vm);
-	pthread_mutex_init(&vm->lock, NULL);
-	cfg.console = on_console;
-	cfg.console_opaque = vm;
-	cfg.console_fd = -1;
-	assert_int_equal(hv_partition_new(&cfg, &vm->p), 0);
 	assert_int_equal(hv_partition_balloon_target(vm->p, startup), 0);
-	assert_int_equal(hv_partition_load_kernel(vm->p, guest_img, guest_len, NULL, 0, cmdline), 0);
-	assert_int_equal(pthread_create(&vm->t, NULL, run_main, vm), 0);
+	guest_vm_boot(vm, cmdline);
 	return vm;
 }
 
-static bool wait_output(struct vm *vm, const char *s)
+static bool wait_output(struct guest_vm *vm, const char *s)
 {
-	int i;
-
-	for (i = 0; i < WAIT_S * 100 && !has(vm, s); i++)
-		usleep(10000);
-	if (!has(vm, s))
-		printf("# waited for \"%s\", output:\n%s\n", s, vm->out);
-	return has(vm, s);
+	return guest_vm_wait(vm, s, WAIT_S);
 }
 
-static void vm_end(struct vm *vm)
+static void vm_end(struct guest_vm *vm)
 {
-	(void)hv_partition_stop(vm->p);
-	pthread_join(vm->t, NULL);
-	assert_int_equal(vm->r, 0);
-	hv_partition_free(vm->p);
-	pthread_mutex_destroy(&vm->lock);
-	free(vm);
+	guest_vm_end(vm, 0, HV_STOP_NONE);
 }
 
 /* This process's resident memory, from /proc (the worker measures itself the same way). */
@@ -125,7 +64,7 @@ static uint64_t rss_bytes(void)
 	return kb * 1024;
 }
 
-static struct hv_balloon_status status(struct vm *vm)
+static struct hv_balloon_status status(struct guest_vm *vm)
 {
 	struct hv_balloon_status st;
 
@@ -134,7 +73,7 @@ static struct hv_balloon_status status(struct vm *vm)
 }
 
 /* Waits until the guest holds within 2 MiB of want and no transaction is under way. */
-static bool wait_assigned(struct vm *vm, uint64_t want)
+static bool wait_assigned(struct guest_vm *vm, uint64_t want)
 {
 	struct hv_balloon_status st;
 	int i;
@@ -180,14 +119,14 @@ static void test_demand(void **state)
 	struct hv_balloon_status st;
 	uint64_t peak = 0, rss_peak = 0, rss_idle, target;
 	bool held = false;
-	struct vm *vm;
+	struct guest_vm *vm;
 	int i;
 
 	(void)state;
 	vm = vm_start(max, 256 * MIB, "hvguest.memload=400M,4");
 	assert_true(wait_output(vm, "hvguest: balloon version=2.0"));
 	assert_true(wait_assigned(vm, 256 * MIB));
-	for (i = 0; i < WAIT_S * 10 && !has(vm, "hvguest: memload done"); i++) {
+	for (i = 0; i < WAIT_S * 10 && !guest_vm_has(vm, "hvguest: memload done"); i++) {
 		st = status(vm);
 		target = st.demand_bytes + st.demand_bytes / 5;
 		target = target < min ? min : target > max ? max : target;
@@ -198,7 +137,7 @@ static void test_demand(void **state)
 			       (unsigned long)target >> 20);
 		if (st.assigned_bytes > peak)
 			peak = st.assigned_bytes;
-		if (has(vm, "hvguest: memload holding")) {
+		if (guest_vm_has(vm, "hvguest: memload holding")) {
 			uint64_t r = rss_bytes();
 
 			held = true;
@@ -208,7 +147,7 @@ static void test_demand(void **state)
 		usleep(100000);
 	}
 	assert_true(held);
-	assert_true(has(vm, "hvguest: memload holding bytes=419430400"));
+	assert_true(guest_vm_has(vm, "hvguest: memload holding bytes=419430400"));
 	assert_true(peak >= load);
 	assert_true(rss_peak >= load);
 	/* Load over: demand falls to the guest's base, the target to Minimum. */
@@ -243,7 +182,7 @@ static void test_demand(void **state)
 static void test_hostile(void **state)
 {
 	struct hv_balloon_status st;
-	struct vm *vm;
+	struct guest_vm *vm;
 
 	(void)state;
 	vm = vm_start(256 * MIB, 128 * MIB, "hvguest.balloon=hostile");
@@ -261,22 +200,6 @@ static void test_hostile(void **state)
 	vm_end(vm);
 }
 
-static int read_guest(const char *path)
-{
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -1;
-	guest_len = (size_t)st.st_size;
-	guest_img = malloc(guest_len);
-	n = guest_img ? read(fd, guest_img, guest_len) : -1;
-	close(fd);
-	return n == (ssize_t)guest_len ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,25 +207,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_demand),
 	};
-	const char *env = getenv("HVGUEST");
-	char path[4096];
-	int fd;
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("SKIP: /dev/kvm cannot be opened (%s): dynamic memory needs a partition on "
-		       "KVM\n", strerror(errno));
-		return 77;
-	}
-	close(fd);
-	if (env && *env)
-		snprintf(path, sizeof(path), "%s", env);
-	else
-		snprintf(path, sizeof(path), "%s/hvcore/guest/hvguest",
-			 getenv("top_builddir") ? getenv("top_builddir") : ".");
-	if (read_guest(path) < 0) {
-		printf("FAIL: cannot read the built-in guest %s\n", path);
-		return 1;
-	}
+	guest_vm_setup("dynamic memory needs a partition on KVM");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,12 +21,10 @@
 #include <cmocka.h>
 
 #include "hvcore/hvcore.h"
+#include "tests/hvcore/guest-vm.h"
 
 #define MIB (1ULL << 20)
 #define RUN_TIMEOUT_S 30
-
-static uint8_t *guest_img;
-static size_t guest_len;
 
 struct output {
 	pthread_mutex_t lock;
@@ -710,22 +708,6 @@ static void test_bad_inputs(void **state)
 	hv_partition_free(p);
 }
 
-static int read_guest(const char *path)
-{
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -1;
-	guest_len = (size_t)st.st_size;
-	guest_img = malloc(guest_len);
-	n = guest_img ? read(fd, guest_img, guest_len) : -1;
-	close(fd);
-	return n == (ssize_t)guest_len ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,24 +730,7 @@ int main(void)
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_too_much_memory),
 	};
-	const char *env = getenv("HVGUEST");
-	char path[4096];
-	int fd;
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("SKIP: /dev/kvm cannot be opened (%s): libhvcore needs KVM\n", strerror(errno));
-		return 77;
-	}
-	close(fd);
-	if (env && *env)
-		snprintf(path, sizeof(path), "%s", env);
-	else
-		snprintf(path, sizeof(path), "%s/hvcore/guest/hvguest",
-			 getenv("top_builddir") ? getenv("top_builddir") : ".");
-	if (read_guest(path) < 0) {
-		printf("FAIL: cannot read the built-in guest %s\n", path);
-		return 1;
-	}
+	guest_vm_setup("libhvcore needs KVM");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 
 #include "formats/vhdx/vhdx.h"
 #include "hvcore/hvcore.h"
+#include "tests/hvcore/guest-vm.h"
 
 #define MIB (1ULL << 20)
 #define WAIT_S 120
@@ -37,62 +38,7 @@
 #define BIG (64 * 1024)
 #define NPOINTS 64
 
-static uint8_t *guest_img;
-static size_t guest_len;
 static char dir[64];
-
-struct vm {
-	struct hv_partition *p;
-	pthread_t t;
-	struct hv_stop_info info;
-	int r, done;
-	pthread_mutex_t lock;
-	char out[16384];
-	size_t len;
-};
-
-static void on_console(void *opaque, const void *buf, size_t len)
-{
-	struct vm *vm = opaque;
-
-	pthread_mutex_lock(&vm->lock);
-	if (len > sizeof(vm->out) - 1 - vm->len)
-		len = sizeof(vm->out) - 1 - vm->len;
-	memcpy(vm->out + vm->len, buf, len);
-	vm->len += len;
-	vm->out[vm->len] = 0;
-	pthread_mutex_unlock(&vm->lock);
-}
-
-static bool has(struct vm *vm, const char *s)
-{
-	bool r;
-
-	pthread_mutex_lock(&vm->lock);
-	r = strstr(vm->out, s) != NULL;
-	pthread_mutex_unlock(&vm->lock);
-	return r;
-}
-
-static bool wait_output(struct vm *vm, const char *s)
-{
-	int i;
-
-	for (i = 0; i < WAIT_S * 100 && !has(vm, s); i++)
-		usleep(10000);
-	if (!has(vm, s))
-		printf("# waited for \"%s\", output:\n%s\n", s, vm->out);
-	return has(vm, s);
-}
-
-static void *run_main(void *arg)
-{
-	struct vm *vm = arg;
-
-	vm->r = hv_partition_run(vm->p, &vm->info);
-	__atomic_store_n(&vm->done, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
 
 static char *path_of(const char *name)
 {
@@ -195,36 +141,25 @@ static void make_parent(const char *path, uint64_t size)
 	free(img);
 }
 
-static struct vm *vm_start(struct hv_partition_config *cfg, const char *cmdline)
+static struct guest_vm *vm_start(struct hv_partition_config *cfg, const char *cmdline)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
-	char why[512] = "";
+	struct guest_vm *vm;
 
-	assert_non_null(vm);
-	pthread_mutex_init(&vm->lock, NULL);
-	cfg->console = on_console;
-	cfg->console_opaque = vm;
-	cfg->console_fd = -1;
 	cfg->vcpus = 1;
 	cfg->mem_bytes = 64 * MIB;
-	cfg->why = why;
-	cfg->why_len = sizeof(why);
-	if (hv_partition_new(cfg, &vm->p))
-		printf("# %s\n", why);
-	assert_non_null(vm->p);
-	assert_int_equal(hv_partition_load_kernel(vm->p, guest_img, guest_len, NULL, 0, cmdline), 0);
-	assert_int_equal(pthread_create(&vm->t, NULL, run_main, vm), 0);
+	vm = guest_vm_new(cfg);
+	guest_vm_boot(vm, cmdline);
 	return vm;
 }
 
-static void vm_end(struct vm *vm)
+static bool wait_output(struct guest_vm *vm, const char *s)
 {
-	(void)hv_partition_stop(vm->p);
-	pthread_join(vm->t, NULL);
-	assert_int_equal(vm->r, 0);
-	hv_partition_free(vm->p);
-	pthread_mutex_destroy(&vm->lock);
-	free(vm);
+	return guest_vm_wait(vm, s, WAIT_S);
+}
+
+static void vm_end(struct guest_vm *vm)
+{
+	guest_vm_end(vm, 0, HV_STOP_NONE);
 }
 
 static void same_as_qemu_raw(const char *vhdx, const uint8_t *want, uint64_t size)
@@ -274,7 +209,7 @@ static void test_two_disks(void **state)
 	struct hv_vmbus_info info;
 	uint8_t *want, *got;
 	uint64_t size;
-	struct vm *vm;
+	struct guest_vm *vm;
 	int n, i;
 
 	(void)state;
@@ -428,7 +363,7 @@ static void test_disk_switch(void **state)
 	char why[512] = "";
 	uint8_t *want, *got;
 	uint64_t size, p1 = point(16 * MIB, 1, NPOINTS);
-	struct vm *vm;
+	struct guest_vm *vm;
 
 	(void)state;
 	create(disk.path, VHDX_TYPE_DYNAMIC, 16 * MIB, NULL);
@@ -519,22 +454,6 @@ static void test_disk_errors(void **state)
 	assert_int_equal(hv_partition_new(&cfg, &p), -ENOTSUP);
 }
 
-static int read_guest(const char *path)
-{
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -1;
-	guest_len = (size_t)st.st_size;
-	guest_img = malloc(guest_len);
-	n = guest_img ? read(fd, guest_img, guest_len) : -1;
-	close(fd);
-	return n == (ssize_t)guest_len ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,26 +462,10 @@ int main(void)
 		cmocka_unit_test(test_flush_survives_kill),
 		cmocka_unit_test(test_disk_switch),
 	};
-	const char *env = getenv("HVGUEST");
-	char path[4096], cmd[128];
-	int fd, r;
+	char cmd[128];
+	int r;
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("SKIP: /dev/kvm cannot be opened (%s): disks need a partition on KVM\n",
-		       strerror(errno));
-		return 77;
-	}
-	close(fd);
-	if (env && *env)
-		snprintf(path, sizeof(path), "%s", env);
-	else
-		snprintf(path, sizeof(path), "%s/hvcore/guest/hvguest",
-			 getenv("top_builddir") ? getenv("top_builddir") : ".");
-	if (read_guest(path) < 0) {
-		printf("FAIL: cannot read the built-in guest %s\n", path);
-		return 1;
-	}
+	guest_vm_setup("disks need a partition on KVM");
 	snprintf(dir, sizeof(dir), "%s/hvkit-storvsc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir)) {
 		printf("FAIL: cannot make a temporary directory\n");

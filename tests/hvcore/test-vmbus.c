@@ -22,86 +22,35 @@
 #include <cmocka.h>
 
 #include "hvcore/hvcore.h"
+#include "tests/hvcore/guest-vm.h"
 
 #define MIB (1ULL << 20)
 #define WAIT_S 30
 
-static uint8_t *guest_img;
-static size_t guest_len;
-
-struct vm {
-	struct hv_partition *p;
-	pthread_t t;
-	struct hv_stop_info info;
-	int r, done;
-	pthread_mutex_t lock;
-	char out[8192];
-	size_t len;
-};
-
-static void on_console(void *opaque, const void *buf, size_t len)
+static struct guest_vm *vm_start(struct hv_partition_config *cfg, const char *cmdline)
 {
-	struct vm *vm = opaque;
+	struct guest_vm *vm;
 
-	pthread_mutex_lock(&vm->lock);
-	if (len > sizeof(vm->out) - 1 - vm->len)
-		len = sizeof(vm->out) - 1 - vm->len;
-	memcpy(vm->out + vm->len, buf, len);
-	vm->len += len;
-	vm->out[vm->len] = 0;
-	pthread_mutex_unlock(&vm->lock);
-}
-
-static bool has(struct vm *vm, const char *s)
-{
-	bool r;
-
-	pthread_mutex_lock(&vm->lock);
-	r = strstr(vm->out, s) != NULL;
-	pthread_mutex_unlock(&vm->lock);
-	return r;
-}
-
-static void *run_main(void *arg)
-{
-	struct vm *vm = arg;
-
-	vm->r = hv_partition_run(vm->p, &vm->info);
-	__atomic_store_n(&vm->done, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
-
-static struct vm *vm_start(struct hv_partition_config *cfg, const char *cmdline)
-{
-	struct vm *vm = calloc(1, sizeof(*vm));
-
-	assert_non_null(vm);
-	pthread_mutex_init(&vm->lock, NULL);
-	cfg->console = on_console;
-	cfg->console_opaque = vm;
-	cfg->console_fd = -1;
 	if (!cfg->vcpus)
 		cfg->vcpus = 2;
 	if (!cfg->mem_bytes)
 		cfg->mem_bytes = 64 * MIB;
-	assert_int_equal(hv_partition_new(cfg, &vm->p), 0);
-	assert_int_equal(hv_partition_load_kernel(vm->p, guest_img, guest_len, NULL, 0, cmdline), 0);
-	assert_int_equal(pthread_create(&vm->t, NULL, run_main, vm), 0);
+	vm = guest_vm_new(cfg);
+	guest_vm_boot(vm, cmdline);
 	return vm;
 }
 
-static bool wait_output(struct vm *vm, const char *s)
+static bool wait_output(struct guest_vm *vm, const char *s)
 {
-	int i;
-
-	for (i = 0; i < WAIT_S * 100 && !has(vm, s); i++)
-		usleep(10000);
-	if (!has(vm, s))
-		printf("# waited for \"%s\", output:\n%s\n", s, vm->out);
-	return has(vm, s);
+	return guest_vm_wait(vm, s, WAIT_S);
 }
 
-static enum hv_ic_health wait_health(struct vm *vm, enum hv_ic ic, enum hv_ic_health want,
+/* Ends the run (turned off if still going) and frees everything. */
+static void vm_end(struct guest_vm *vm, enum hv_stop_reason want)
+{
+	guest_vm_end(vm, WAIT_S, want);
+}
+static enum hv_ic_health wait_health(struct guest_vm *vm, enum hv_ic ic, enum hv_ic_health want,
 				     uint64_t after_ns)
 {
 	struct hv_ic_status st;
@@ -114,24 +63,6 @@ static enum hv_ic_health wait_health(struct vm *vm, enum hv_ic ic, enum hv_ic_he
 		usleep(50000);
 	}
 	return st.health;
-}
-
-/* Ends the run (turned off if still going) and frees everything. */
-static void vm_end(struct vm *vm, enum hv_stop_reason want)
-{
-	int i;
-
-	for (i = 0; i < WAIT_S * 100 && !__atomic_load_n(&vm->done, __ATOMIC_SEQ_CST); i++)
-		usleep(10000);
-	if (!__atomic_load_n(&vm->done, __ATOMIC_SEQ_CST))
-		(void)hv_partition_stop(vm->p);
-	pthread_join(vm->t, NULL);
-	assert_int_equal(vm->r, 0);
-	if (want != HV_STOP_NONE)
-		assert_int_equal(vm->info.reason, want);
-	hv_partition_free(vm->p);
-	pthread_mutex_destroy(&vm->lock);
-	free(vm);
 }
 
 static uint64_t now_ns(void)
@@ -171,7 +102,7 @@ static void test_connect_heartbeat_shutdown(void **state)
 	const struct hv_vmbus_channel_stats *hb, *hb2;
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
-	struct vm *vm;
+	struct guest_vm *vm;
 	int n, i;
 
 	(void)state;
@@ -232,7 +163,7 @@ static void test_connect_heartbeat_shutdown(void **state)
 static void test_shutdown_output(void **state)
 {
 	struct hv_partition_config cfg = { .vcpus = 1 };
-	struct vm *vm;
+	struct guest_vm *vm;
 
 	(void)state;
 	vm = vm_start(&cfg, "hvguest.echo=1");
@@ -266,7 +197,7 @@ static void test_rescind_reoffer(void **state)
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
 	uint64_t t;
-	struct vm *vm;
+	struct guest_vm *vm;
 	int n, i;
 
 	(void)state;
@@ -312,7 +243,7 @@ static void test_heartbeat_lost(void **state)
 	struct hv_partition_config cfg = { .vcpus = 1 };
 	struct hv_ic_status ic;
 	uint64_t t;
-	struct vm *vm;
+	struct guest_vm *vm;
 
 	(void)state;
 	vm = vm_start(&cfg, NULL);
@@ -335,7 +266,7 @@ static void test_ic_disabled_at_start(void **state)
 	struct hv_partition_config cfg = { .vcpus = 1, .ic_disabled = 1u << HV_IC_KVP };
 	struct hv_vmbus_channel_stats st[8];
 	struct hv_ic_status ic;
-	struct vm *vm;
+	struct guest_vm *vm;
 
 	(void)state;
 	vm = vm_start(&cfg, NULL);
@@ -357,13 +288,13 @@ static void test_vmbus_off(void **state)
 	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_off = 1 };
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
-	struct vm *vm;
+	struct guest_vm *vm;
 
 	(void)state;
 	vm = vm_start(&cfg, NULL);
 	assert_true(wait_output(vm, "hvguest: ready"));
 	usleep(200000);
-	assert_false(has(vm, "vmbus"));
+	assert_false(guest_vm_has(vm, "vmbus"));
 	assert_int_equal(hv_partition_vmbus_info(vm->p, &info), 0);
 	assert_int_equal(info.version, 0);
 	assert_int_equal(hv_partition_vmbus_channels(vm->p, NULL, 0), 0);
@@ -381,13 +312,13 @@ static void test_guest_skips_vmbus(void **state)
 	struct hv_partition_config cfg = { .vcpus = 1 };
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
-	struct vm *vm;
+	struct guest_vm *vm;
 
 	(void)state;
 	vm = vm_start(&cfg, "hvguest.vmbus=0");
 	assert_true(wait_output(vm, "hvguest: ready"));
 	usleep(300000);
-	assert_false(has(vm, "vmbus"));
+	assert_false(guest_vm_has(vm, "vmbus"));
 	assert_int_equal(hv_partition_vmbus_info(vm->p, &info), 0);
 	assert_int_equal(info.version, 0);
 	assert_int_equal(hv_partition_ic_status(vm->p, HV_IC_HEARTBEAT, &ic), 0);
@@ -405,7 +336,7 @@ static void test_misbehave(void **state)
 	struct hv_vmbus_info info;
 	struct hv_ic_status ic;
 	uint64_t t;
-	struct vm *vm;
+	struct guest_vm *vm;
 	int n;
 
 	(void)state;
@@ -441,7 +372,7 @@ static void test_no_stats(void **state)
 {
 	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_no_stats = 1 };
 	struct hv_vmbus_channel_stats st[8];
-	struct vm *vm;
+	struct guest_vm *vm;
 	int n, i;
 
 	(void)state;
@@ -465,7 +396,7 @@ static void test_loopback_bench(void **state)
 	struct hv_partition_config cfg = { .vcpus = 1, .vmbus_echo = 1 };
 	struct hv_vmbus_channel_stats st[8];
 	const struct hv_vmbus_channel_stats *e;
-	struct vm *vm;
+	struct guest_vm *vm;
 	int n;
 
 	(void)state;
@@ -480,22 +411,6 @@ static void test_loopback_bench(void **state)
 	assert_int_equal(e->packets_out, 20 + 1);
 	assert_int_equal(e->bytes_in, 21 * 64 + 20 * 1024);
 	vm_end(vm, HV_STOP_POWEROFF);
-}
-
-static int read_guest(const char *path)
-{
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -1;
-	guest_len = (size_t)st.st_size;
-	guest_img = malloc(guest_len);
-	n = guest_img ? read(fd, guest_img, guest_len) : -1;
-	close(fd);
-	return n == (ssize_t)guest_len ? 0 : -1;
 }
 
 int main(void)
@@ -514,25 +429,6 @@ int main(void)
 		cmocka_unit_test(test_no_stats),
 		cmocka_unit_test(test_loopback_bench),
 	};
-	const char *env = getenv("HVGUEST");
-	char path[4096];
-	int fd;
-
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("SKIP: /dev/kvm cannot be opened (%s): VMBus needs a partition on KVM\n",
-		       strerror(errno));
-		return 77;
-	}
-	close(fd);
-	if (env && *env)
-		snprintf(path, sizeof(path), "%s", env);
-	else
-		snprintf(path, sizeof(path), "%s/hvcore/guest/hvguest",
-			 getenv("top_builddir") ? getenv("top_builddir") : ".");
-	if (read_guest(path) < 0) {
-		printf("FAIL: cannot read the built-in guest %s\n", path);
-		return 1;
-	}
+	guest_vm_setup("VMBus needs a partition on KVM");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
