@@ -148,6 +148,9 @@ void cli_stop_upstream(struct cli_ctx *ctx, struct cli_stage *st);
  * whose output goes to the screen, writes what it output so far now (a table's header only
  * once) instead of at the statement's end. */
 void cli_flush_live(struct cli_ctx *ctx, struct cli_stage *st);
+/* Whether name matches the wildcard pattern or one of a list of them (case ignored); true
+ * when patterns is NULL. */
+bool cli_name_matches(const struct wire_value *patterns, const char *name);
 /* Watch-VM (watch.c), a streaming cmdlet's end. */
 int cli_watch_vm(struct cli_ctx *ctx, struct cli_stage *st);
 /* -WhatIf and -Confirm: whether to go ahead with action on target.  Prints "What if: ..."

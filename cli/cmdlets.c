@@ -626,7 +626,8 @@ static const struct cli_param get_vmbus_channel_params[] = {
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
-static bool name_matches(const struct wire_value *patterns, const char *name)
+/* See cli.h. */
+bool cli_name_matches(const struct wire_value *patterns, const char *name)
 {
 	size_t i;
 
@@ -652,7 +653,7 @@ static int run_get_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 		const char *name = "";
 
 		wire_object_get_string(all->list.items[i], "Name", &name);
-		if (name_matches(names, name))
+		if (cli_name_matches(names, name))
 			wire_list_append(out, wire_value_ref(all->list.items[i]));
 	}
 	wire_value_unref(all);
@@ -727,7 +728,7 @@ static int set_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_va
 			const char *name = "";
 
 			wire_object_get_string(all->list.items[i], "Name", &name);
-			if (name_matches(names, name))
+			if (cli_name_matches(names, name))
 				wire_list_append(out, wire_value_ref(all->list.items[i]));
 		}
 		wire_value_unref(all);

@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,20 +163,6 @@ static const struct wire_value *find_vm(const struct wire_value *details, const 
 	return NULL;
 }
 
-static bool wanted(const struct wire_value *names, const char *name)
-{
-	size_t i;
-
-	if (!names)
-		return true;
-	if (names->type == WIRE_STRING)
-		return fnmatch(names->str.p, name, FNM_CASEFOLD) == 0;
-	for (i = 0; names->type == WIRE_LIST && i < names->list.n; i++)
-		if (names->list.items[i]->type == WIRE_STRING && fnmatch(names->list.items[i]->str.p, name, FNM_CASEFOLD) == 0)
-			return true;
-	return false;
-}
-
 /* One VMSample per running VM of the event that the names select; *previous (the last
  * event) is replaced by this one. */
 static int emit_samples(struct cli_ctx *ctx, struct cli_stage *st, const struct wire_value *names,
@@ -198,7 +183,7 @@ static int emit_samples(struct cli_ctx *ctx, struct cli_stage *st, const struct 
 
 		wire_object_get_string(vm, "Name", &name);
 		wire_object_get_string(vm, "State", &state);
-		if (!wanted(names, name) || strcmp(state, "Off") == 0)
+		if (!cli_name_matches(names, name) || strcmp(state, "Off") == 0)
 			continue;
 		wire_object_get_string(vm, "Id", &id);
 		d = find_vm(details, id);
