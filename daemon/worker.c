@@ -937,9 +937,8 @@ static void usage(void)
 {
 	fprintf(stderr, "Usage: hv-worker --dir DIR --id ID --cpus N --memory BYTES --kernel FILE\n"
 			"                 [--initrd FILE] [--cmdline TEXT] [--control-fd FD] [--ic-disabled MASK]\n"
-			"                 [--memory-maximum BYTES]\n"
+			"                 [--memory-maximum BYTES] [--disk CONTROLLER:LOCATION:PATH]...\n"
 			"       hv-worker --dir DIR --id ID --cpus N --memory BYTES --restore STATE [--paused] ...\n"
-			"                 [--disk CONTROLLER:LOCATION:PATH]...\n"
 			"Runs one partition for hvd; not meant to be started by hand (see hv-worker(8)).\n");
 }
 
