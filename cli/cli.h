@@ -169,6 +169,14 @@ extern const struct cli_cmdlet cli_pipeline_cmdlets[];
 extern const struct cli_cmdlet cli_output_cmdlets[];
 extern const struct cli_cmdlet cli_daemon_cmdlets[];
 extern const struct cli_cmdlet cli_checkpoint_cmdlets[]; /* cmdlets-ckpt.c */
+extern const struct cli_cmdlet cli_pool_cmdlets[];       /* cmdlets-pool.c */
+/* Shared by the cmdlet files: copies the bound parameters named in list into args; calls proc
+ * (consuming args) and, when show, outputs the reply's objects; one call per VM that b's
+ * -Name or the input names (after -WhatIf/-Confirm), sent together. */
+void cli_pass(const struct cli_bound *b, struct wire_value *args, const char *const *list);
+int cli_call_out(struct cli_ctx *ctx, uint32_t proc, struct wire_value *args, bool show, struct wire_value *out);
+int cli_per_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, uint32_t proc,
+	       const char *const *pass_names, struct wire_value *out);
 
 /* ---- evaluation (exec.c) ---- */
 enum cli_output { OUT_TABLE, OUT_LIST, OUT_JSON, OUT_JSONL, OUT_CSV };

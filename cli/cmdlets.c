@@ -60,7 +60,7 @@ static struct wire_value *vm_args(struct cli_ctx *ctx, const struct cli_bound *b
 }
 
 /* Copies the bound parameters named in list (NULL-terminated) into the arguments. */
-static void pass(const struct cli_bound *b, struct wire_value *args, const char *const *list)
+void cli_pass(const struct cli_bound *b, struct wire_value *args, const char *const *list)
 {
 	for (; list && *list; list++) {
 		struct wire_value *v = cli_arg(b, *list);
@@ -116,7 +116,7 @@ static bool approve_vms(struct cli_ctx *ctx, const struct cli_bound *b, struct w
 }
 
 /* Calls hvd and writes its objects out when show is set; consumes args. */
-static int call_out(struct cli_ctx *ctx, uint32_t proc, struct wire_value *args, bool show, struct wire_value *out)
+int cli_call_out(struct cli_ctx *ctx, uint32_t proc, struct wire_value *args, bool show, struct wire_value *out)
 {
 	struct wire_value *reply = NULL;
 	size_t i;
@@ -144,7 +144,7 @@ static int run_get_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 		wire_object_set(args, "Id", wire_value_ref(cli_arg(b, "Id")));
 	if (b->filter) /* a Where-Object after Get-VM, evaluated by hvd */
 		wire_object_set(args, "Filter", wire_value_ref(b->filter));
-	return call_out(ctx, WIRE_PROC_VM_LIST, args, true, out);
+	return cli_call_out(ctx, WIRE_PROC_VM_LIST, args, true, out);
 }
 
 static const struct cli_param get_vm_params[] = {
@@ -159,12 +159,12 @@ static int run_new_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 					     "Notes", NULL };
 	struct wire_value *args = wire_object("Arguments");
 
-	pass(b, args, names);
+	cli_pass(b, args, names);
 	if (!cli_should_process(ctx, b, "New-VM", cli_arg(b, "Name")->str.p)) {
 		wire_value_unref(args);
 		return 0;
 	}
-	return call_out(ctx, WIRE_PROC_VM_NEW, args, true, out);
+	return cli_call_out(ctx, WIRE_PROC_VM_NEW, args, true, out);
 }
 
 static const struct cli_param new_vm_params[] = {
@@ -186,7 +186,7 @@ static int run_remove_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct 
 		return -1;
 	if (!approve_vms(ctx, b, &args))
 		return 0;
-	return call_out(ctx, WIRE_PROC_VM_REMOVE, args, cli_switch(b, "PassThru"), out);
+	return cli_call_out(ctx, WIRE_PROC_VM_REMOVE, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param remove_vm_params[] = {
@@ -202,10 +202,10 @@ static int run_rename_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct 
 	struct wire_value *args = vm_args(ctx, b, "Name", in, false);
 
 	if (args)
-		pass(b, args, names);
+		cli_pass(b, args, names);
 	if (args && !approve_vms(ctx, b, &args))
 		return 0;
-	return call_out(ctx, WIRE_PROC_VM_RENAME, args, cli_switch(b, "PassThru"), out);
+	return cli_call_out(ctx, WIRE_PROC_VM_RENAME, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param rename_vm_params[] = {
@@ -229,14 +229,14 @@ static int run_set_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 		wire_value_unref(args);
 		return -1;
 	}
-	pass(b, args, names);
+	cli_pass(b, args, names);
 	if (cli_switch(b, "DynamicMemory"))
 		wire_object_set(args, "DynamicMemory", wire_bool(true));
 	if (cli_switch(b, "StaticMemory"))
 		wire_object_set(args, "DynamicMemory", wire_bool(false));
 	if (args && !approve_vms(ctx, b, &args))
 		return 0;
-	return call_out(ctx, WIRE_PROC_VM_SET, args, cli_switch(b, "PassThru"), out);
+	return cli_call_out(ctx, WIRE_PROC_VM_SET, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param set_vm_params[] = {
@@ -258,12 +258,12 @@ static const struct cli_param set_vm_params[] = {
 static int run_get_processor(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in,
 			     struct wire_value *out)
 {
-	return call_out(ctx, WIRE_PROC_VM_PROCESSOR_GET, vm_args(ctx, b, "VMName", in, true), true, out);
+	return cli_call_out(ctx, WIRE_PROC_VM_PROCESSOR_GET, vm_args(ctx, b, "VMName", in, true), true, out);
 }
 
 static int run_get_memory(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	return call_out(ctx, WIRE_PROC_VM_MEMORY_GET, vm_args(ctx, b, "VMName", in, true), true, out);
+	return cli_call_out(ctx, WIRE_PROC_VM_MEMORY_GET, vm_args(ctx, b, "VMName", in, true), true, out);
 }
 
 static const struct cli_param get_vmpart_params[] = {
@@ -278,10 +278,10 @@ static int run_set_processor(struct cli_ctx *ctx, const struct cli_bound *b, str
 	struct wire_value *args = vm_args(ctx, b, "VMName", in, false);
 
 	if (args)
-		pass(b, args, names);
+		cli_pass(b, args, names);
 	if (args && !approve_vms(ctx, b, &args))
 		return 0;
-	return call_out(ctx, WIRE_PROC_VM_PROCESSOR_SET, args, cli_switch(b, "PassThru"), out);
+	return cli_call_out(ctx, WIRE_PROC_VM_PROCESSOR_SET, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param set_processor_params[] = {
@@ -302,10 +302,10 @@ static int run_set_memory(struct cli_ctx *ctx, const struct cli_bound *b, struct
 	struct wire_value *args = vm_args(ctx, b, "VMName", in, false);
 
 	if (args)
-		pass(b, args, names);
+		cli_pass(b, args, names);
 	if (args && !approve_vms(ctx, b, &args))
 		return 0;
-	return call_out(ctx, WIRE_PROC_VM_MEMORY_SET, args, cli_switch(b, "PassThru"), out);
+	return cli_call_out(ctx, WIRE_PROC_VM_MEMORY_SET, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param set_memory_params[] = {
@@ -326,7 +326,7 @@ static const struct cli_param set_memory_params[] = {
  * put to -WhatIf/-Confirm, and one call per VM goes to hvd, all at once, with the bound
  * parameters named in pass_names copied in.
  */
-static int per_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, uint32_t proc,
+int cli_per_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, uint32_t proc,
 		  const char *const *pass_names, struct wire_value *out)
 {
 	struct wire_value *sel = vm_args(ctx, b, "Name", in, false);
@@ -351,7 +351,7 @@ static int per_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_va
 			continue;
 		a = wire_object("Arguments");
 		wire_object_add(a, "Id", wire_string(id));
-		pass(b, a, pass_names);
+		cli_pass(b, a, pass_names);
 		wire_list_append(calls, a);
 	}
 	wire_value_unref(vms);
@@ -362,29 +362,29 @@ static int per_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_va
 
 static int run_start_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	return per_vm(ctx, b, in, WIRE_PROC_VM_START, NULL, out);
+	return cli_per_vm(ctx, b, in, WIRE_PROC_VM_START, NULL, out);
 }
 
 static int run_stop_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
 	static const char *const names[] = { "TurnOff", "Force", NULL };
 
-	return per_vm(ctx, b, in, WIRE_PROC_VM_STOP, names, out);
+	return cli_per_vm(ctx, b, in, WIRE_PROC_VM_STOP, names, out);
 }
 
 static int run_restart_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	return per_vm(ctx, b, in, WIRE_PROC_VM_RESTART, NULL, out);
+	return cli_per_vm(ctx, b, in, WIRE_PROC_VM_RESTART, NULL, out);
 }
 
 static int run_suspend_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	return per_vm(ctx, b, in, WIRE_PROC_VM_SUSPEND, NULL, out);
+	return cli_per_vm(ctx, b, in, WIRE_PROC_VM_SUSPEND, NULL, out);
 }
 
 static int run_resume_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	return per_vm(ctx, b, in, WIRE_PROC_VM_RESUME, NULL, out);
+	return cli_per_vm(ctx, b, in, WIRE_PROC_VM_RESUME, NULL, out);
 }
 
 static const struct cli_param lifecycle_params[] = {
@@ -404,7 +404,7 @@ static const struct cli_param stop_vm_params[] = {
 
 static int run_get_firmware(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	return call_out(ctx, WIRE_PROC_VM_FIRMWARE_GET, vm_args(ctx, b, "VMName", in, true), true, out);
+	return cli_call_out(ctx, WIRE_PROC_VM_FIRMWARE_GET, vm_args(ctx, b, "VMName", in, true), true, out);
 }
 
 static int run_set_firmware(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
@@ -413,10 +413,10 @@ static int run_set_firmware(struct cli_ctx *ctx, const struct cli_bound *b, stru
 	struct wire_value *args = vm_args(ctx, b, "VMName", in, false);
 
 	if (args)
-		pass(b, args, names);
+		cli_pass(b, args, names);
 	if (args && !approve_vms(ctx, b, &args))
 		return 0;
-	return call_out(ctx, WIRE_PROC_VM_FIRMWARE_SET, args, cli_switch(b, "PassThru"), out);
+	return cli_call_out(ctx, WIRE_PROC_VM_FIRMWARE_SET, args, cli_switch(b, "PassThru"), out);
 }
 
 static const struct cli_param set_firmware_params[] = {
@@ -477,7 +477,7 @@ static int per_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_v
 			continue;
 		}
 		wire_object_add(a, "Path", abs_path(ctx, path));
-		pass(b, a, pass_names);
+		cli_pass(b, a, pass_names);
 		if (proc == WIRE_PROC_VHD_NEW)
 			wire_object_add(a, "Type", wire_string(cli_switch(b, "Fixed") ? "Fixed"
 							       : cli_switch(b, "Differencing") || cli_arg(b, "ParentPath")
@@ -599,7 +599,7 @@ static const struct cli_param optimize_vhd_params[] = {
 
 static int run_get_host(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	return call_out(ctx, WIRE_PROC_HOST_GET, wire_object("Arguments"), true, out);
+	return cli_call_out(ctx, WIRE_PROC_HOST_GET, wire_object("Arguments"), true, out);
 }
 
 static const struct cli_param no_params[] = { { NULL, 0, 0, 0, NULL, NULL } };
@@ -618,7 +618,7 @@ static const struct cli_param enter_params[] = {
 static int run_get_vmbus_channel(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in,
 				 struct wire_value *out)
 {
-	return call_out(ctx, WIRE_PROC_VMBUS_CHANNELS, vm_args(ctx, b, "VMName", in, true), true, out);
+	return cli_call_out(ctx, WIRE_PROC_VMBUS_CHANNELS, vm_args(ctx, b, "VMName", in, true), true, out);
 }
 
 static const struct cli_param get_vmbus_channel_params[] = {
@@ -647,7 +647,7 @@ static int run_get_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wir
 	const struct wire_value *names = cli_arg(b, "Name");
 	struct wire_value *all = wire_list();
 	size_t i;
-	int rc = call_out(ctx, WIRE_PROC_VM_IC_GET, vm_args(ctx, b, "VMName", in, true), true, all);
+	int rc = cli_call_out(ctx, WIRE_PROC_VM_IC_GET, vm_args(ctx, b, "VMName", in, true), true, all);
 
 	for (i = 0; rc == 0 && i < all->list.n; i++) {
 		const char *name = "";
@@ -723,7 +723,7 @@ static int set_ic(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_va
 	{
 		struct wire_value *all = wire_list();
 
-		rc = call_out(ctx, WIRE_PROC_VM_IC_SET, args, true, all);
+		rc = cli_call_out(ctx, WIRE_PROC_VM_IC_SET, args, true, all);
 		for (i = 0; rc == 0 && cli_switch(b, "PassThru") && i < all->list.n; i++) {
 			const char *name = "";
 
@@ -864,11 +864,11 @@ const struct cli_cmdlet cli_daemon_cmdlets[] = {
 /* The one table is four, by where the cmdlets live; this walks them in order. */
 const struct cli_cmdlet *cli_cmdlet_at(size_t i)
 {
-	const struct cli_cmdlet *const tables[] = { cli_daemon_cmdlets, cli_checkpoint_cmdlets, cli_pipeline_cmdlets,
-						    cli_output_cmdlets };
+	const struct cli_cmdlet *const tables[] = { cli_daemon_cmdlets, cli_checkpoint_cmdlets, cli_pool_cmdlets,
+						    cli_pipeline_cmdlets, cli_output_cmdlets };
 	size_t t, n;
 
-	for (t = 0; t < 4; t++) {
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		for (n = 0; tables[t][n].name; n++)
 			if (i-- == 0)
 				return &tables[t][n];

@@ -91,6 +91,10 @@ static int check_disk(struct hvd *d, const struct hvd_vm *vm, const char *path, 
 		return ERR(rc == -ENOENT ? WIRE_E_NOT_FOUND : WIRE_E_INVALID_ARGUMENT, path, "Cannot attach %s: %s.", path,
 			   why[0] ? why : strerror(-rc));
 	vhdx_free(v);
+	if (hvd_pool_golden_in_use(path, &who))
+		return ERR(WIRE_E_INVALID_STATE, path,
+			   "Cannot attach %s to \"%s\": it is the golden image of pool \"%s\", which no VM may write.", path,
+			   vm->name, who);
 	if (hvd_disk_in_use(hvd_get_store(d), path, vm, &who))
 		return ERR(WIRE_E_INVALID_STATE, path,
 			   "Cannot attach %s to \"%s\": it is in use by the running virtual machine \"%s\".", path, vm->name, who);

@@ -37,6 +37,8 @@ struct hvd_vm {
 	int checkpoint_type;       /* HVD_CKPT_* (Set-VM -CheckpointType) */
 	struct hvd_drive *drives;  /* hard disk drives, by controller number and location */
 	size_t ndrives;
+	char pool_id[37];          /* the pool it is a member of ("": none; daemon/pool.c) */
+	char *pool_parent;         /* a member's golden image: the parent of its disk */
 	struct wire_value *cached; /* its VirtualMachine object while it is off (procs.c) */
 	/* Runtime, not saved: shared by the copies a change makes. */
 	struct hvd_worker *worker; /* its running partition, or NULL */
@@ -88,6 +90,9 @@ int hvd_store_save(struct hvd_store *s, const struct hvd_vm *vm) __attribute__((
 int hvd_store_add(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_unused_result));
 /* Deletes the VM's folder under the state dir and forgets it. */
 int hvd_store_remove(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_unused_result));
+/* Puts copy (consumed) in the place of the VM with its id, keeping its runtime state; returns
+ * it, or NULL (copy freed) when no such VM is left. The caller saved it first. */
+struct hvd_vm *hvd_store_replace(struct hvd_store *s, struct hvd_vm *copy);
 struct hvd_vm *hvd_vm_new(const char *name);
 struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm);
 void hvd_vm_new_id(char out[37]); /* a random (version 4) UUID */
@@ -197,6 +202,17 @@ const char *hvd_runtime_limits(const struct hvd_vm *vm, bool *enforced);
 void hvd_runtime_limits_changed(struct hvd_vm *vm);
 /* A reply holding the VM's object (procs.c). */
 struct wire_value *hvd_vm_reply(const struct hvd_vm *vm);
+
+/* Pools (daemon/pool.c): loaded at startup (members whose reset a crash interrupted get their
+ * disk again); a pool's name by its id (NULL: none); whether path is a golden image a pool
+ * uses (then it cannot change; which pool in *pool); a member's worker is gone. */
+void hvd_pool_startup(struct hvd_store *s);
+void hvd_pool_shutdown(void);
+const char *hvd_pool_name(const char *pool_id);
+bool hvd_pool_golden_in_use(const char *path, const char **pool);
+void hvd_pool_vm_off(struct hvd *d, struct hvd_vm *vm);
+/* A member was removed (Remove-VM): its disk files go too. */
+void hvd_pool_vm_removed(const char *pool_id, const char *vm_id);
 
 /* VHD operations run in threads (daemon/vhd.c): their answers come back through this fd. */
 int hvd_vhd_init(void);

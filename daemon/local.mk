@@ -6,7 +6,8 @@ noinst_LIBRARIES += daemon/libhvd.a
 # Everything but main(), so the tests can drive the store and the XML directly.
 daemon_libhvd_a_SOURCES = daemon/hvd.h daemon/vm.c daemon/store.c daemon/server.c \
 	daemon/procs.h daemon/procs.c daemon/procs-run.c daemon/procs-vmbus.c daemon/memory.c daemon/vhd.c daemon/filter.c daemon/runtime.c daemon/cgroup.c daemon/audit.c daemon/log.c \
-	daemon/ckpt.h daemon/checkpoint.c daemon/ckpt-disks.c daemon/drives.c
+	daemon/ckpt.h daemon/checkpoint.c daemon/ckpt-disks.c daemon/drives.c \
+	daemon/pool.h daemon/pool.c daemon/pool-xml.c
 nodist_daemon_libhvd_a_SOURCES = daemon/vm-schema.c
 daemon_libhvd_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
 daemon_hvd_SOURCES = daemon/hvd.c

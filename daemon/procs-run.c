@@ -15,7 +15,7 @@
 #include "daemon/procs.h"
 
 /* The one VM a lifecycle call is about: by Id, or by a Name that matches exactly one. */
-static int one_vm(struct hvd *d, const struct wire_value *args, struct hvd_vm **out, struct wire_value **reply)
+int hvd_vm_one(struct hvd *d, const struct wire_value *args, struct hvd_vm **out, struct wire_value **reply)
 {
 	struct wire_value *errors = wire_list();
 	struct hvd_vm **vms;
@@ -51,7 +51,7 @@ int hvd_proc_vm_start(struct hvd *d, struct hvd_client *c, const struct wire_val
 			 struct wire_value **reply)
 {
 	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
+	int st = hvd_vm_one(d, args, &vm, reply);
 
 	if (st)
 		return st;
@@ -63,7 +63,7 @@ static int stop_like(struct hvd *d, struct hvd_client *c, const struct wire_valu
 {
 	bool turn_off = false, force = false;
 	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
+	int st = hvd_vm_one(d, args, &vm, reply);
 
 	if (st)
 		return st;
@@ -88,7 +88,7 @@ static int forward(struct hvd *d, struct hvd_client *c, const struct wire_value 
 {
 	struct hvd_vm_live live;
 	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
+	int st = hvd_vm_one(d, args, &vm, reply);
 
 	if (st)
 		return st;
@@ -186,7 +186,7 @@ int hvd_proc_console_attach(struct hvd *d, struct hvd_client *c, const struct wi
 			       struct wire_value **reply)
 {
 	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
+	int st = hvd_vm_one(d, args, &vm, reply);
 
 	if (st)
 		return st;
@@ -200,7 +200,7 @@ int hvd_proc_console_input(struct hvd *d, struct hvd_client *c, const struct wir
 {
 	const struct wire_value *bytes = wire_object_get(args, "Bytes");
 	struct hvd_vm *vm;
-	int st = one_vm(d, args, &vm, reply);
+	int st = hvd_vm_one(d, args, &vm, reply);
 
 	if (st)
 		return st;

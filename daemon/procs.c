@@ -86,9 +86,19 @@ static struct wire_value *vm_object(const struct hvd_vm *vm)
 	wire_object_add(o, "ParentCheckpointName", parent ? wire_string(parent) : wire_null());
 	wire_object_add(o, "CheckpointCount", wire_int(checkpoints));
 	wire_object_add(o, "WorkerProcessId", live.running ? wire_int(live.pid) : wire_null());
+	{
+		const char *pool = vm->pool_id[0] ? hvd_pool_name(vm->pool_id) : NULL;
+
+		wire_object_add(o, "PoolName", pool ? wire_string(pool) : wire_null());
+	}
 	if (!live.running && !vm->status)
 		((struct hvd_vm *)vm)->cached = wire_value_ref(o);
 	return o;
+}
+
+struct wire_value *hvd_vm_object(const struct hvd_vm *vm)
+{
+	return vm_object(vm);
 }
 
 struct wire_value *hvd_vm_reply(const struct hvd_vm *vm)
@@ -149,6 +159,11 @@ static void emit_event(struct hvd *d, struct hvd_client *c, const char *type, co
 	wire_object_set(e, "Time", wire_timestamp(hvd_now_ns()));
 	wire_object_set(e, "User", wire_string(hvd_client_peer(c)->user));
 	hvd_broadcast_event(d, e);
+}
+
+void hvd_vm_event(struct hvd *d, struct hvd_client *c, const char *type, const struct hvd_vm *vm)
+{
+	emit_event(d, c, type, vm->name, vm->id, NULL);
 }
 
 static int by_name(const void *a, const void *b)
@@ -293,7 +308,7 @@ static int proc_memory_get(struct hvd *d, struct hvd_client *c, const struct wir
 }
 
 /* Reads an optional integer argument and checks its range; 0 when absent or good. */
-static int arg_range(const struct wire_value *args, const char *name, uint64_t min, uint64_t max,
+int hvd_arg_range(const struct wire_value *args, const char *name, uint64_t min, uint64_t max,
 		     bool *present, uint64_t *out, struct wire_value **reply)
 {
 	int64_t v;
@@ -313,7 +328,7 @@ static int arg_range(const struct wire_value *args, const char *name, uint64_t m
 	return 0;
 }
 
-static int arg_memory(const struct wire_value *args, const char *name, bool *present, uint64_t *out,
+int hvd_arg_memory(const struct wire_value *args, const char *name, bool *present, uint64_t *out,
 		      struct wire_value **reply)
 {
 	int64_t v;
@@ -384,7 +399,7 @@ int hvd_arg_string(const struct wire_value *args, const char *name, size_t maxle
 	return 0;
 }
 
-static int check_name(const char *param, const char *name, struct wire_value **reply)
+int hvd_check_name(const char *param, const char *name, struct wire_value **reply)
 {
 	const unsigned char *p;
 	bool blank = true;
@@ -409,7 +424,7 @@ static int check_name(const char *param, const char *name, struct wire_value **r
 	return 0;
 }
 
-static int name_taken(struct hvd_store *s, const char *name, const struct hvd_vm *self,
+int hvd_name_taken(struct hvd_store *s, const char *name, const struct hvd_vm *self,
 		      struct wire_value **reply)
 {
 	const struct hvd_vm *other = hvd_store_find_name(s, name);
@@ -437,13 +452,13 @@ static int proc_vm_new(struct hvd *d, struct hvd_client *c, const struct wire_va
 	int st;
 
 	if ((st = hvd_arg_string(args, "Name", HVD_MAX_NAME, &name, reply)) ||
-	    (st = check_name("Name", name, reply)) ||
+	    (st = hvd_check_name("Name", name, reply)) ||
 	    (st = hvd_arg_string(args, "Path", 4096, &path, reply)) ||
 	    (st = hvd_arg_string(args, "Notes", HVD_MAX_NOTES, &notes, reply)) ||
-	    (st = arg_memory(args, "MemoryStartupBytes", &has_mem, &mem, reply)) ||
-	    (st = arg_range(args, "ProcessorCount", 1, HVD_MAX_VCPUS, &has_cpus, &cpus, reply)) ||
-	    (st = arg_range(args, "Generation", 1, 2, &has_gen, &gen, reply)) ||
-	    (st = name_taken(s, name, NULL, reply)))
+	    (st = hvd_arg_memory(args, "MemoryStartupBytes", &has_mem, &mem, reply)) ||
+	    (st = hvd_arg_range(args, "ProcessorCount", 1, HVD_MAX_VCPUS, &has_cpus, &cpus, reply)) ||
+	    (st = hvd_arg_range(args, "Generation", 1, 2, &has_gen, &gen, reply)) ||
+	    (st = hvd_name_taken(s, name, NULL, reply)))
 		return st;
 	if (path && path[0] != '/')
 		return ERR(WIRE_E_INVALID_ARGUMENT, path, "Invalid value \"%s\" for parameter -Path: it must be an absolute path.",
@@ -585,7 +600,7 @@ static int apply_settings(struct hvd_store *s, struct hvd_vm *vm, const void *ar
 	int st;
 
 	if (set->new_name) {
-		if ((st = name_taken(s, set->new_name, hvd_store_find_id(s, vm->id), reply)))
+		if ((st = hvd_name_taken(s, set->new_name, hvd_store_find_id(s, vm->id), reply)))
 			return st;
 		free(vm->name);
 		vm->name = strdup(set->new_name);
@@ -635,11 +650,11 @@ static int proc_vm_set(struct hvd *d, struct hvd_client *c, const struct wire_va
 			   ctype);
 	if ((st = hvd_arg_string(args, "Notes", HVD_MAX_NOTES, &set.notes, reply)) ||
 	    (st = hvd_arg_string(args, "NewVMName", HVD_MAX_NAME, &set.new_name, reply)) ||
-	    (set.new_name && (st = check_name("NewVMName", set.new_name, reply))) ||
-	    (st = arg_range(args, "ProcessorCount", 1, HVD_MAX_VCPUS, &set.has_cpus, &set.cpus, reply)) ||
-	    (st = arg_memory(args, "MemoryStartupBytes", &set.has_mem, &set.mem, reply)) ||
-	    (st = arg_memory(args, "MemoryMinimumBytes", &set.has_min, &set.min, reply)) ||
-	    (st = arg_memory(args, "MemoryMaximumBytes", &set.has_max, &set.max, reply)) ||
+	    (set.new_name && (st = hvd_check_name("NewVMName", set.new_name, reply))) ||
+	    (st = hvd_arg_range(args, "ProcessorCount", 1, HVD_MAX_VCPUS, &set.has_cpus, &set.cpus, reply)) ||
+	    (st = hvd_arg_memory(args, "MemoryStartupBytes", &set.has_mem, &set.mem, reply)) ||
+	    (st = hvd_arg_memory(args, "MemoryMinimumBytes", &set.has_min, &set.min, reply)) ||
+	    (st = hvd_arg_memory(args, "MemoryMaximumBytes", &set.has_max, &set.max, reply)) ||
 	    (st = read_dynamic(args, "DynamicMemory", &set, reply)))
 		return st;
 	return hvd_vms_change(d, c, args, apply_settings, &set, vm_object, reply);
@@ -652,7 +667,7 @@ static int proc_vm_rename(struct hvd *d, struct hvd_client *c, const struct wire
 	int st;
 
 	if ((st = hvd_arg_string(args, "NewName", HVD_MAX_NAME, &set.new_name, reply)) ||
-	    (st = check_name("NewName", set.new_name, reply)))
+	    (st = hvd_check_name("NewName", set.new_name, reply)))
 		return st;
 	return hvd_vms_change(d, c, args, apply_settings, &set, vm_object, reply);
 }
@@ -683,10 +698,10 @@ static int proc_processor_set(struct hvd *d, struct hvd_client *c, const struct 
 	struct proc_settings p = { 0 };
 	int st;
 
-	if ((st = arg_range(args, "Count", 1, HVD_MAX_VCPUS, &p.has_count, &p.count, reply)) ||
-	    (st = arg_range(args, "Reserve", 0, 100, &p.has_reserve, &p.reserve, reply)) ||
-	    (st = arg_range(args, "Maximum", 0, 100, &p.has_max, &p.max, reply)) ||
-	    (st = arg_range(args, "RelativeWeight", 1, 10000, &p.has_weight, &p.weight, reply)))
+	if ((st = hvd_arg_range(args, "Count", 1, HVD_MAX_VCPUS, &p.has_count, &p.count, reply)) ||
+	    (st = hvd_arg_range(args, "Reserve", 0, 100, &p.has_reserve, &p.reserve, reply)) ||
+	    (st = hvd_arg_range(args, "Maximum", 0, 100, &p.has_max, &p.max, reply)) ||
+	    (st = hvd_arg_range(args, "RelativeWeight", 1, 10000, &p.has_weight, &p.weight, reply)))
 		return st;
 	return hvd_vms_change(d, c, args, apply_processor, &p, processor_object, reply);
 }
@@ -717,12 +732,12 @@ static int proc_memory_set(struct hvd *d, struct hvd_client *c, const struct wir
 
 	memset(&m, 0, sizeof(m));
 	m.vm.checkpoint_type = -1;
-	if ((st = arg_memory(args, "StartupBytes", &m.vm.has_mem, &m.vm.mem, reply)) ||
-	    (st = arg_memory(args, "MinimumBytes", &m.vm.has_min, &m.vm.min, reply)) ||
-	    (st = arg_memory(args, "MaximumBytes", &m.vm.has_max, &m.vm.max, reply)) ||
+	if ((st = hvd_arg_memory(args, "StartupBytes", &m.vm.has_mem, &m.vm.mem, reply)) ||
+	    (st = hvd_arg_memory(args, "MinimumBytes", &m.vm.has_min, &m.vm.min, reply)) ||
+	    (st = hvd_arg_memory(args, "MaximumBytes", &m.vm.has_max, &m.vm.max, reply)) ||
 	    (st = read_dynamic(args, "DynamicMemoryEnabled", &m.vm, reply)) ||
-	    (st = arg_range(args, "Buffer", 5, 2000, &m.has_buffer, &m.buffer, reply)) ||
-	    (st = arg_range(args, "Priority", 0, 100, &m.has_priority, &m.priority, reply)))
+	    (st = hvd_arg_range(args, "Buffer", 5, 2000, &m.has_buffer, &m.buffer, reply)) ||
+	    (st = hvd_arg_range(args, "Priority", 0, 100, &m.has_priority, &m.priority, reply)))
 		return st;
 	return hvd_vms_change(d, c, args, apply_memory, &m, memory_object, reply);
 }
@@ -748,6 +763,7 @@ static int proc_vm_remove(struct hvd *d, struct hvd_client *c, const struct wire
 		struct hvd_vm *vm = vms[i];
 		struct wire_value *gone;
 		const char *name;
+		char pool_id[37], vm_id[37];
 
 		if (vm->worker) {
 			wire_list_append(out, wire_error_record(WIRE_E_INVALID_STATE, vm->name,
@@ -755,7 +771,11 @@ static int proc_vm_remove(struct hvd *d, struct hvd_client *c, const struct wire
 			continue;
 		}
 		gone = vm_object(vm);
+		snprintf(pool_id, sizeof(pool_id), "%s", vm->pool_id);
+		snprintf(vm_id, sizeof(vm_id), "%s", vm->id);
 		st = hvd_store_remove(s, vm);
+		if (st == 0)
+			hvd_pool_vm_removed(pool_id, vm_id);
 		if (st) {
 			wire_list_append(out, wire_error_record(WIRE_E_RESOURCE, vm->name,
 								"Could not remove \"%s\": %s", vm->name, strerror(-st)));
@@ -931,6 +951,12 @@ hvd_proc_fn hvd_proc_handler(uint32_t procedure)
 		{ WIRE_PROC_VM_DRIVE_GET, hvd_proc_drive_get },
 		{ WIRE_PROC_VM_DRIVE_REMOVE, hvd_proc_drive_remove },
 		{ WIRE_PROC_VM_DRIVE_SET, hvd_proc_drive_set },
+		{ WIRE_PROC_POOL_NEW, hvd_proc_pool_new },
+		{ WIRE_PROC_POOL_GET, hvd_proc_pool_get },
+		{ WIRE_PROC_POOL_REMOVE, hvd_proc_pool_remove },
+		{ WIRE_PROC_POOL_MEMBER_ADD, hvd_proc_pool_member_add },
+		{ WIRE_PROC_POOL_MEMBER_RESET, hvd_proc_pool_member_reset },
+		{ WIRE_PROC_POOL_UPDATE, hvd_proc_pool_update },
 	};
 	size_t i;
 

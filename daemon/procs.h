@@ -24,6 +24,15 @@ int hvd_vms_view(struct hvd *d, const struct wire_value *args, hvd_view_fn view,
 /* Applies change to each selected VM, saving each, replying view(vm) for each. */
 int hvd_vms_change(struct hvd *d, struct hvd_client *c, const struct wire_value *args, hvd_change_fn change,
 		   const void *arg, hvd_view_fn view, struct wire_value **reply);
+/* Optional arguments: *present says whether it was given; an error names the parameter. */
+int hvd_arg_range(const struct wire_value *args, const char *name, uint64_t min, uint64_t max, bool *present,
+		  uint64_t *out, struct wire_value **reply);
+int hvd_arg_memory(const struct wire_value *args, const char *name, bool *present, uint64_t *out,
+		   struct wire_value **reply);
+/* A VM name Hyper-V would take (no control or wildcard characters, not blank, at most 100). */
+int hvd_check_name(const char *param, const char *name, struct wire_value **reply);
+/* Fails when another VM than self has this name. */
+int hvd_name_taken(struct hvd_store *s, const char *name, const struct hvd_vm *self, struct wire_value **reply);
 int hvd_arg_string(const struct wire_value *args, const char *name, size_t maxlen, const char **out,
 		   struct wire_value **reply);
 
@@ -60,5 +69,17 @@ HVD_PROC(proc_drive_add);
 HVD_PROC(proc_drive_get);
 HVD_PROC(proc_drive_remove);
 HVD_PROC(proc_drive_set);
+HVD_PROC(proc_pool_new);
+HVD_PROC(proc_pool_get);
+HVD_PROC(proc_pool_remove);
+HVD_PROC(proc_pool_member_add);
+HVD_PROC(proc_pool_member_reset);
+HVD_PROC(proc_pool_update);
+/* The one VM args names (Id or Name); an error when it names none or several. */
+int hvd_vm_one(struct hvd *d, const struct wire_value *args, struct hvd_vm **out, struct wire_value **reply);
+/* The VM's object (Get-VM). */
+struct wire_value *hvd_vm_object(const struct hvd_vm *vm);
+/* Announces a VM's creation, change or removal to subscribers ("Created", ...). */
+void hvd_vm_event(struct hvd *d, struct hvd_client *c, const char *type, const struct hvd_vm *vm);
 
 #endif

@@ -245,6 +245,7 @@ static void worker_gone_(struct hvd *d, struct hvd_worker *w, const char *why)
 		hvd_log(why ? HVD_LOG_WARNING : HVD_LOG_INFO, "VM %s (%s) is off%s%s", vm->name, vm->id, why ? ": " : "",
 			why ? why : "");
 		hvd_ckpt_vm_off(d, vm);
+		hvd_pool_vm_off(d, vm);
 	}
 	w->start.client = w->stop.client = 0;
 	if (start.client)

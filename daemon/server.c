@@ -685,6 +685,7 @@ int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store)
 	if (hvd_vhd_init() < 0)
 		hvd_log(HVD_LOG_ERROR, "cannot set up the VHD operations' pipe");
 	hvd_ckpt_startup(store);
+	hvd_pool_startup(store);
 	hvd_runtime_rediscover(&d);
 	hvd_log(HVD_LOG_INFO, "listening on %s and %s (read-only), %zu VMs defined, %zu running", cfg->socket_path,
 		cfg->ro_socket_path, store->n, hvd_runtime_count());
@@ -704,6 +705,7 @@ int hvd_server_run(struct hvd_config *cfg, struct hvd_store *store)
 	while (!stop_requested)
 		loop_once(&d);
 	hvd_log(HVD_LOG_INFO, "stopping");
+	hvd_pool_shutdown();
 out:
 	for (i = 0; i < d.nclients; i++)
 		client_free(d.clients[i]);

@@ -564,11 +564,12 @@ void hvd_vhd_complete(struct hvd *d)
 #define VHD_ASYNC_IDLE(name, proc)                                                                   \
 	HVD_PROC(proc_vhd_##name)                                                                    \
 	{                                                                                            \
-		int st = not_in_use(d, args, proc == WIRE_PROC_VHD_MERGE, reply);                    \
+		int st = not_in_use(d, args, proc == WIRE_PROC_VHD_MERGE, proc == WIRE_PROC_VHD_CONVERT, reply);                   \
 		return st ? st : run_async(c, args, proc, vhd_##name, reply);                        \
 	}
 
-static int not_in_use(struct hvd *d, const struct wire_value *args, bool with_parent, struct wire_value **reply)
+static int not_in_use(struct hvd *d, const struct wire_value *args, bool with_parent, bool reads_only,
+		      struct wire_value **reply)
 {
 	const char *path = NULL, *who = NULL;
 	struct vhdx *v = NULL;
@@ -586,6 +587,21 @@ static int not_in_use(struct hvd *d, const struct wire_value *args, bool with_pa
 	if (busy)
 		return ERR(WIRE_E_INVALID_STATE, path, "%s is in use by the running virtual machine \"%s\": turn it off first.",
 			   path, who);
+	/* A golden image never changes while a pool uses it (its members' disks depend on it);
+	 * Convert-VHD only reads its source. */
+	if (!reads_only && hvd_pool_golden_in_use(path, &who))
+		return ERR(WIRE_E_INVALID_STATE, path,
+			   "%s is the golden image of pool \"%s\": it cannot change while the pool uses it (Update-VMPool moves the pool to another).",
+			   path, who);
+	if (with_parent && vhdx_open(path, 0, &v) == 0) {
+		if (vhdx_info_get(v, &info) == 0 && info.parent_path && hvd_pool_golden_in_use(info.parent_path, &who))
+			busy = true;
+		vhdx_free(v);
+		if (busy)
+			return ERR(WIRE_E_INVALID_STATE, path,
+				   "Merging %s would write the golden image of pool \"%s\", which cannot change while the pool uses it.",
+				   path, who);
+	}
 	return 0;
 }
 

@@ -129,6 +129,7 @@ struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm)
 	c->initrd = xstrdup(vm->initrd);
 	c->cmdline = xstrdup(vm->cmdline);
 	c->status = xstrdup(vm->status);
+	c->pool_parent = xstrdup(vm->pool_parent);
 	c->cached = NULL;
 	c->drives = vm->ndrives ? calloc(vm->ndrives, sizeof(*c->drives)) : NULL;
 	if (vm->ndrives && !c->drives)
@@ -152,6 +153,7 @@ void hvd_vm_free(struct hvd_vm *vm)
 	free(vm->initrd);
 	free(vm->cmdline);
 	free(vm->status);
+	free(vm->pool_parent);
 	wire_value_unref(vm->cached);
 	for (size_t i = 0; i < vm->ndrives; i++)
 		free(vm->drives[i].path);
@@ -379,6 +381,13 @@ static struct hvd_vm *vm_from_doc(xmlNodePtr root)
 		dr->location = (uint32_t)attr_u64(n, "controllerLocation");
 		dr->path = attr_str(n, "path");
 	}
+	n = child(root, "pool");
+	if (n) {
+		s = attr_str(n, "id");
+		snprintf(vm->pool_id, sizeof(vm->pool_id), "%s", s ? s : "");
+		free(s);
+		vm->pool_parent = attr_str(n, "parent");
+	}
 	return vm;
 }
 
@@ -515,6 +524,13 @@ int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len)
 		ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"controllerNumber", "%u", vm->drives[i].controller) < 0;
 		ok |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"controllerLocation", "%u", vm->drives[i].location) < 0;
 		ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"path", (const xmlChar *)vm->drives[i].path) < 0;
+		ok |= xmlTextWriterEndElement(w) < 0;
+	}
+	if (vm->pool_id[0]) {
+		ok |= xmlTextWriterStartElement(w, (const xmlChar *)"pool") < 0;
+		ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"id", (const xmlChar *)vm->pool_id) < 0;
+		if (vm->pool_parent)
+			ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"parent", (const xmlChar *)vm->pool_parent) < 0;
 		ok |= xmlTextWriterEndElement(w) < 0;
 	}
 	ok |= xmlTextWriterEndDocument(w) < 0;

@@ -204,7 +204,7 @@ static void test_completion(void **state)
 
 	(void)state;
 	f = open_memstream(&out, &len);
-	cli_complete_words(NULL, "Get-VMP", f);
+	cli_complete_words(NULL, "Get-VMPr", f);
 	cli_complete_words(NULL, "Get-VM | Set-VMProcessor -Re", f);
 	cli_complete_words(NULL, "Get-VM web1 | wh", f);
 	cli_complete_words(NULL, "Set-VMMemory x -DynamicMemoryEnabled $t", f);

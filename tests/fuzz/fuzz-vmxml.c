@@ -1,9 +1,11 @@
-/* Fuzz target: a vm.xml definition, as hvd loads it from the state directory. */
+/* Fuzz target: a vm.xml or pool.xml definition, as hvd loads them from the state directory. */
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/hvd.h"
+#include "daemon/pool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,5 +39,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hvd_vm_free(vm);
 	free(err);
 	free(xml);
+	xml = NULL;
+	{
+		struct hvd_pool *p = NULL, *again = NULL;
+		char why[256];
+
+		if (hvd_pool_from_xml((const char *)data, size, &p, why, sizeof(why)) == 0) {
+			if (hvd_pool_to_xml(p, &xml, &len) != 0 ||
+			    hvd_pool_from_xml(xml, len, &again, why, sizeof(why)) != 0 || strcmp(p->id, again->id) ||
+			    strcmp(p->parent, again->parent) || p->next_index != again->next_index)
+				abort();
+			hvd_pool_free(again);
+		}
+		hvd_pool_free(p);
+		free(xml);
+	}
 	return 0;
 }
