@@ -449,10 +449,15 @@ static int member_reset(struct hvd *d, struct hvd_vm *vm, char *err, size_t errl
 		rc = hvd_store_save(store, copy);
 		if (rc) {
 			snprintf(err, errlen, "cannot save its definition: %s", strerror(-rc));
-			hvd_vm_free(copy);
 		} else {
-			hvd_store_replace(store, copy);
+			/* Changed in place, not replaced: callers (a worker's end) still hold vm. */
+			free(vm->pool_parent);
+			vm->pool_parent = copy->pool_parent;
+			copy->pool_parent = NULL;
+			wire_value_unref(vm->cached);
+			vm->cached = NULL;
 		}
+		hvd_vm_free(copy);
 		goldens_refresh();
 	}
 	return rc;
@@ -700,9 +705,13 @@ HVD_PROC(proc_pool_get)
 		if (keep)
 			wire_list_append(out, pool_object(pools[i]));
 	}
-	if (names && names->type == WIRE_STRING && !out->list.n && !strpbrk(names->str.p, "*?["))
-		wire_list_append(out, wire_error_record(WIRE_E_NOT_FOUND, names->str.p, "There is no pool named \"%s\".",
-							names->str.p));
+	for (k = 0; names && k < (names->type == WIRE_LIST ? names->list.n : 1); k++) {
+		const struct wire_value *it = names->type == WIRE_LIST ? names->list.items[k] : names;
+
+		if (it->type == WIRE_STRING && !strpbrk(it->str.p, "*?[") && !pool_by_name(it->str.p))
+			wire_list_append(out, wire_error_record(WIRE_E_NOT_FOUND, it->str.p, "There is no pool named \"%s\".",
+								it->str.p));
+	}
 	*reply = out;
 	return WIRE_OK;
 }
@@ -900,7 +909,6 @@ HVD_PROC(proc_pool_member_reset)
 	if (!vm->worker) {
 		if (member_reset(d, vm, err, sizeof(err)))
 			return ERR(WIRE_E_RESOURCE, vm->name, "Cannot reset \"%s\": %s.", vm->name, err);
-		vm = hvd_store_find_id(store, vm->id);
 		*reply = hvd_vm_reply(vm);
 		return WIRE_OK;
 	}

@@ -578,6 +578,12 @@ static int not_in_use(struct hvd *d, const struct wire_value *args, bool with_pa
 
 	if (wire_object_get_string(args, "Path", &path) || path[0] != '/')
 		return 0; /* the operation reports it */
+	/* A golden image never changes while a pool uses it (its members' disks depend on it);
+	 * Convert-VHD only reads its source. */
+	if (!reads_only && hvd_pool_golden_in_use(path, &who))
+		return ERR(WIRE_E_INVALID_STATE, path,
+			   "%s is the golden image of pool \"%s\": it cannot change while the pool uses it (Update-VMPool moves the pool to another).",
+			   path, who);
 	busy = hvd_disk_in_use(hvd_get_store(d), path, NULL, &who);
 	if (!busy && with_parent && vhdx_open(path, 0, &v) == 0) {
 		if (vhdx_info_get(v, &info) == 0 && info.parent_path)
@@ -586,12 +592,6 @@ static int not_in_use(struct hvd *d, const struct wire_value *args, bool with_pa
 	}
 	if (busy)
 		return ERR(WIRE_E_INVALID_STATE, path, "%s is in use by the running virtual machine \"%s\": turn it off first.",
-			   path, who);
-	/* A golden image never changes while a pool uses it (its members' disks depend on it);
-	 * Convert-VHD only reads its source. */
-	if (!reads_only && hvd_pool_golden_in_use(path, &who))
-		return ERR(WIRE_E_INVALID_STATE, path,
-			   "%s is the golden image of pool \"%s\": it cannot change while the pool uses it (Update-VMPool moves the pool to another).",
 			   path, who);
 	if (with_parent && vhdx_open(path, 0, &v) == 0) {
 		if (vhdx_info_get(v, &info) == 0 && info.parent_path && hvd_pool_golden_in_use(info.parent_path, &who))

@@ -1,5 +1,5 @@
-check_PROGRAMS += tests/daemon/test-hvd tests/daemon/test-partitions tests/daemon/test-checkpoints
-TESTS += tests/daemon/test-hvd tests/daemon/test-partitions tests/daemon/test-checkpoints
+check_PROGRAMS += tests/daemon/test-hvd tests/daemon/test-partitions tests/daemon/test-checkpoints tests/daemon/test-pools
+TESTS += tests/daemon/test-hvd tests/daemon/test-partitions tests/daemon/test-checkpoints tests/daemon/test-pools
 tests_daemon_test_partitions_SOURCES = tests/daemon/test-partitions.c tests/daemon/harness.c tests/daemon/harness.h
 tests_daemon_test_partitions_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_test_partitions_LDADD = $(CMOCKA_LIBS)
@@ -9,3 +9,6 @@ tests_daemon_test_hvd_LDADD = wire-protocol/libhvwire.a $(CMOCKA_LIBS)
 tests_daemon_test_checkpoints_SOURCES = tests/daemon/test-checkpoints.c tests/daemon/harness.c tests/daemon/harness.h
 tests_daemon_test_checkpoints_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_daemon_test_checkpoints_LDADD = formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+tests_daemon_test_pools_SOURCES = tests/daemon/test-pools.c tests/daemon/harness.c tests/daemon/harness.h
+tests_daemon_test_pools_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_daemon_test_pools_LDADD = formats/vhdx/libvhdx.a $(CMOCKA_LIBS)

@@ -1,0 +1,407 @@
+/*
+ * Integration: pools under a real hvd. Twenty hvguest partitions over one golden VHDX, each
+ * counting on its own disk (hvguest.counter=1 writes at byte 4096 and prints what it read
+ * there first), prove that every member sees the golden contents, writes only its own
+ * differencing disk, and is returned to the golden contents by Reset-VMPoolMember; the golden
+ * image is locked against writers and never changes; removing the pool leaves nothing behind.
+ * The partition tests skip, with the reason, where /dev/kvm cannot be opened; the checks of
+ * bad input run everywhere.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "formats/vhdx/vhdx.h"
+#include "tests/daemon/harness.h"
+
+#define GOLDEN_MARK 19088743ull /* what the golden image holds at byte 4096 */
+#define GOLDEN2_MARK 4242424242ull
+
+static bool have_kvm;
+
+static char *run_ok(const struct hvd_instance *h, const char *script)
+{
+	struct run_result r;
+	char *out;
+
+	hvctl_run(h, NULL, script, &r, NULL);
+	if (r.status != 0)
+		fail_msg("hvctl -c '%s' exited %d:\n%s%s", script, r.status, r.out, r.err);
+	out = r.out;
+	r.out = NULL;
+	run_result_free(&r);
+	if (out[0] && out[strlen(out) - 1] == '\n')
+		out[strlen(out) - 1] = '\0';
+	return out;
+}
+
+/* Runs a script that must fail with exit status 1 and an error containing want. */
+static void run_fails(const struct hvd_instance *h, const char *script, const char *want)
+{
+	struct run_result r;
+
+	hvctl_run(h, NULL, script, &r, NULL);
+	if (r.status != 1 || !strstr(r.err, want))
+		fail_msg("hvctl -c '%s' exited %d, expected 1 and [%s]:\n%s%s", script, r.status, want, r.out, r.err);
+	run_result_free(&r);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		n = 0;
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+/* A golden image: 8 MiB of a pattern with mark at byte 4096, made by hv-img from raw. */
+static void make_golden(const struct hvd_instance *h, const char *path, uint64_t mark)
+{
+	char raw[600], *argv[] = { (char *)build_path("cli/hv-img"), "convert", "-O", "vhdx", raw, (char *)path, NULL };
+	static uint8_t buf[8 << 20];
+	struct run_result r;
+	FILE *f;
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + (i >> 12));
+	memcpy(buf + 4096, &mark, sizeof(mark));
+	snprintf(raw, sizeof(raw), "%s/golden.raw", h->dir);
+	f = fopen(raw, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
+	fclose(f);
+	run_program(argv, NULL, &r);
+	if (r.status != 0)
+		fail_msg("hv-img convert: %s%s", r.out, r.err);
+	run_result_free(&r);
+	unlink(raw);
+}
+
+/* The 8 bytes at 4096 of an image, through its chain. */
+static uint64_t mark_of(const char *path)
+{
+	struct vhdx *v = NULL;
+	uint64_t m = 0;
+
+	if (vhdx_open(path, 0, &v) != 0)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(vhdx_read(v, &m, sizeof(m), 4096), 0);
+	vhdx_free(v);
+	return m;
+}
+
+static char *console_path(const struct hvd_instance *h, const char *vm)
+{
+	char script[160], *id, *p;
+
+	snprintf(script, sizeof(script), "(Get-VM %s).Id", vm);
+	id = run_ok(h, script);
+	if (asprintf(&p, "%s/vms/%s/console.log", h->state, id) < 0)
+		abort();
+	free(id);
+	return p;
+}
+
+/* Waits until the console of vm, from byte `from` on, has a counter line; returns the disk
+ * value of the first such line (what the guest read on its disk before writing it). */
+static uint64_t first_counter(const struct hvd_instance *h, const char *vm, size_t from)
+{
+	char *path = console_path(h, vm), *text, *at;
+	unsigned long long disk = 0;
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		struct timespec ts = { 0, 100000000 };
+		size_t len = 0;
+
+		text = slurp(path, &len);
+		at = text && len > from ? strstr(text + from, "hvguest: counter mem=") : NULL;
+		if (at && sscanf(at, "hvguest: counter mem=%*u disk=%llu", &disk) == 1) {
+			free(text);
+			free(path);
+			return disk;
+		}
+		free(text);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s printed no counter line after byte %zu", vm, from);
+	return 0;
+}
+
+static size_t console_len(const struct hvd_instance *h, const char *vm)
+{
+	char *path = console_path(h, vm);
+	struct stat st;
+	size_t n = stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+
+	free(path);
+	return n;
+}
+
+/* The files under the state dir, one per line, but the daemon's own logs. */
+static char *state_files(const struct hvd_instance *h)
+{
+	char *argv[] = { "/usr/bin/find", (char *)h->state, "-mindepth", "1", "-not", "-name", "hvd.log", "-not",
+			 "-name", "audit.jsonl", "-not", "-name", "hvd.lock", NULL };
+	struct run_result r;
+	char *out;
+
+	run_program(argv, NULL, &r);
+	assert_int_equal(r.status, 0);
+	out = r.out;
+	r.out = NULL;
+	run_result_free(&r);
+	return out;
+}
+
+static char *member_disk(const struct hvd_instance *h, const char *vm)
+{
+	char script[200];
+
+	snprintf(script, sizeof(script), "(Get-VMHardDiskDrive %s).Path", vm);
+	return run_ok(h, script);
+}
+
+/* Twenty members over one golden image: ready, isolated, reset, locked, removed cleanly. */
+static void test_pool_of_twenty(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], *before, *after, *gbytes, *now, *out;
+	size_t glen, nlen, from;
+	int i;
+
+	if (!have_kvm) {
+		skip();
+		return;
+	}
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	gbytes = slurp(golden, &glen);
+	before = state_files(h);
+	snprintf(script, sizeof(script),
+		 "New-VMPool -Name desk -ParentPath %s -Count 20 -MemoryStartupBytes 64MB | "
+		 "ForEach-Object { 'members=' + $_.MemberCount }",
+		 golden);
+	out = run_ok(h, script);
+	assert_contains(out, "members=20");
+	free(out);
+	free(run_ok(h, "Set-VMFirmware desk-* -KernelCommandLine 'hvguest.counter=1'; Start-VM desk-*"));
+	/* every member boots and sees the golden contents on its disk */
+	for (i = 1; i <= 20; i++) {
+		char vm[32];
+
+		snprintf(vm, sizeof(vm), "desk-%d", i);
+		assert_int_equal(first_counter(h, vm, 0), GOLDEN_MARK);
+	}
+	out = run_ok(h, "(Get-VMPool desk).RunningCount; (Get-VM desk-7).PoolName");
+	assert_contains(out, "20\ndesk");
+	free(out);
+	/* the golden image is locked against every writer */
+	snprintf(script, sizeof(script), "Resize-VHD -Path %s -SizeBytes 16MB", golden);
+	run_fails(h, script, "cannot change");
+	{
+		char *argv[] = { (char *)build_path("cli/hv-img"), "resize", golden, "16M", NULL };
+		struct run_result r;
+
+		run_program(argv, NULL, &r);
+		assert_int_not_equal(r.status, 0);
+		assert_contains(r.err, "in use");
+		run_result_free(&r);
+	}
+	snprintf(script, sizeof(script), "Add-VMHardDiskDrive -VMName desk-1 -Path %s -ControllerLocation 5", golden);
+	run_fails(h, script, "golden image of pool \"desk\"");
+	/* a member's writes land in its own disk: desk-3 wrote its counter there */
+	from = console_len(h, "desk-3");
+	(void)first_counter(h, "desk-3", from);
+	/* reset: the running member comes back over the golden contents */
+	from = console_len(h, "desk-3");
+	free(run_ok(h, "Reset-VMPoolMember desk-3"));
+	assert_int_equal(first_counter(h, "desk-3", from), GOLDEN_MARK);
+	free(run_ok(h, "Stop-VM desk-* -TurnOff"));
+	for (i = 1; i <= 20; i++) {
+		char vm[32], *disk;
+
+		snprintf(vm, sizeof(vm), "desk-%d", i);
+		disk = member_disk(h, vm);
+		if (mark_of(disk) == GOLDEN_MARK)
+			fail_msg("%s's disk %s holds no counter of its own", vm, disk);
+		free(disk);
+	}
+	assert_int_equal(mark_of(golden), GOLDEN_MARK);
+	now = slurp(golden, &nlen);
+	assert_int_equal(nlen, glen);
+	assert_memory_equal(now, gbytes, glen);
+	free(now);
+	/* an off member reset reads as the golden image again */
+	{
+		char *disk = member_disk(h, "desk-5");
+
+		free(run_ok(h, "Reset-VMPoolMember desk-5"));
+		assert_int_equal(mark_of(disk), GOLDEN_MARK);
+		free(disk);
+	}
+	/* deleting the pool leaves no file behind, and frees the golden image */
+	free(run_ok(h, "Remove-VMPool desk -Force"));
+	after = state_files(h);
+	assert_string_equal(after, before);
+	{
+		int fd = open(golden, O_RDONLY);
+
+		assert_true(fd >= 0);
+		assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+		close(fd);
+	}
+	now = slurp(golden, &nlen);
+	assert_memory_equal(now, gbytes, glen);
+	free(now);
+	free(before);
+	free(after);
+	free(gbytes);
+}
+
+/* RollbackOnStop throws a member's changes away at every stop; Update-VMPool moves members to
+ * a new golden image as they are reset; pools survive a restart of hvd. */
+static void test_pool_rollback_and_update(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], golden2[600], script[1400], *disk, *out;
+	size_t from;
+
+	if (!have_kvm) {
+		skip();
+		return;
+	}
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	snprintf(golden2, sizeof(golden2), "%s/golden2.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	make_golden(h, golden2, GOLDEN2_MARK);
+	snprintf(script, sizeof(script),
+		 "New-VMPool lab %s -Count 2 -NamePrefix lab -MemoryStartupBytes 64MB -RollbackOnStop | Out-Null; "
+		 "Set-VMFirmware lab* -KernelCommandLine 'hvguest.counter=1'; Start-VM lab1",
+		 golden);
+	free(run_ok(h, script));
+	assert_int_equal(first_counter(h, "lab1", 0), GOLDEN_MARK);
+	from = console_len(h, "lab1");
+	(void)first_counter(h, "lab1", from); /* it has written its own counter */
+	disk = member_disk(h, "lab1");
+	free(run_ok(h, "Stop-VM lab1 -TurnOff"));
+	assert_int_equal(mark_of(disk), GOLDEN_MARK); /* rolled back */
+	/* a new golden image: members move to it as they are reset */
+	snprintf(script, sizeof(script), "Update-VMPool lab -ParentPath %s | Out-Null; "
+		 "(Get-VMPool lab).Members | ForEach-Object { $_.Name + '=' + $_.UpToDate }", golden2);
+	out = run_ok(h, script);
+	assert_contains(out, "lab1=False");
+	free(out);
+	/* the old image stays locked while lab2 still uses it */
+	snprintf(script, sizeof(script), "Optimize-VHD -Path %s", golden);
+	run_fails(h, script, "golden image of pool \"lab\"");
+	hvd_stop(h, false);
+	hvd_start_again(h);
+	from = console_len(h, "lab1");
+	free(run_ok(h, "Reset-VMPoolMember lab1; Start-VM lab1"));
+	assert_int_equal(first_counter(h, "lab1", from), GOLDEN2_MARK);
+	out = run_ok(h, "(Get-VMPool lab).Members | ForEach-Object { $_.Name + '=' + $_.UpToDate }");
+	assert_contains(out, "lab1=True");
+	assert_contains(out, "lab2=False");
+	free(out);
+	free(run_ok(h, "Stop-VM lab1 -TurnOff; Reset-VMPoolMember lab2"));
+	/* nothing uses the first image now: it may change again */
+	snprintf(script, sizeof(script), "Optimize-VHD -Path %s", golden);
+	free(run_ok(h, script));
+	free(run_ok(h, "Remove-VMPool lab -Force"));
+	free(disk);
+}
+
+/* Bad input is refused with a sentence naming what was wrong; nothing is left behind. */
+static void test_pool_errors(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], junk[600], script[1400], *before, *after;
+	FILE *f;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	snprintf(junk, sizeof(junk), "%s/junk.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	f = fopen(junk, "wb");
+	assert_non_null(f);
+	fputs("this is not a virtual disk\n", f);
+	fclose(f);
+	before = state_files(h);
+	run_fails(h, "New-VMPool p /nonexistent/golden.vhdx", "/nonexistent/golden.vhdx");
+	snprintf(script, sizeof(script), "New-VMPool p %s", junk);
+	run_fails(h, script, "Cannot use");
+	run_fails(h, "New-VMPool p relative.vhdx", "absolute");
+	snprintf(script, sizeof(script), "New-VMPool p %s -Count 0", golden);
+	run_fails(h, script, "-Count");
+	snprintf(script, sizeof(script), "New-VMPool p %s -NamePrefix 'a*'", golden);
+	run_fails(h, script, "-NamePrefix");
+	after = state_files(h);
+	assert_string_equal(after, before);
+	free(after);
+	/* a VM's own disk cannot be a golden image */
+	snprintf(script, sizeof(script), "New-VM w -MemoryStartupBytes 64MB | Out-Null; Add-VMHardDiskDrive w -Path %s; "
+		 "New-VMPool p %s", golden, golden);
+	run_fails(h, script, "the disk of the virtual machine \"w\"");
+	free(run_ok(h, "Remove-VMHardDiskDrive w -ControllerNumber 0 -ControllerLocation 0"));
+	snprintf(script, sizeof(script), "New-VMPool p %s -Count 2 | Out-Null; New-VMPool p %s", golden, golden);
+	run_fails(h, script, "already exists");
+	run_fails(h, "Reset-VMPoolMember w", "not a member of a pool");
+	run_fails(h, "Get-VMPool nosuch", "no pool named \"nosuch\"");
+	run_fails(h, "Add-VMPoolMember nosuch", "no pool named");
+	free(run_ok(h, "Add-VMPoolMember p 3 | Out-Null; if ((Get-VMPool p).MemberCount -ne 5) { throw 'count' }"));
+	/* a member removed on its own takes its disk with it */
+	free(run_ok(h, "Remove-VM p-1 -Force"));
+	free(run_ok(h, "Remove-VMPool p -Force; Remove-VM w -Force"));
+	after = state_files(h);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pool_errors, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_of_twenty, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_rollback_and_update, hvd_setup, hvd_teardown),
+	};
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	have_kvm = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	else
+		printf("SKIP: the pool partition tests need hardware virtualization and /dev/kvm cannot be opened: %s\n",
+		       strerror(errno));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
