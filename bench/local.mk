@@ -1,5 +1,5 @@
 EXTRA_DIST += bench/vmbus-bench.sh bench/storvsc-bench.sh bench/lib.sh bench/get-vm-1000.sh bench/pipeline-10000.sh bench/start-vm.sh bench/remote.sh \
-	bench/checkpoint-bench.sh bench/balloon-bench.sh
+	bench/checkpoint-bench.sh bench/balloon-bench.sh bench/pool-bench.sh
 
 # One timed save and restore with libhvcore, for checkpoint-bench.sh.
 noinst_PROGRAMS += bench/ckpt-core
@@ -22,4 +22,5 @@ bench: all
 	bash $(srcdir)/bench/checkpoint-bench.sh $(top_builddir)
 	bash $(srcdir)/bench/storvsc-bench.sh $(top_builddir)
 	bash $(srcdir)/bench/balloon-bench.sh $(top_builddir)
+	bash $(srcdir)/bench/pool-bench.sh $(top_builddir)
 .PHONY: bench
