@@ -275,6 +275,8 @@ struct hv_disk_stats {
 	char path[256];
 	uint64_t read_ops, write_ops, read_bytes, write_bytes;
 	uint64_t flushes, unmaps, errors; /* errors: commands answered with CHECK CONDITION */
+	uint64_t inline_ops;              /* of all commands, those done on the vCPU that took
+					     them from the ring (the fast path, no I/O thread) */
 	uint32_t queue_depth;             /* requests taken from the ring, not yet completed */
 	uint64_t lat_mean_ns, lat_p99_ns; /* over every completed command, 0 before any */
 };

@@ -90,6 +90,13 @@ noinst_PROGRAMS += tests/hvcore/vmbus-hostbench
 tests_hvcore_vmbus_hostbench_SOURCES = tests/hvcore/vmbus-hostbench.c
 tests_hvcore_vmbus_hostbench_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
 
+# The synthetic SCSI controller's host path against libvhdx direct, no KVM needed
+# (bench/storvsc-bench.sh); its simulated guest is shared with test-storvsc.
+noinst_PROGRAMS += tests/hvcore/storvsc-hostbench
+tests_hvcore_storvsc_hostbench_SOURCES = tests/hvcore/storvsc-hostbench.c tests/hvcore/sim-guest.c \
+	tests/hvcore/sim-guest.h
+tests_hvcore_storvsc_hostbench_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a
+
 check_PROGRAMS += tests/hvcore/test-hvcore
 TESTS += tests/hvcore/test-hvcore
 tests_hvcore_test_hvcore_SOURCES = tests/hvcore/test-hvcore.c tests/hvcore/guest-vm.c tests/hvcore/guest-vm.h
@@ -107,6 +114,14 @@ TESTS += tests/hvcore/test-storvsc
 tests_hvcore_test_storvsc_SOURCES = tests/hvcore/test-storvsc.c tests/hvcore/guest-vm.c tests/hvcore/guest-vm.h
 tests_hvcore_test_storvsc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_hvcore_test_storvsc_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
+
+# The fast path and its fallbacks, on a simulated guest: no KVM needed.
+check_PROGRAMS += tests/hvcore/test-storvsc-fast
+TESTS += tests/hvcore/test-storvsc-fast
+tests_hvcore_test_storvsc_fast_SOURCES = tests/hvcore/test-storvsc-fast.c tests/hvcore/sim-guest.c \
+	tests/hvcore/sim-guest.h
+tests_hvcore_test_storvsc_fast_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hvcore_test_storvsc_fast_LDADD = hvcore/libhvcore.a formats/vhdx/libvhdx.a $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/hvcore/test-balloon
 TESTS += tests/hvcore/test-balloon

@@ -357,6 +357,36 @@ static void rw(struct hv_scsi_disk *d, struct hv_scsi_cmd *c, bool write)
 	c->bytes = bytes;
 }
 
+bool hv_scsi_rw_plain(const struct hv_scsi_disk *d, const uint8_t *cdb, unsigned cdb_len,
+		      uint32_t buf_len, bool *write, uint64_t *off, uint32_t *bytes)
+{
+	uint64_t lba, n;
+
+	if (!cdb_len || cdb_len < cdb_need(cdb[0]))
+		return false;
+	switch (cdb[0]) {
+	case READ_10:
+	case READ_16:
+		*write = false;
+		break;
+	case WRITE_10:
+	case WRITE_16:
+		/* FUA needs a flush; DPO and the protection bits are ignored by rw() too */
+		if (d->read_only || (cdb[1] & 0x08))
+			return false;
+		*write = true;
+		break;
+	default:
+		return false;
+	}
+	lba_count(cdb, &lba, &n);
+	if (!n || !in_range(d, lba, n) || n * d->lbs > HV_SCSI_MAX_XFER || n * d->lbs > buf_len)
+		return false;
+	*off = lba * d->lbs;
+	*bytes = (uint32_t)(n * d->lbs);
+	return true;
+}
+
 static void sync_cache(struct hv_scsi_disk *d, struct hv_scsi_cmd *c)
 {
 	uint64_t lba, n;

@@ -46,6 +46,12 @@ struct hv_scsi_cmd {
  * gathers the guest's data into buf before hv_scsi_exec. */
 bool hv_scsi_data_out(const uint8_t *cdb, unsigned cdb_len);
 void hv_scsi_exec(struct hv_scsi_disk *d, struct hv_scsi_cmd *c);
+/* Is the CDB a READ or WRITE (10, 16) that hv_scsi_exec would simply carry out: in range,
+ * not empty, within buf_len, no FUA, a writable disk? Then *off and *bytes are its place on
+ * the disk, and a caller that moves the data itself (the controller's fast path) completes it
+ * as GOOD with bytes moved. Anything else (errors included) goes to hv_scsi_exec. */
+bool hv_scsi_rw_plain(const struct hv_scsi_disk *d, const uint8_t *cdb, unsigned cdb_len,
+		      uint32_t buf_len, bool *write, uint64_t *off, uint32_t *bytes);
 /* REPORT LUNS for the LUNs present (any LUN may be asked); INQUIRY and the rest for a LUN
  * with no disk (peripheral qualifier 3; LOGICAL UNIT NOT SUPPORTED). */
 void hv_scsi_report_luns(const unsigned *luns, unsigned n, struct hv_scsi_cmd *c);

@@ -9,19 +9,24 @@
  * status, the SCSI status, the bytes moved and the sense data.
  *
  * Threads: the vCPU that signals (hv->lock held) checks each request, page by page against
- * guest RAM, and queues it; one I/O thread per controller does the libvhdx work in queue
- * order and completes under hv->lock. One queue keeps SCSI's ordering simple: a SYNCHRONIZE
- * CACHE runs after every command before it, so its flush covers all of them. Completions
- * that find the guest's ring full wait in a backlog (the guest is asked to signal when it
- * has read, pending_send_sz) and go out, in order, before any later one. */
+ * guest RAM. A plain READ or WRITE that libvhdx can do without blocking (the data in the page
+ * cache, no allocation, no metadata) it does itself, between the image and the guest's pages,
+ * when nothing is queued or running: the fast path. Everything else it queues; one I/O thread
+ * per controller does the libvhdx work in queue order and completes under hv->lock. One
+ * queue keeps SCSI's ordering simple: a SYNCHRONIZE CACHE runs after every command before it,
+ * so its flush covers all of them, and a request done inline never overtakes a queued one.
+ * Completions that find the guest's ring full wait in a backlog (the guest is asked to signal
+ * when it has read, pending_send_sz) and go out, in order, before any later one. */
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "hvcore/scsi.h"
@@ -82,6 +87,16 @@ enum {
 #define MAX_PAGES (HV_SCSI_MAX_XFER / HV_PAGE + 1)
 #define QUEUE_MAX 256
 #define LAT_BUCKETS 48
+/* The fast path holds hv->lock while it copies: larger requests go to the I/O thread. */
+#define FAST_MAX (128u * 1024)
+/* After a request the I/O thread may look for the next one a while before it sleeps: a guest
+ * at queue depth 1 sends it within microseconds of its completion, and a wake-up through the
+ * condition variable costs more than that. Adaptive, as QEMU's AioContext polling: the
+ * window grows while requests come within POLL_MAX_NS of going idle, and shrinks to nothing
+ * when they do not (a slow guest), since polling burns a CPU and, on a busy host, makes the
+ * scheduler wake the thread later when it does sleep. */
+#define POLL_MAX_NS 50000u
+#define POLL_START_NS 4000u
 
 struct req {
 	struct req *next;
@@ -100,8 +115,11 @@ struct disk {
 	struct hv_scsi_disk d;
 	/* statistics, under qlock */
 	uint64_t read_ops, write_ops, read_bytes, write_bytes, flushes, unmaps, errors;
+	uint64_t inline_ops;
 	uint32_t queued;
 	uint64_t lat_sum, lat_n, hist[LAT_BUCKETS];
+	/* the image's file system refuses RWF_NOWAIT reads, writes (under hv->lock) */
+	bool no_fast_read, no_fast_write;
 };
 
 struct storvsc {
@@ -117,6 +135,8 @@ struct storvsc {
 	pthread_cond_t idle;            /* signalled when the queue is empty and nothing runs */
 	bool locks, thread_on, stop;
 	bool busy;                      /* the I/O thread holds a request (under qlock) */
+	bool sleeping;                  /* the I/O thread waits on qcond (under qlock) */
+	uint64_t poll_ns;               /* the I/O thread's polling window (its own) */
 	pthread_t thread;
 	struct req *head, *tail, *free; /* the queue and the free requests (under qlock) */
 	struct req *reqs;
@@ -230,10 +250,217 @@ static void enqueue(struct storvsc *s, struct req *r)
 	if (s->tail)
 		s->tail->next = r;
 	else
-		s->head = r;
+		__atomic_store_n(&s->head, r, __ATOMIC_RELAXED); /* next_req peeks at it */
 	s->tail = r;
-	pthread_cond_signal(&s->qcond);
+	if (s->sleeping)
+		pthread_cond_signal(&s->qcond);
 	pthread_mutex_unlock(&s->qlock);
+}
+
+/* Guest pages <-> the bounce buffer, len bytes from the range's start. */
+static void move(struct req *r, uint8_t *buf, uint32_t len, bool to_guest)
+{
+	uint32_t done = 0, i = 0, in = r->off;
+
+	while (done < len && i < r->npages) {
+		uint32_t n = HV_PAGE - in;
+
+		if (n > len - done)
+			n = len - done;
+		if (to_guest)
+			memcpy(r->pages[i] + in, buf + done, n);
+		else
+			memcpy(buf + done, r->pages[i] + in, n);
+		done += n;
+		in = 0;
+		i++;
+	}
+}
+
+/* The first len bytes of the guest's range as an iovec, pages that follow each other in
+ * host memory merged; returns the entry count. */
+static int guest_iov(const struct req *r, uint32_t len, struct iovec *iov)
+{
+	uint32_t done = 0, i = 0, in = r->off;
+	int k = 0;
+
+	while (done < len && i < r->npages) {
+		uint32_t n = HV_PAGE - in;
+
+		if (n > len - done)
+			n = len - done;
+		if (k && (uint8_t *)iov[k - 1].iov_base + iov[k - 1].iov_len == r->pages[i] + in) {
+			iov[k - 1].iov_len += n;
+		} else {
+			iov[k].iov_base = r->pages[i] + in;
+			iov[k].iov_len = n;
+			k++;
+		}
+		done += n;
+		in = 0;
+		i++;
+	}
+	return k;
+}
+
+static unsigned bucket(uint64_t ns)
+{
+	unsigned b = 0;
+
+	while (ns > 1 && b < LAT_BUCKETS - 1) {
+		ns >>= 1;
+		b++;
+	}
+	return b;
+}
+
+/* done_inline: the fast path's request, which never went through enqueue, still counts in
+ * the queue depth until its completion leaves the backlog (put_free). */
+static void account(struct storvsc *s, struct disk *k, const struct hv_scsi_cmd *cmd,
+		    uint64_t ns, bool done_inline)
+{
+	pthread_mutex_lock(&s->qlock);
+	if (cmd->status != HV_SAM_GOOD)
+		k->errors++;
+	else if (cmd->kind == HV_SCSI_READ) {
+		k->read_ops++;
+		k->read_bytes += cmd->bytes;
+	} else if (cmd->kind == HV_SCSI_WRITE) {
+		k->write_ops++;
+		k->write_bytes += cmd->bytes;
+	} else if (cmd->kind == HV_SCSI_FLUSH)
+		k->flushes++;
+	else if (cmd->kind == HV_SCSI_UNMAP)
+		k->unmaps++;
+	if (done_inline) {
+		k->inline_ops++;
+		k->queued++;
+	}
+	k->lat_sum += ns;
+	k->lat_n++;
+	k->hist[bucket(ns)]++;
+	pthread_mutex_unlock(&s->qlock);
+}
+
+/* r->pkt becomes the COMPLETE_IO of a command that ran. */
+static void finish(struct req *r, const struct hv_scsi_cmd *cmd)
+{
+	uint8_t *v = r->pkt + V_PAYLOAD;
+
+	hv_put32(r->pkt + V_OP, VSTOR_COMPLETE_IO);
+	hv_put32(r->pkt + 4, 0);
+	hv_put32(r->pkt + V_STATUS, 0);
+	v[SRB_SCSI_STATUS] = cmd->status;
+	hv_put32(v + SRB_XFER_LEN, cmd->xfer);
+	memset(v + SRB_CDB, 0, SRB_SENSE_AREA);
+	if (cmd->status == HV_SAM_CHECK_CONDITION) {
+		v[SRB_STATUS] = SRB_ERROR | SRB_AUTOSENSE_VALID;
+		v[SRB_SENSE_LEN] = HV_SCSI_SENSE;
+		memcpy(v + SRB_CDB, cmd->sense, HV_SCSI_SENSE);
+	} else {
+		v[SRB_STATUS] = SRB_SUCCESS;
+		v[SRB_SENSE_LEN] = 0;
+	}
+}
+
+/* Can READ and WRITE use the guest's pages as their buffer? Only when the range is one
+ * piece of host memory; anything parsed from the buffer (UNMAP's list) is always copied
+ * first, so a guest rewriting it meanwhile cannot change what was checked. */
+static uint8_t *guest_buf(const struct req *r, const uint8_t *cdb, unsigned cdb_len)
+{
+	uint32_t i;
+
+	if (!cdb_len || (cdb[0] != 0x28 && cdb[0] != 0x2a && cdb[0] != 0x88 && cdb[0] != 0x8a))
+		return NULL;
+	for (i = 1; i < r->npages; i++)
+		if (r->pages[i] != r->pages[i - 1] + HV_PAGE)
+			return NULL;
+	return r->npages ? r->pages[0] + r->off : NULL;
+}
+
+/* The I/O thread's work on one request: the SCSI command, then its COMPLETE_IO in r->pkt. */
+static void execute(struct storvsc *s, struct req *r)
+{
+	uint8_t *v = r->pkt + V_PAYLOAD;
+	struct hv_scsi_cmd cmd;
+	bool bounce;
+
+	if (r->srb_status) {
+		hv_put32(r->pkt + V_OP, VSTOR_COMPLETE_IO);
+		hv_put32(r->pkt + 4, 0);
+		hv_put32(r->pkt + V_STATUS, 0);
+		v[SRB_STATUS] = r->srb_status;
+		v[SRB_SCSI_STATUS] = 0;
+		hv_put32(v + SRB_XFER_LEN, 0);
+		return;
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.cdb = v + SRB_CDB;
+	cmd.cdb_len = v[SRB_CDB_LEN];
+	cmd.buf = r->disk ? guest_buf(r, cmd.cdb, cmd.cdb_len) : NULL;
+	bounce = !cmd.buf;
+	if (bounce)
+		cmd.buf = s->bounce;
+	cmd.len = r->len;
+	if (bounce && hv_scsi_data_out(cmd.cdb, cmd.cdb_len))
+		move(r, s->bounce, r->len, false);
+	if (r->report_luns)
+		hv_scsi_report_luns(s->luns, s->nluns, &cmd);
+	else if (!r->disk)
+		hv_scsi_no_lun(&cmd);
+	else
+		hv_scsi_exec(&r->disk->d, &cmd);
+	if (bounce && cmd.status == HV_SAM_GOOD && cmd.xfer &&
+	    !hv_scsi_data_out(cmd.cdb, cmd.cdb_len))
+		move(r, s->bounce, cmd.xfer, true);
+	finish(r, &cmd);
+	if (r->disk)
+		account(s, r->disk, &cmd, hv_now_ns() - r->t0, false);
+}
+
+/* The fast path, on the vCPU that took r off the ring (hv->lock held): a plain READ or WRITE
+ * done at once when libvhdx can do it without blocking, straight between the image and the
+ * guest's pages. Only while the I/O thread is idle with nothing queued: then it cannot touch
+ * the image until srb queues again (only srb queues, under hv->lock, which we hold), and r
+ * overtakes nothing. Returns false when r must be queued. */
+static bool fast(struct hv_channel *c, struct req *r)
+{
+	struct storvsc *s = st_of(c);
+	struct disk *k = r->disk;
+	const uint8_t *v = r->pkt + V_PAYLOAD;
+	struct iovec iov[MAX_PAGES];
+	struct hv_scsi_cmd cmd;
+	uint32_t bytes;
+	uint64_t off;
+	bool write, idle;
+	int n, e;
+
+	if (!k || r->srb_status ||
+	    !hv_scsi_rw_plain(&k->d, v + SRB_CDB, v[SRB_CDB_LEN], r->len, &write, &off, &bytes) ||
+	    bytes > FAST_MAX || (write ? k->no_fast_write : k->no_fast_read))
+		return false;
+	pthread_mutex_lock(&s->qlock);
+	idle = !s->head && !s->busy;
+	pthread_mutex_unlock(&s->qlock);
+	if (!idle)
+		return false;
+	n = guest_iov(r, bytes, iov);
+	e = write ? vhdx_writev_nowait(k->d.v, iov, n, off) : vhdx_readv_nowait(k->d.v, iov, n, off);
+	if (e == -EOPNOTSUPP && write)
+		k->no_fast_write = true;
+	else if (e == -EOPNOTSUPP)
+		k->no_fast_read = true;
+	if (e)
+		return false;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.status = HV_SAM_GOOD;
+	cmd.kind = write ? HV_SCSI_WRITE : HV_SCSI_READ;
+	cmd.xfer = bytes;
+	cmd.bytes = bytes;
+	finish(r, &cmd);
+	account(s, k, &cmd, hv_now_ns() - r->t0, true);
+	complete(c, r);
+	return true;
 }
 
 /* The page range of a GPA-direct packet: one range, inside the packet's descriptor area,
@@ -308,7 +535,8 @@ static bool srb(struct hv_channel *c, const uint8_t *d, uint32_t len, uint64_t t
 		r->disk = s->disk[v[SRB_LUN]];
 	if (ok)
 		r->len = hv_get32(v + SRB_XFER_LEN); /* the SRB's buffer: no more than it says */
-	enqueue(s, r);
+	if (!fast(c, r))
+		enqueue(s, r);
 	return ok;
 }
 
@@ -371,102 +599,45 @@ static bool gpa_packet(struct hv_channel *c, const uint8_t *pkt, uint32_t plen)
 	return srb(c, pkt + off8, plen - off8, hv_get64(pkt + 8), pkt, plen);
 }
 
-/* Guest pages <-> the bounce buffer, len bytes from the range's start. */
-static void move(struct req *r, uint8_t *buf, uint32_t len, bool to_guest)
+/* The next request, or NULL when stopping. Polls (yielding the CPU: on a busy host the vCPU
+ * that will send the next request may be waiting for this very CPU) up to s->poll_ns
+ * before it sleeps, and sets the next window from how soon the request came. */
+static struct req *next_req(struct storvsc *s)
 {
-	uint32_t done = 0, i = 0, in = r->off;
+	uint64_t t0 = hv_now_ns(), waited;
+	struct req *r;
 
-	while (done < len && i < r->npages) {
-		uint32_t n = HV_PAGE - in;
-
-		if (n > len - done)
-			n = len - done;
-		if (to_guest)
-			memcpy(r->pages[i] + in, buf + done, n);
-		else
-			memcpy(buf + done, r->pages[i] + in, n);
-		done += n;
-		in = 0;
-		i++;
-	}
-}
-
-static unsigned bucket(uint64_t ns)
-{
-	unsigned b = 0;
-
-	while (ns > 1 && b < LAT_BUCKETS - 1) {
-		ns >>= 1;
-		b++;
-	}
-	return b;
-}
-
-static void account(struct storvsc *s, struct disk *k, const struct hv_scsi_cmd *cmd,
-		    uint64_t ns)
-{
+	/* Racy peeks, only to decide when to take the lock: it decides for real. */
+	while (s->poll_ns && !__atomic_load_n(&s->head, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&s->stop, __ATOMIC_RELAXED) && hv_now_ns() - t0 < s->poll_ns)
+		sched_yield();
 	pthread_mutex_lock(&s->qlock);
-	if (cmd->status != HV_SAM_GOOD)
-		k->errors++;
-	else if (cmd->kind == HV_SCSI_READ) {
-		k->read_ops++;
-		k->read_bytes += cmd->bytes;
-	} else if (cmd->kind == HV_SCSI_WRITE) {
-		k->write_ops++;
-		k->write_bytes += cmd->bytes;
-	} else if (cmd->kind == HV_SCSI_FLUSH)
-		k->flushes++;
-	else if (cmd->kind == HV_SCSI_UNMAP)
-		k->unmaps++;
-	k->lat_sum += ns;
-	k->lat_n++;
-	k->hist[bucket(ns)]++;
+	while (!s->head && !s->stop) {
+		s->sleeping = true;
+		pthread_cond_wait(&s->qcond, &s->qlock);
+		s->sleeping = false;
+	}
+	r = s->head;
+	if (r) {
+		s->head = r->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->busy = true;
+	}
 	pthread_mutex_unlock(&s->qlock);
-}
-
-/* The I/O thread's work on one request: the SCSI command, then its COMPLETE_IO in r->pkt. */
-static void execute(struct storvsc *s, struct req *r)
-{
-	uint8_t *v = r->pkt + V_PAYLOAD;
-	struct hv_scsi_cmd cmd;
-
-	hv_put32(r->pkt + V_OP, VSTOR_COMPLETE_IO);
-	hv_put32(r->pkt + 4, 0);
-	hv_put32(r->pkt + V_STATUS, 0);
-	if (r->srb_status) {
-		v[SRB_STATUS] = r->srb_status;
-		v[SRB_SCSI_STATUS] = 0;
-		hv_put32(v + SRB_XFER_LEN, 0);
-		return;
-	}
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.cdb = v + SRB_CDB;
-	cmd.cdb_len = v[SRB_CDB_LEN];
-	cmd.buf = s->bounce;
-	cmd.len = r->len;
-	if (hv_scsi_data_out(cmd.cdb, cmd.cdb_len))
-		move(r, s->bounce, r->len, false);
-	if (r->report_luns)
-		hv_scsi_report_luns(s->luns, s->nluns, &cmd);
-	else if (!r->disk)
-		hv_scsi_no_lun(&cmd);
-	else
-		hv_scsi_exec(&r->disk->d, &cmd);
-	if (cmd.status == HV_SAM_GOOD && cmd.xfer && !hv_scsi_data_out(cmd.cdb, cmd.cdb_len))
-		move(r, s->bounce, cmd.xfer, true);
-	v[SRB_SCSI_STATUS] = cmd.status;
-	hv_put32(v + SRB_XFER_LEN, cmd.xfer);
-	memset(v + SRB_CDB, 0, SRB_SENSE_AREA);
-	if (cmd.status == HV_SAM_CHECK_CONDITION) {
-		v[SRB_STATUS] = SRB_ERROR | SRB_AUTOSENSE_VALID;
-		v[SRB_SENSE_LEN] = HV_SCSI_SENSE;
-		memcpy(v + SRB_CDB, cmd.sense, HV_SCSI_SENSE);
-	} else {
-		v[SRB_STATUS] = SRB_SUCCESS;
-		v[SRB_SENSE_LEN] = 0;
-	}
-	if (r->disk)
-		account(s, r->disk, &cmd, hv_now_ns() - r->t0);
+	if (!r)
+		return NULL;
+	/* from going idle to the request's arrival, not to the wake-up, which may be late */
+	waited = r->t0 > t0 ? r->t0 - t0 : 0;
+	if (waited > POLL_MAX_NS)
+		s->poll_ns /= 2; /* polling would not have caught it */
+	else if (waited > s->poll_ns)
+		s->poll_ns = s->poll_ns ? 2 * s->poll_ns : POLL_START_NS;
+	if (s->poll_ns > POLL_MAX_NS)
+		s->poll_ns = POLL_MAX_NS;
+	if (s->poll_ns < POLL_START_NS / 2)
+		s->poll_ns = 0;
+	return r;
 }
 
 static void *io_main(void *arg)
@@ -475,36 +646,24 @@ static void *io_main(void *arg)
 	struct storvsc *s = st_of(c);
 	char name[16];
 	sigset_t set;
+	struct req *r;
 
 	sigfillset(&set);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 	snprintf(name, sizeof(name), "scsi%u", s->controller);
 	pthread_setname_np(pthread_self(), name);
-	for (;;) {
-		struct req *r;
-
-		pthread_mutex_lock(&s->qlock);
-		while (!s->head && !s->stop)
-			pthread_cond_wait(&s->qcond, &s->qlock);
-		r = s->head;
-		if (r) {
-			s->head = r->next;
-			if (!s->head)
-				s->tail = NULL;
-			s->busy = true;
-		}
-		pthread_mutex_unlock(&s->qlock);
-		if (!r)
-			break;
+	while ((r = next_req(s))) {
 		execute(s, r);
+		/* Idle again before the guest can see the completion: its next request may
+		 * then take the fast path. */
 		pthread_mutex_lock(&c->p->hv->lock);
 		complete(c, r);
-		pthread_mutex_unlock(&c->p->hv->lock);
 		pthread_mutex_lock(&s->qlock);
 		s->busy = false;
 		if (!s->head)
 			pthread_cond_broadcast(&s->idle);
 		pthread_mutex_unlock(&s->qlock);
+		pthread_mutex_unlock(&c->p->hv->lock);
 	}
 	return NULL;
 }
@@ -539,7 +698,7 @@ static void destroy(struct hv_channel *c)
 		return;
 	if (s->thread_on) {
 		pthread_mutex_lock(&s->qlock);
-		s->stop = true;
+		__atomic_store_n(&s->stop, true, __ATOMIC_RELAXED);
 		pthread_cond_signal(&s->qcond);
 		pthread_mutex_unlock(&s->qlock);
 		pthread_join(s->thread, NULL);
@@ -735,6 +894,7 @@ void hv_storvsc_switch_commit(struct hv_channel *c, unsigned location, struct vh
 	pthread_mutex_lock(&s->qlock);
 	old = k->d.v;
 	k->d.v = v;
+	k->no_fast_read = k->no_fast_write = false; /* the new layer may be elsewhere */
 	snprintf(k->d.path, sizeof(k->d.path), "%s", path);
 	pthread_mutex_unlock(&s->qlock);
 	/* Flushed already: closing marks its log clean and gives up the write lock; from now on
@@ -772,6 +932,7 @@ size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t 
 		o->flushes = k->flushes;
 		o->unmaps = k->unmaps;
 		o->errors = k->errors;
+		o->inline_ops = k->inline_ops;
 		o->queue_depth = k->queued;
 		if (!k->lat_n)
 			continue;

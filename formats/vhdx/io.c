@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "formats/vhdx/vhdx-internal.h"
@@ -525,4 +526,192 @@ int vhdx_map(struct vhdx *v, uint64_t off, uint64_t len, struct vhdx_extent *out
 	default:
 		return 0;
 	}
+}
+
+/*
+ * Non-blocking payload I/O (vhdx_readv_nowait, vhdx_writev_nowait): only what needs no
+ * metadata I/O and no allocation, with the file I/O itself refused by the kernel when it
+ * would wait (RWF_NOWAIT: data not in the page cache, a lock held).
+ */
+#define NOWAIT_IOV 256
+
+/* The part [pos, pos + n) of IOV in SUB (at most NOWAIT_IOV entries); its entry count. */
+static int iov_slice(const struct iovec *iov, int iovcnt, size_t pos, size_t n,
+		     struct iovec *sub)
+{
+	int k = 0;
+
+	for (int i = 0; i < iovcnt && n; i++) {
+		if (pos >= iov[i].iov_len) {
+			pos -= iov[i].iov_len;
+			continue;
+		}
+		size_t take = iov[i].iov_len - pos < n ? iov[i].iov_len - pos : n;
+		sub[k].iov_base = (uint8_t *)iov[i].iov_base + pos;
+		sub[k].iov_len = take;
+		k++;
+		n -= take;
+		pos = 0;
+	}
+	return k;
+}
+
+/* Could file bytes [off, off + n) of V read differently through vhdx_pread (an in-memory
+ * log replay, metadata not yet committed, past the end)? Then the caller must not go around. */
+static bool file_overlaid(const struct vhdx *v, uint64_t off, size_t n)
+{
+	if (v->nov || off > v->file_size || n > v->file_size - off)
+		return true;
+	for (size_t i = 0; i < v->npending; i++)
+		if (v->pending[i].offset < off + n && off < v->pending[i].offset + 4096)
+			return true;
+	return false;
+}
+
+/* The kernel's answers to RWF_NOWAIT: EAGAIN it would block; EOPNOTSUPP (and, for buffered
+ * writes on older kernels, EINVAL) the file system does not do it without blocking. */
+static int nowait_errno(int e)
+{
+	if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
+		return -EAGAIN;
+	if (e == EOPNOTSUPP || e == EINVAL || e == ENOSYS)
+		return -EOPNOTSUPP;
+	return -e;
+}
+
+static void iov_zero(const struct iovec *iov, int iovcnt, size_t pos, size_t n)
+{
+	for (int i = 0; i < iovcnt && n; i++) {
+		if (pos >= iov[i].iov_len) {
+			pos -= iov[i].iov_len;
+			continue;
+		}
+		size_t take = iov[i].iov_len - pos < n ? iov[i].iov_len - pos : n;
+		memset((uint8_t *)iov[i].iov_base + pos, 0, take);
+		n -= take;
+		pos = 0;
+	}
+}
+
+/* N bytes of V's file at AT to or from the part of IOV from POS, in the page cache only. A
+ * short transfer is -EAGAIN: part of it was not cached (a write's rest then goes through
+ * vhdx_write, which writes it all again). */
+static int file_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, size_t pos,
+		       size_t n, uint64_t at, bool write)
+{
+	struct iovec sub[NOWAIT_IOV];
+	int k = iov_slice(iov, iovcnt, pos, n, sub);
+	ssize_t done;
+
+	if (file_overlaid(v, at, n))
+		return -EAGAIN;
+	done = write ? pwritev2(v->fd, sub, k, (off_t)at, RWF_NOWAIT)
+		     : preadv2(v->fd, sub, k, (off_t)at, RWF_NOWAIT);
+	if (done < 0)
+		return nowait_errno(errno);
+	return (size_t)done == n ? 0 : -EAGAIN;
+}
+
+/* As vhdx_read: each piece goes down the chain, without recursion, to the image that
+ * holds it (clipped to that image's block and to its parent's size). */
+static int readv_chain(struct vhdx *top, const struct iovec *iov, int iovcnt, size_t len,
+		       uint64_t off)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		struct vhdx *v = top;
+		size_t n = len - pos;
+		bool zeros = false;
+		uint32_t within;
+		uint64_t e;
+		int r = 0;
+
+		for (;;) {
+			within = (uint32_t)(off % v->block_size);
+			if (n > v->block_size - within)
+				n = v->block_size - within;
+			e = v->bat[vhdx_bat_index(v, off / v->block_size)];
+			if (BAT_STATE(e) != PAYLOAD_NOT_PRESENT || !v->has_parent)
+				break;
+			if (!v->parent)
+				return -EAGAIN; /* vhdx_read says why */
+			if (off >= v->parent->virtual_size) {
+				zeros = true; /* a child larger than its parent */
+				break;
+			}
+			if (n > v->parent->virtual_size - off)
+				n = (size_t)(v->parent->virtual_size - off);
+			v = v->parent;
+		}
+		if (!zeros && BAT_STATE(e) == PAYLOAD_FULLY_PRESENT)
+			r = file_nowait(v, iov, iovcnt, pos, n, BAT_OFFSET(e) + within, false);
+		else if (!zeros && BAT_STATE(e) == PAYLOAD_PARTIALLY_PRESENT)
+			r = -EAGAIN; /* the sector bitmap is read from the file */
+		else
+			iov_zero(iov, iovcnt, pos, n);
+		if (r < 0)
+			return r;
+		pos += n;
+		off += n;
+	}
+	return 0;
+}
+
+static int iov_total(const struct iovec *iov, int iovcnt, size_t *len)
+{
+	size_t t = 0;
+
+	if (iovcnt < 0 || iovcnt > NOWAIT_IOV)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SIZE_MAX - t)
+			return -EINVAL;
+		t += iov[i].iov_len;
+	}
+	*len = t;
+	return 0;
+}
+
+int vhdx_readv_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, uint64_t off)
+{
+	size_t len;
+	int r = iov_total(iov, iovcnt, &len);
+
+	if (r < 0)
+		return r;
+	if (off > v->virtual_size || len > v->virtual_size - off)
+		return -EINVAL;
+	return readv_chain(v, iov, iovcnt, len, off);
+}
+
+int vhdx_writev_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, uint64_t off)
+{
+	size_t len, pos = 0;
+	int r = iov_total(iov, iovcnt, &len);
+
+	if (r < 0)
+		return r;
+	if (!(v->flags & VHDX_OPEN_RDWR) || off > v->virtual_size || len > v->virtual_size - off)
+		return -EINVAL;
+	/* The session's header update (a new DataWriteGuid) goes before any data: vhdx_write. */
+	if (!v->session || !v->data_changed)
+		return -EAGAIN;
+	/* Every block first: nothing is written unless all of it can be. */
+	for (uint64_t o = off; o < off + len; o = (o / v->block_size + 1) * v->block_size)
+		if (BAT_STATE(v->bat[vhdx_bat_index(v, o / v->block_size)]) != PAYLOAD_FULLY_PRESENT)
+			return -EAGAIN;
+	while (pos < len) {
+		uint64_t block = off / v->block_size;
+		uint32_t within = (uint32_t)(off % v->block_size);
+		size_t n = v->block_size - within < len - pos ? v->block_size - within : len - pos;
+		uint64_t at = BAT_OFFSET(v->bat[vhdx_bat_index(v, block)]) + within;
+
+		r = file_nowait(v, iov, iovcnt, pos, n, at, true);
+		if (r < 0)
+			return r;
+		pos += n;
+		off += n;
+	}
+	return 0;
 }

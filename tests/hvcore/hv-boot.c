@@ -169,14 +169,15 @@ int main(int argc, char **argv)
 		for (i = 0; i < nd && i < 16; i++)
 			fprintf(stderr, "disk %u:%u reads=%llu writes=%llu read_bytes=%llu "
 				"write_bytes=%llu flushes=%llu unmaps=%llu errors=%llu qd=%u "
-				"lat_mean_ns=%llu lat_p99_ns=%llu\n", ds[i].controller, ds[i].location,
+				"lat_mean_ns=%llu lat_p99_ns=%llu inline=%llu\n", ds[i].controller, ds[i].location,
 				(unsigned long long)ds[i].read_ops, (unsigned long long)ds[i].write_ops,
 				(unsigned long long)ds[i].read_bytes,
 				(unsigned long long)ds[i].write_bytes,
 				(unsigned long long)ds[i].flushes, (unsigned long long)ds[i].unmaps,
 				(unsigned long long)ds[i].errors, ds[i].queue_depth,
 				(unsigned long long)ds[i].lat_mean_ns,
-				(unsigned long long)ds[i].lat_p99_ns);
+				(unsigned long long)ds[i].lat_p99_ns,
+				(unsigned long long)ds[i].inline_ops);
 	}
 	hv_partition_free(p);
 	return info.reason == HV_STOP_POWEROFF ? 0 : 1;

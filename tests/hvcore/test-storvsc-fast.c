@@ -1,0 +1,301 @@
+/* The synthetic SCSI controller's fast path (requests done on the signalling thread when
+ * libvhdx can do them without blocking) and its fallbacks to the I/O thread, driven by a
+ * simulated guest (sim-guest.c): no KVM needed. Checked: data read inline is what was
+ * written; a read sent right behind a queued write sees the write, and completions keep
+ * their order; data not in the page cache, blocks not allocated and differencing blocks
+ * that need their sector bitmap go to the I/O thread and are right too; the statistics
+ * count both paths alike. Whether the fast path can run depends on the file system of
+ * $TMPDIR (tmpfs refuses RWF_NOWAIT): where it cannot, the test says so and checks the
+ * rest. No timings. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "formats/vhdx/vhdx.h"
+#include "tests/hvcore/sim-guest.h"
+
+#define MIB (1ULL << 20)
+#define LBS 512u
+#define IO 4096u
+
+static char dir[64];
+static bool nowait_reads; /* the file system of dir does RWF_NOWAIT reads */
+
+static char *path_of(const char *name)
+{
+	static char buf[8][128];
+	static int k;
+	char *b = buf[k++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "%s/%s", dir, name);
+	return b;
+}
+
+static void fill(uint8_t *b, uint32_t len, uint64_t seed)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = (uint8_t)((seed * 0x9e3779b97f4a7c15ULL + i * 131) >> 24);
+}
+
+/* A dynamic disk of 64 MiB (32 MiB blocks) with the first block written through libvhdx
+ * (pattern seeded by offset); the second block is left unallocated. */
+static void make_disk(const char *path)
+{
+	struct vhdx_create_opts o = { .type = VHDX_TYPE_DYNAMIC, .size = 64 * MIB };
+	uint8_t *b = malloc(MIB);
+	struct vhdx *v;
+	uint64_t off;
+
+	assert_non_null(b);
+	unlink(path);
+	assert_int_equal(vhdx_create(path, &o), 0);
+	assert_int_equal(vhdx_open(path, VHDX_OPEN_RDWR, &v), 0);
+	for (off = 0; off < 32 * MIB; off += MIB) {
+		unsigned k;
+
+		for (k = 0; k < MIB / IO; k++)
+			fill(b + k * IO, IO, off + k * IO);
+		assert_int_equal(vhdx_write(v, b, MIB, off), 0);
+	}
+	assert_int_equal(vhdx_close(v), 0);
+	free(b);
+}
+
+static struct sim_guest *start(struct hv_disk_config *disk)
+{
+	struct hv_partition_config cfg = { .disks = disk, .ndisks = 1, .ic_disabled = 0xf };
+	struct sim_guest *g;
+	char why[256] = "";
+
+	if (sim_guest_new(&cfg, &g, why, sizeof(why)) != 0)
+		print_error("sim_guest_new: %s\n", why);
+	assert_non_null(g);
+	assert_int_equal(sim_scsi_init(g), 0);
+	return g;
+}
+
+static void stats(struct sim_guest *g, struct hv_disk_stats *ds)
+{
+	assert_int_equal(hv_partition_disk_stats(g->p, ds, 1), 1);
+}
+
+static void rw(struct sim_guest *g, bool write, uint64_t off, uint32_t len, uint64_t gpa)
+{
+	struct sim_srb_res res;
+
+	assert_int_equal(sim_scsi_rw(g, 0, write, off / LBS, len / LBS, LBS, gpa, &res), 0);
+}
+
+/* Reads from cached, allocated data and from an unallocated block are done inline (when the
+ * file system allows) and return the right bytes, into an aligned buffer and into one that
+ * starts inside a page and crosses two. */
+static void test_inline_reads(void **state)
+{
+	struct hv_disk_config disk = { .path = path_of("fast.vhdx") };
+	uint8_t want[2 * IO], zero[IO];
+	struct hv_disk_stats ds;
+	struct sim_guest *g;
+	uint64_t inl;
+
+	(void)state;
+	make_disk(disk.path);
+	g = start(&disk);
+	rw(g, false, 5 * IO, IO, SIM_DATA);
+	fill(want, IO, 5 * IO);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	rw(g, false, 9 * IO, 2 * IO, SIM_DATA + 512); /* three guest pages */
+	fill(want, IO, 9 * IO);
+	fill(want + IO, IO, 10 * IO);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA + 512), want, 2 * IO);
+	memset(sim_guest_ram(g, SIM_DATA), 0xee, IO);
+	rw(g, false, 40 * MIB, IO, SIM_DATA); /* the unallocated block */
+	memset(zero, 0, sizeof(zero));
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), zero, IO);
+	stats(g, &ds);
+	assert_int_equal(ds.read_ops, 3);
+	assert_int_equal(ds.read_bytes, 4 * IO);
+	assert_int_equal(ds.errors, 0);
+	assert_int_equal(ds.queue_depth, 0);
+	assert_true(ds.lat_mean_ns > 0);
+	inl = ds.inline_ops;
+	if (nowait_reads)
+		assert_int_equal(inl, 3);
+	else
+		printf("# %s refuses RWF_NOWAIT reads: no read can be done inline there\n", dir);
+	sim_guest_free(g);
+}
+
+/* A flush, a write and a read of what it writes, sent back to back: the read queues behind
+ * the write (the I/O thread is busy), sees its data, and the completions come in order. A
+ * write that needs a new block never goes inline. */
+static void test_read_behind_write(void **state)
+{
+	struct hv_disk_config disk = { .path = path_of("race.vhdx") };
+	static const uint8_t sync16[16] = { 0x91 };
+	struct hv_disk_stats ds;
+	struct sim_srb_res res;
+	struct sim_guest *g;
+	uint8_t want[IO];
+	unsigned i;
+
+	(void)state;
+	make_disk(disk.path);
+	g = start(&disk);
+	for (i = 0; i < 40; i++) {
+		/* even: allocated data; odd: the unallocated block (allocation on the I/O thread) */
+		uint64_t off = (i % 2 ? 32 * MIB : 0) + (uint64_t)(i * 7 % 64) * IO, t[3];
+		uint8_t cdb[16];
+		int k;
+
+		fill(sim_guest_ram(g, SIM_DATA), IO, 1000 + i);
+		memset(sim_guest_ram(g, SIM_DATA + IO), 0, IO);
+		t[0] = sim_scsi_submit(g, 0, sync16, 16, 0, 0);
+		memset(cdb, 0, sizeof(cdb));
+		cdb[0] = 0x8a;
+		for (k = 0; k < 8; k++)
+			cdb[2 + k] = (uint8_t)((off / LBS) >> (56 - 8 * k));
+		cdb[13] = IO / LBS;
+		t[1] = sim_scsi_submit(g, 0, cdb, 16, SIM_DATA, IO);
+		cdb[0] = 0x88;
+		t[2] = sim_scsi_submit(g, 0, cdb, 16, SIM_DATA + IO, IO);
+		for (k = 0; k < 3; k++) {
+			assert_int_equal(sim_scsi_wait(g, &res), 0);
+			assert_int_equal(res.trans, t[k]);
+			assert_int_equal(res.srb_status, 1);
+			assert_int_equal(res.scsi_status, 0);
+		}
+		fill(want, IO, 1000 + i);
+		assert_memory_equal(sim_guest_ram(g, SIM_DATA + IO), want, IO);
+	}
+	stats(g, &ds);
+	assert_int_equal(ds.write_ops, 40);
+	assert_int_equal(ds.read_ops, 40);
+	assert_int_equal(ds.flushes, 40);
+	assert_int_equal(ds.queue_depth, 0);
+	/* Requests queued behind others never go inline; a read after its write completed may. */
+	assert_true(ds.inline_ops <= 40);
+	sim_guest_free(g);
+}
+
+/* What must go to the I/O thread: a read of data not in the page cache, a write that needs
+ * a new block, a read of a differencing block only partly in the child (its sector bitmap is
+ * read from the file). Each is right and none is counted inline. */
+static void test_fallbacks(void **state)
+{
+	struct hv_disk_config disk = { .path = path_of("cold.vhdx") };
+	struct hv_disk_config child = { .path = path_of("child.vhdx") };
+	struct vhdx_create_opts o = { .type = VHDX_TYPE_DIFFERENCING, .parent = path_of("cold.vhdx") };
+	static const uint8_t sync16[16] = { 0x91 };
+	struct hv_disk_stats ds;
+	struct sim_srb_res res;
+	struct sim_guest *g;
+	uint8_t want[IO];
+	uint64_t inl;
+	int fd;
+
+	(void)state;
+	make_disk(disk.path);
+	g = start(&disk);
+	/* a new block: allocated by the I/O thread */
+	fill(sim_guest_ram(g, SIM_DATA), IO, 77);
+	rw(g, true, 48 * MIB, IO, SIM_DATA);
+	sim_scsi_submit(g, 0, sync16, 16, 0, 0);
+	assert_int_equal(sim_scsi_wait(g, &res), 0);
+	stats(g, &ds);
+	assert_int_equal(ds.inline_ops, 0);
+	/* out of the page cache (clean after the flush): RWF_NOWAIT says EAGAIN */
+	fd = open(disk.path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fdatasync(fd), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+	memset(sim_guest_ram(g, SIM_DATA), 0, IO);
+	rw(g, false, 48 * MIB, IO, SIM_DATA);
+	fill(want, IO, 77);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	rw(g, false, 3 * IO, IO, SIM_DATA);
+	fill(want, IO, 3 * IO);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	stats(g, &ds);
+	inl = ds.inline_ops;
+	assert_true(inl <= 1); /* the second read may find its page brought back in by the first */
+	assert_int_equal(ds.read_ops, 2);
+	assert_int_equal(ds.write_ops, 1);
+	sim_guest_free(g);
+
+	/* A differencing child: 512 bytes written make the block partially present. */
+	unlink(child.path);
+	assert_int_equal(vhdx_create(child.path, &o), 0);
+	g = start(&child);
+	memset(sim_guest_ram(g, SIM_DATA), 0xab, LBS);
+	rw(g, true, 6 * IO, LBS, SIM_DATA);
+	rw(g, false, 6 * IO, IO, SIM_DATA);
+	fill(want, IO, 6 * IO);
+	memset(want, 0xab, LBS);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	stats(g, &ds);
+	assert_int_equal(ds.read_ops, 1);
+	assert_int_equal(ds.inline_ops, 0);
+	rw(g, false, 9 * IO, IO, SIM_DATA); /* not present in the child: the parent's data */
+	fill(want, IO, 9 * IO);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	sim_guest_free(g);
+}
+
+/* Does the file system of dir do RWF_NOWAIT reads (of data just written, so cached)? */
+static bool probe_nowait(void)
+{
+	char *p = path_of("probe");
+	char b[IO];
+	struct iovec iov = { b, sizeof(b) };
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(b, 1, sizeof(b));
+	ok = pwrite(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b) &&
+	     preadv2(fd, &iov, 1, 0, RWF_NOWAIT) == (ssize_t)sizeof(b);
+	close(fd);
+	unlink(p);
+	return ok;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inline_reads),
+		cmocka_unit_test(test_read_behind_write),
+		cmocka_unit_test(test_fallbacks),
+	};
+	char cmd[128];
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/hvkit-storvsc-fast-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(dir)) {
+		printf("FAIL: cannot make a temporary directory\n");
+		return 1;
+	}
+	nowait_reads = probe_nowait();
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return r;
+}
