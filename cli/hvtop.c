@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"  -d, --delay SECONDS  refresh interval, fractions allowed (default 1)\n"
 		"  -b, --batch          plain-text frames on standard output, no terminal needed\n"
 		"  -n, --iterations N   stop after N frames (batch) or refreshes\n"
-		"  -s, --sort COLUMN    name, state, cpu, memory, uptime, heartbeat, checkpoints or status\n"
+		"  -s, --sort COLUMN    name, state, cpu, memory, uptime, heartbeat, checkpoints, pool or status\n"
 		"                       (default name)\n"
 		"  -r, --reverse        reverse the sort order\n"
 		"  -f, --filter TEXT    only VMs whose name or state contains TEXT\n"
@@ -109,7 +109,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			if (top_col_parse(optarg, &o->sort)) {
-				fprintf(stderr, "hvtop: -s %s: sort by name, state, cpu, memory, uptime, heartbeat, checkpoints or status\n",
+				fprintf(stderr, "hvtop: -s %s: sort by name, state, cpu, memory, uptime, heartbeat, checkpoints, pool or status\n",
 					optarg);
 				return EXIT_USAGE;
 			}

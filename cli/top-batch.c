@@ -41,23 +41,29 @@ void top_event_time(char *buf, size_t len, int64_t ns)
 	clock_text(buf, len, ns, false);
 }
 
-void top_row_text(char *buf, size_t len, const struct top_vm *vm)
+void top_row_text(char *buf, size_t len, const struct top_vm *vm, bool pools)
 {
-	char up[32];
+	char up[32], pool[16] = "";
 	const char *status = vm->pending ? vm->pending : vm->status;
 
 	top_format_uptime(up, sizeof(up), vm->uptime_ns);
-	snprintf(buf, len, "%-15.15s %-9.9s %4lld %14llu  %-10s %-10.10s %4lld %s", vm->name, vm->state, (long long)vm->cpu,
-		 (unsigned long long)(vm->memory >> 20), up, vm->heartbeat ? vm->heartbeat : "", (long long)vm->checkpoints,
-		 status);
+	if (pools)
+		snprintf(pool, sizeof(pool), "%-10.10s ", vm->pool ? vm->pool : "");
+	snprintf(buf, len, "%-15.15s %-9.9s %4lld %14llu  %-10s %-10.10s %4lld %s%s", vm->name, vm->state,
+		 (long long)vm->cpu, (unsigned long long)(vm->memory >> 20), up, vm->heartbeat ? vm->heartbeat : "",
+		 (long long)vm->checkpoints, pool, status);
 }
 
-void top_header_text(char *buf, size_t len)
+void top_header_text(char *buf, size_t len, bool pools)
 {
-	snprintf(buf, len, "%-15s %-9s %4s %14s  %-10s %-10s %4s %s", top_col_title(TOP_COL_NAME),
+	char pool[16] = "";
+
+	if (pools)
+		snprintf(pool, sizeof(pool), "%-10s ", top_col_title(TOP_COL_POOL));
+	snprintf(buf, len, "%-15s %-9s %4s %14s  %-10s %-10s %4s %s%s", top_col_title(TOP_COL_NAME),
 		 top_col_title(TOP_COL_STATE), top_col_title(TOP_COL_CPU), top_col_title(TOP_COL_MEMORY),
 		 top_col_title(TOP_COL_UPTIME), top_col_title(TOP_COL_HEARTBEAT), top_col_title(TOP_COL_CHECKPOINTS),
-		 top_col_title(TOP_COL_STATUS));
+		 pool, top_col_title(TOP_COL_STATUS));
 }
 
 void top_cpus_text(char *buf, size_t len, const struct top_vm *vm)
@@ -94,10 +100,10 @@ static void frame(FILE *out, const struct top_model *m, unsigned long *events_se
 
 	clock_text(when, sizeof(when), m->sample_time_ns, true);
 	fprintf(out, "hvtop %s  VMs: %zu  running: %zu\n", when, m->nvms, top_model_running(m));
-	top_header_text(line, sizeof(line));
+	top_header_text(line, sizeof(line), top_model_has_pools(m));
 	fprintf(out, "%s\n", line);
 	for (i = 0; i < m->nrows; i++) {
-		top_row_text(line, sizeof(line), &m->vms[m->rows[i]]);
+		top_row_text(line, sizeof(line), &m->vms[m->rows[i]], top_model_has_pools(m));
 		fprintf(out, "%s\n", line);
 	}
 	/* Running VMs: their processors and VMBus channels. */

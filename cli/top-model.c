@@ -21,8 +21,17 @@ static const struct {
 	[TOP_COL_UPTIME] = { "Uptime", "uptime" },
 	[TOP_COL_HEARTBEAT] = { "Heartbeat", "heartbeat" },
 	[TOP_COL_CHECKPOINTS] = { "Ckpt", "checkpoints" },
+	[TOP_COL_POOL] = { "Pool", "pool" },
 	[TOP_COL_STATUS] = { "Status", "status" },
 };
+
+bool top_model_has_pools(const struct top_model *m)
+{
+	for (size_t i = 0; i < m->nvms; i++)
+		if (m->vms[i].pool && m->vms[i].pool[0])
+			return true;
+	return false;
+}
 
 const char *top_col_title(enum top_col c)
 {
@@ -82,6 +91,7 @@ static void vm_clear(struct top_vm *vm)
 	free(vm->status);
 	free(vm->pending);
 	free(vm->heartbeat);
+	free(vm->pool);
 	free(vm->cpus);
 	free(vm->chans);
 	wire_value_unref(vm->obj);
@@ -194,6 +204,7 @@ static void vm_update(struct top_vm *vm, struct wire_value *o)
 	vm->memory = (uint64_t)num(o, "MemoryAssigned");
 	vm->uptime_ns = num(o, "Uptime");
 	vm->checkpoints = num(o, "CheckpointCount");
+	set_str(&vm->pool, str(o, "PoolName"));
 	wire_value_unref(vm->obj);
 	vm->obj = wire_value_ref(o);
 	history_push(vm, vm->cpu);
@@ -497,6 +508,9 @@ static int cmp_rows(const void *pa, const void *pb)
 		break;
 	case TOP_COL_CHECKPOINTS:
 		c = cmp_int(a->checkpoints, b->checkpoints);
+		break;
+	case TOP_COL_POOL:
+		c = strcasecmp(a->pool, b->pool);
 		break;
 	case TOP_COL_STATUS:
 		c = strcasecmp(a->status, b->status);

@@ -27,6 +27,7 @@ enum top_col {
 	TOP_COL_UPTIME,
 	TOP_COL_HEARTBEAT,
 	TOP_COL_CHECKPOINTS,
+	TOP_COL_POOL,
 	TOP_COL_STATUS,
 	TOP_NCOLS
 };
@@ -64,6 +65,7 @@ struct top_vm {
 	bool seen;         /* in the last sample */
 	char *heartbeat;   /* the heartbeat service's health ("OK", "No Contact", ...), "" when off */
 	int64_t checkpoints; /* CheckpointCount */
+	char *pool;          /* PoolName, "" when in no pool */
 	struct top_cpu *cpus; /* from the worker's sample, while running */
 	size_t ncpus;
 	struct top_chan *chans;
@@ -94,6 +96,8 @@ struct top_model {
 };
 
 void top_model_init(struct top_model *m);
+/* Whether any VM is a member of a pool (then the table has a Pool column). */
+bool top_model_has_pools(const struct top_model *m);
 void top_model_free(struct top_model *m);
 /* Takes in a VMSamples object (borrowed): VMs are added, updated and, when gone from the
  * sample, removed; each VM's CPU% history grows by one.  -EBADMSG when it is not one. */

@@ -100,7 +100,10 @@ static void draw_table(const struct top_ui *ui, const struct top_model *m)
 	size_t rows = top_view_table_rows(), i;
 	char text[512];
 
-	top_header_text(text, sizeof(text));
+	bool pools = top_model_has_pools(m);
+	int status_x = pools ? 85 : 74;
+
+	top_header_text(text, sizeof(text), pools);
 	line_at(1, look(PAIR_HEADER, A_REVERSE), text);
 	for (i = 0; i < rows; i++) {
 		size_t r = ui->scroll + i;
@@ -113,7 +116,7 @@ static void draw_table(const struct top_ui *ui, const struct top_model *m)
 			continue;
 		}
 		vm = &m->vms[m->rows[r]];
-		top_row_text(text, sizeof(text), vm);
+		top_row_text(text, sizeof(text), vm, pools);
 		if (r == ui->sel) {
 			line_at(y, look(PAIR_SELECT, A_REVERSE), text);
 			continue;
@@ -129,9 +132,9 @@ static void draw_table(const struct top_ui *ui, const struct top_model *m)
 			mvaddnstr(y, 58, vm->heartbeat, COLS - 58 < 10 ? COLS - 58 : 10);
 			attrset(A_NORMAL);
 		}
-		if (COLS > 75 && (vm->pending || strcmp(vm->status, "Operating normally"))) {
+		if (COLS > status_x + 1 && (vm->pending || strcmp(vm->status, "Operating normally"))) {
 			attrset(vm->pending ? look(PAIR_BUSY, A_BOLD) : look(PAIR_ERROR, A_BOLD));
-			mvaddnstr(y, 74, vm->pending ? vm->pending : vm->status, COLS - 74);
+			mvaddnstr(y, status_x, vm->pending ? vm->pending : vm->status, COLS - status_x);
 			attrset(A_NORMAL);
 		}
 	}

@@ -13,8 +13,10 @@
 
 /* One table row and the header, as batch mode writes them (the terminal uses the same
  * columns, cut to its width). */
-void top_row_text(char *buf, size_t len, const struct top_vm *vm);
-void top_header_text(char *buf, size_t len);
+/* A table row and its header; the Pool column is there only when pools is set (some VM is in
+ * a pool), so that 80 columns keep Status in view otherwise. */
+void top_row_text(char *buf, size_t len, const struct top_vm *vm, bool pools);
+void top_header_text(char *buf, size_t len, bool pools);
 /* A running VM's per-vCPU usage and exit rates on one line. */
 void top_cpus_text(char *buf, size_t len, const struct top_vm *vm);
 /* The channel table's header, and one channel's rates. */
