@@ -163,6 +163,9 @@ typedef void (*hvd_worker_done_fn)(struct hvd *d, const char *vm_id, void *ctx, 
 /* -ESRCH not running, -EBUSY too many calls at once (args consumed either way). */
 int hvd_runtime_call(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, struct wire_value *args,
 		     hvd_worker_done_fn done, void *ctx);
+/* Ends the VM's worker with SIGKILL and treats it as gone at once, without waiting for the
+ * process to finish exiting (a pool reset, which throws the partition away). -ESRCH: none. */
+int hvd_runtime_kill(struct hvd *d, struct hvd_vm *vm);
 /* Turns the VM off and calls done once its worker is gone (at once when it has none). */
 int hvd_runtime_when_off(struct hvd *d, struct hvd_vm *vm, hvd_worker_done_fn done, void *ctx);
 

@@ -917,6 +917,11 @@ HVD_PROC(proc_pool_member_reset)
 		abort();
 	op->client = hvd_client_id(c);
 	op->serial = hvd_client_serial(c);
+	/* The partition is thrown away: no need to wait for its process to finish exiting. */
+	if (hvd_runtime_kill(d, vm) == 0) {
+		reset_after_off(d, vm->id, op, WIRE_OK, NULL);
+		return HVD_DEFERRED;
+	}
 	if (hvd_runtime_when_off(d, vm, reset_after_off, op) != 0) {
 		free(op);
 		return ERR(WIRE_E_INVALID_STATE, vm->name, "\"%s\" is being turned off already.", vm->name);

@@ -775,6 +775,19 @@ int hvd_runtime_call(struct hvd *d, struct hvd_vm *vm, uint32_t worker_proc, str
 	return 0;
 }
 
+int hvd_runtime_kill(struct hvd *d, struct hvd_vm *vm)
+{
+	struct hvd_worker *w = vm->worker;
+
+	if (!w || w->pid <= 0)
+		return -ESRCH;
+	if (kill(w->pid, SIGKILL) < 0)
+		return -errno;
+	hvd_log(HVD_LOG_INFO, "VM %s: worker %d killed", vm->name, (int)w->pid);
+	worker_gone(d, w, NULL);
+	return 0;
+}
+
 int hvd_runtime_when_off(struct hvd *d, struct hvd_vm *vm, hvd_worker_done_fn done, void *ctx)
 {
 	struct hvd_worker *w = vm->worker;

@@ -82,12 +82,37 @@ void hv_hyperv_cpuid(struct hv_partition *p, struct kvm_cpuid_entry2 *e, uint32_
 	put_entry(&e[(*n)++], 0x40000005, p->nvcpus, p->nvcpus, 0, 0);
 }
 
-/* Reads and writes of 0x40000000-0x400001ff leave KVM as KVM_EXIT_X86_RDMSR/WRMSR. */
+static void *set_filter(void *arg)
+{
+	static const uint8_t deny[MSR_FILTER_COUNT / 8];
+	struct hv_partition *p = arg;
+	struct kvm_msr_filter f;
+
+	memset(&f, 0, sizeof(f));
+	f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+	f.ranges[0].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
+	f.ranges[0].nmsrs = MSR_FILTER_COUNT;
+	f.ranges[0].base = MSR_FILTER_BASE;
+	f.ranges[0].bitmap = (uint8_t *)deny;
+	p->hv->filter_rc = ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0 ? -errno : 0;
+	return NULL;
+}
+
+int hv_hyperv_ready(struct hv_partition *p)
+{
+	if (!p->hv || !p->hv->filter_pending)
+		return p->hv ? p->hv->filter_rc : 0;
+	pthread_join(p->hv->filter_thread, NULL);
+	p->hv->filter_pending = false;
+	return p->hv->filter_rc;
+}
+
+/* Reads and writes of 0x40000000-0x400001ff leave KVM as KVM_EXIT_X86_RDMSR/WRMSR (the filter
+ * itself is set in a thread: see struct hv_hyperv). */
 static int setup_msr_filter(struct hv_partition *p)
 {
-	static uint8_t deny[MSR_FILTER_COUNT / 8];
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR };
-	struct kvm_msr_filter f;
+	int r;
 
 	if (ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) <= 0 ||
 	    ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) <= 0 ||
@@ -96,14 +121,12 @@ static int setup_msr_filter(struct hv_partition *p)
 	cap.args[0] = KVM_MSR_EXIT_REASON_FILTER;
 	if (ioctl(p->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
 		return -errno;
-	memset(&f, 0, sizeof(f));
-	f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
-	f.ranges[0].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
-	f.ranges[0].nmsrs = MSR_FILTER_COUNT;
-	f.ranges[0].base = MSR_FILTER_BASE;
-	f.ranges[0].bitmap = deny;
-	if (ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
-		return -errno;
+	r = -pthread_create(&p->hv->filter_thread, NULL, set_filter, p);
+	if (r) {
+		set_filter(p); /* no thread: wait for it here */
+		return p->hv->filter_rc;
+	}
+	p->hv->filter_pending = true;
 	return 0;
 }
 
@@ -175,6 +198,7 @@ void hv_hyperv_destroy(struct hv_partition *p)
 
 	if (!p->hv)
 		return;
+	(void)hv_hyperv_ready(p);
 	hv_vmbus_destroy(p);
 	if (p->hv->synic)
 		for (i = 0; i < p->nvcpus; i++)

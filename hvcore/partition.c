@@ -306,6 +306,13 @@ int hv_partition_run(struct hv_partition *p, struct hv_stop_info *info)
 	p->state = HV_STATE_RUNNING;
 	pthread_mutex_unlock(&p->lock);
 
+	r = hv_hyperv_ready(p);
+	if (r) {
+		pthread_mutex_lock(&p->lock);
+		p->state = HV_STATE_DONE;
+		pthread_mutex_unlock(&p->lock);
+		return r;
+	}
 	for (i = 0; i < p->nvcpus; i++) {
 		r = -pthread_create(&p->vcpus[i].thread, NULL, hv_vcpu_thread, &p->vcpus[i]);
 		if (r) {

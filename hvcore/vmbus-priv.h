@@ -132,6 +132,12 @@ struct hv_vmbus {
 struct hv_hyperv {
 	pthread_mutex_t lock;
 	bool on;
+	/* KVM_X86_SET_MSR_FILTER waits for an SRCU grace period (about 13 ms here, half of a
+	 * partition's start): it runs in this thread while the rest is set up, and
+	 * hv_hyperv_ready() waits for it before any vCPU runs. */
+	pthread_t filter_thread;
+	bool filter_pending;
+	int filter_rc;
 	uint64_t guest_os_id, hypercall, ref_base_ns;
 	struct hv_synic *synic; /* nvcpus */
 	struct hv_vmbus vmbus;
@@ -140,6 +146,8 @@ struct hv_hyperv {
 /* hyperv.c */
 int hv_hyperv_init(struct hv_partition *p, const struct hv_partition_config *cfg);
 void hv_hyperv_destroy(struct hv_partition *p);
+/* Waits until the MSR filter is in place; its error, or 0. */
+int hv_hyperv_ready(struct hv_partition *p);
 void hv_hyperv_cpuid(struct hv_partition *p, struct kvm_cpuid_entry2 *e, uint32_t *n, uint32_t max);
 bool hv_hyperv_msr(struct hv_vcpu *v, bool write, uint32_t index, uint64_t *data);
 void hv_hyperv_hypercall(struct hv_vcpu *v);
