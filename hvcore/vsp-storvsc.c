@@ -748,7 +748,7 @@ static int open_disk(struct storvsc *s, const struct hv_disk_config *dc, char *w
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	r = vhdx_open_detail(dc->path, dc->read_only ? 0 : VHDX_OPEN_RDWR, &k->d.v, detail,
+	r = vhdx_open_detail(dc->path, (dc->read_only ? 0 : VHDX_OPEN_RDWR) | VHDX_OPEN_SHARE_PARENTS, &k->d.v, detail,
 			     sizeof(detail));
 	if (r == 0 && (r = vhdx_info_get(k->d.v, &info)) == 0 &&
 	    ((info.logical_sector_size != 512 && info.logical_sector_size != 4096) ||
@@ -866,7 +866,8 @@ int hv_storvsc_switch_open(struct hv_channel *c, const struct hv_disk_switch *sw
 			snprintf(detail, sizeof(detail), "cannot create it over %s: %s", k->d.path, strerror(-r));
 	}
 	if (r == 0)
-		r = vhdx_open_detail(sw->path, k->d.read_only ? 0 : VHDX_OPEN_RDWR, out, detail, sizeof(detail));
+		r = vhdx_open_detail(sw->path, (k->d.read_only ? 0 : VHDX_OPEN_RDWR) | VHDX_OPEN_SHARE_PARENTS, out, detail,
+				      sizeof(detail));
 	/* The new layer must be the same disk to the guest: size, sectors, identity. */
 	if (r == 0 && (r = vhdx_info_get(*out, &info)) == 0 &&
 	    (info.virtual_size != k->d.size || info.logical_sector_size != k->d.lbs ||

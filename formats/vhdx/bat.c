@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "formats/vhdx/vhdx-internal.h"
 
@@ -73,6 +75,31 @@ static int check_sb(struct vhdx *v, uint64_t chunk, uint64_t e)
 	return 0;
 }
 
+/*
+ * A parent opened for sharing (VHDX_OPEN_MAP_BAT) reads its BAT straight from the page cache:
+ * every process reading the same parent shares those pages instead of holding a copy. Only
+ * where the file's bytes are the table as this host reads it: read-only, no log replayed in
+ * memory, little-endian, page-aligned and inside the file. Otherwise (0, nothing mapped) the
+ * table is copied as usual.
+ */
+static int map_bat(struct vhdx *v, uint64_t nsec)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = (size_t)nsec * 4096;
+	void *m;
+
+	if (!(v->flags & VHDX_OPEN_MAP_BAT) || (v->flags & VHDX_OPEN_RDWR) || v->nov || !nsec ||
+	    __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ || page <= 0 || v->bat_region->offset % (uint64_t)page ||
+	    v->bat_region->offset > v->file_size || v->file_size - v->bat_region->offset < len)
+		return 0;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, v->fd, (off_t)v->bat_region->offset);
+	if (m == MAP_FAILED)
+		return 0;
+	v->bat = m;
+	v->bat_map_len = len;
+	return 0;
+}
+
 int vhdx_bat_read(struct vhdx *v)
 {
 	uint64_t need, nsec;
@@ -87,15 +114,22 @@ int vhdx_bat_read(struct vhdx *v)
 				 v->bat_region->length, (unsigned long long)v->bat_entries);
 	/* whole sectors, so that commits can write them back unchanged */
 	nsec = (need + 4095) / 4096;
-	v->bat = calloc(nsec ? nsec : 1, 4096);
 	v->dirty = calloc((size_t)(nsec + 7) / 8 + 1, 1);
-	if (!v->bat || !v->dirty)
+	if (!v->dirty)
 		return -ENOMEM;
-	r = vhdx_pread(v, v->bat, (size_t)nsec * 4096, v->bat_region->offset);
+	r = map_bat(v, nsec);
 	if (r < 0)
 		return r;
-	for (uint64_t i = 0; i < nsec * ENTRIES_PER_SECTOR; i++)
-		v->bat[i] = le64(&v->bat[i]);
+	if (!v->bat_map_len) {
+		v->bat = calloc(nsec ? nsec : 1, 4096);
+		if (!v->bat)
+			return -ENOMEM;
+		r = vhdx_pread(v, v->bat, (size_t)nsec * 4096, v->bat_region->offset);
+		if (r < 0)
+			return r;
+		for (uint64_t i = 0; i < nsec * ENTRIES_PER_SECTOR; i++)
+			v->bat[i] = le64(&v->bat[i]);
+	}
 	for (uint64_t i = 0; i < v->bat_entries; i++) {
 		uint64_t cr1 = v->chunk_ratio + 1;
 		if (i % cr1 == v->chunk_ratio)

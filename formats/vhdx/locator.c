@@ -197,7 +197,8 @@ int vhdx_locator_open_parent(struct vhdx *v)
 			free(c);
 			continue;
 		}
-		r = vhdx_open_depth(c, 0, v->depth + 1, &p, why, sizeof(why));
+		r = vhdx_open_depth(c, (v->flags & VHDX_OPEN_SHARE_PARENTS) ? VHDX_OPEN_SHARE_PARENTS | VHDX_OPEN_MAP_BAT : 0,
+				    v->depth + 1, &p, why, sizeof(why));
 		if (r == 0 && !linkage_matches(v, p)) {
 			snprintf(why, sizeof(why), "%s", c);
 			r = -ESTALE;

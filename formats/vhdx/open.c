@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,10 @@ void vhdx_free(struct vhdx *v)
 	free(v->ov);
 	vhdx_kv_free(v->locator, v->nlocator);
 	free(v->regions);
-	free(v->bat);
+	if (v->bat_map_len)
+		munmap(v->bat, v->bat_map_len);
+	else
+		free(v->bat);
 	free(v->dirty);
 	free(v->scratch);
 	free(v->pending);

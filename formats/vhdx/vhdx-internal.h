@@ -143,6 +143,8 @@ struct vhdx {
 	uint32_t item_off[NITEMS]; /* offsets in the metadata region, 0 if absent */
 
 	uint64_t *bat;
+#define VHDX_OPEN_MAP_BAT 0x100u /* internal: this image's BAT is mapped (a shared parent) */
+	size_t bat_map_len;       /* > 0: bat is a read-only mapping of the file, this long */
 	uint64_t bat_entries;
 	uint64_t nblocks;         /* payload blocks */
 	uint64_t chunk_ratio;     /* payload blocks per sector-bitmap block */

@@ -40,6 +40,10 @@ enum vhdx_type {
 				    replayed into the file */
 #define VHDX_OPEN_NO_PARENT 0x2u /* do not open the parent; reads that need it fail -ENOENT */
 #define VHDX_OPEN_NO_REPLAY 0x4u /* read-only: fail with -EBUSY instead of replaying in memory */
+#define VHDX_OPEN_SHARE_PARENTS 0x8u /* the parents' BATs are mapped from their files (read-only,
+				       shared), not copied: many processes reading one parent share
+				       one copy in the page cache. The parent must not be truncated
+				       while open (a reader would get SIGBUS): hold it locked. */
 
 struct vhdx;
 

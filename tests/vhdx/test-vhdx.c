@@ -249,6 +249,65 @@ static void test_differencing_rw(void **state)
 	free(b);
 }
 
+/* Whether this process maps a file whose path ends in name (read-only, shared). */
+static bool mapped_shared(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[4200];
+	bool r = false;
+
+	assert_non_null(f);
+	while (!r && fgets(line, sizeof(line), f)) {
+		char *perm = strchr(line, ' ');
+		size_t n = strlen(line);
+
+		if (n && line[n - 1] == '\n')
+			line[--n] = '\0';
+		r = perm && !strncmp(perm + 1, "r--s", 4) && n >= strlen(name) && !strcmp(line + n - strlen(name), name);
+	}
+	fclose(f);
+	return r;
+}
+
+/* VHDX_OPEN_SHARE_PARENTS: the parents' BATs are the files' pages, not copies; reads through
+ * the chain are the same, and the child itself (read-write) keeps its own copy. */
+static void test_shared_parents(void **state)
+{
+	uint8_t *a = malloc(4 * VHDX_MIB), *b = malloc(4 * VHDX_MIB), c[4096];
+	struct vhdx *v, *w;
+
+	(void)state;
+	create("sbase.vhdx", VHDX_TYPE_DYNAMIC, 24 * VHDX_MIB, VHDX_MIB, 512, NULL);
+	v = open_ok("sbase.vhdx", VHDX_OPEN_RDWR);
+	th_fill(a, 4 * VHDX_MIB, 7);
+	assert_int_equal(vhdx_write(v, a, 4 * VHDX_MIB, 2 * VHDX_MIB), 0);
+	assert_int_equal(vhdx_close(v), 0);
+	create("schild.avhdx", VHDX_TYPE_DIFFERENCING, 0, 0, 0, tpath("sbase.vhdx"));
+	create("schild2.avhdx", VHDX_TYPE_DIFFERENCING, 0, 0, 0, tpath("sbase.vhdx"));
+	v = open_ok("schild.avhdx", VHDX_OPEN_RDWR | VHDX_OPEN_SHARE_PARENTS);
+	w = open_ok("schild2.avhdx", VHDX_OPEN_SHARE_PARENTS);
+	assert_true(mapped_shared("/sbase.vhdx"));
+	assert_false(mapped_shared("/schild.avhdx"));
+	assert_int_equal(vhdx_read(v, b, 4 * VHDX_MIB, 2 * VHDX_MIB), 0);
+	assert_memory_equal(a, b, 4 * VHDX_MIB);
+	memset(c, 0x5a, sizeof(c));
+	assert_int_equal(vhdx_write(v, c, sizeof(c), 3 * VHDX_MIB), 0);
+	assert_int_equal(vhdx_flush(v), 0);
+	assert_int_equal(vhdx_read(w, b, 4 * VHDX_MIB, 2 * VHDX_MIB), 0);
+	assert_memory_equal(a, b, 4 * VHDX_MIB); /* the other child still reads the parent */
+	assert_int_equal(vhdx_read(v, b, sizeof(c), 3 * VHDX_MIB), 0);
+	assert_memory_equal(c, b, sizeof(c));
+	assert_int_equal(vhdx_close(v), 0);
+	vhdx_free(w);
+	assert_false(mapped_shared("/sbase.vhdx"));
+	/* without the flag nothing is mapped */
+	v = open_ok("schild.avhdx", 0);
+	assert_false(mapped_shared("/sbase.vhdx"));
+	vhdx_free(v);
+	free(a);
+	free(b);
+}
+
 static uint64_t file_sum(const char *name)
 {
 	char hex[65];
@@ -399,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_create_params),
+		cmocka_unit_test(test_shared_parents),
 		cmocka_unit_test(test_dynamic_rw),
 		cmocka_unit_test(test_dynamic_4k_rw),
 		cmocka_unit_test(test_fixed_rw),
