@@ -249,8 +249,9 @@ static void test_pool_of_twenty(void **state)
 		snprintf(vm, sizeof(vm), "desk-%d", i);
 		assert_int_equal(first_counter(h, vm, 0), GOLDEN_MARK);
 	}
-	out = run_ok(h, "(Get-VMPool desk).RunningCount; (Get-VM desk-7).PoolName");
-	assert_contains(out, "20\ndesk");
+	out = run_ok(h, "(Get-VMPool desk).RunningCount; (Get-VM desk-7).PoolName; "
+			"Watch-VM desk-2 -Count 1 | ForEach-Object { 'watched ' + $_.VMName + ' ' + $_.State }");
+	assert_contains(out, "20\ndesk\nwatched desk-2 Running");
 	free(out);
 	/* the golden image is locked against every writer */
 	snprintf(script, sizeof(script), "Resize-VHD -Path %s -SizeBytes 16MB", golden);
