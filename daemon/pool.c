@@ -288,6 +288,7 @@ static int disk_fresh(const char *path, const char *parent, char *err, size_t er
 		abort();
 	unlink(tmp);
 	rc = vhdx_create(tmp, &o);
+	hvd_fault("pool-disk-made");
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 	if (rc) {
@@ -575,8 +576,11 @@ static int members_add(struct hvd *d, struct hvd_client *c, struct hvd_pool *p, 
 
 	if (!made)
 		abort();
-	for (i = 0; i < count && !st; i++)
+	for (i = 0; i < count && !st; i++) {
 		st = member_new(p, &made[i], reply);
+		if (i == 1)
+			hvd_fault("pool-second-member");
+	}
 	if (!st && (rc = pool_save(p)) != 0)
 		st = ERR(WIRE_E_RESOURCE, p->name, "Cannot save pool \"%s\": %s.", p->name, strerror(-rc));
 	for (i = 0; i < count && made[i]; i++) {
@@ -984,6 +988,22 @@ void hvd_pool_startup(struct hvd_store *s)
 			load_pool(e->d_name);
 	if (dir)
 		closedir(dir);
+	/* A reset a crash interrupted leaves its new disk beside the old one: the old one stays. */
+	{
+		char *pat;
+		glob_t g;
+
+		if (asprintf(&pat, "%s/*/*.vhdx.new", pools_dir) < 0)
+			abort();
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc; i++) {
+				hvd_log(HVD_LOG_WARNING, "removing %s, left by an interrupted reset", g.gl_pathv[i]);
+				unlink(g.gl_pathv[i]);
+			}
+			globfree(&g);
+		}
+		free(pat);
+	}
 	/* A member whose disk a crash took (between New-VMPool's steps) gets one again. */
 	for (size_t i = 0; i < s->n; i++) {
 		struct hvd_vm *vm = s->vms[i];

@@ -424,10 +424,59 @@ static void test_pool_errors(void **state)
 	free(before);
 }
 
+/* hvd killed in the middle of New-VMPool and of a reset: after a restart the pool holds the
+ * members it had made, every member has a disk that opens, nothing stray is left, and the
+ * pool can be removed without a trace. */
+static void test_pool_crashes(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], *before, *after, *out, *disk;
+	struct run_result r;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	before = state_files(h);
+	hvd_stop(h, false);
+	setenv("HVKIT_FAULT", "pool-second-member", 1);
+	hvd_start_again(h);
+	snprintf(script, sizeof(script), "New-VMPool c %s -Count 4", golden);
+	hvctl_run(h, NULL, script, &r, NULL);
+	assert_int_equal(r.status, 3); /* hvd went away */
+	run_result_free(&r);
+	hvd_stop(h, true);
+	setenv("HVKIT_FAULT", "pool-disk-made", 1);
+	hvd_start_again(h);
+	out = run_ok(h, "(Get-VMPool c).MemberCount");
+	assert_string_equal(out, "2");
+	free(out);
+	disk = member_disk(h, "c-1");
+	assert_int_equal(mark_of(disk), GOLDEN_MARK);
+	hvctl_run(h, NULL, "Reset-VMPoolMember c-1", &r, NULL);
+	assert_int_equal(r.status, 3);
+	run_result_free(&r);
+	hvd_stop(h, true);
+	unsetenv("HVKIT_FAULT");
+	hvd_start_again(h);
+	assert_int_equal(mark_of(disk), GOLDEN_MARK); /* the old disk, whole */
+	{
+		char stray[700];
+
+		snprintf(stray, sizeof(stray), "%s.new", disk);
+		assert_int_not_equal(access(stray, F_OK), 0);
+	}
+	free(run_ok(h, "Reset-VMPoolMember c-1; Add-VMPoolMember c | Out-Null; Remove-VMPool c -Force"));
+	after = state_files(h);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	free(disk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pool_errors, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_crashes, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_of_twenty, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_rollback_and_update, hvd_setup, hvd_teardown),
 	};
