@@ -23,9 +23,10 @@
 # guest (no KVM, no emulator) at queue depth 1, 4 KiB random reads and writes on the same
 # image, against libvhdx direct in the same process, turn about (its own direct numbers give
 # host/direct; the direct column is vhdx-io's). Whether requests can be done inline (the
-# fast path) depends on the file system: tmpfs refuses RWF_NOWAIT, so on /dev/shm every
-# request goes through the I/O thread; -d DIR puts the image elsewhere (a disk file system
-# whose page cache holds it).
+# fast path) depends on the file system: tmpfs refuses RWF_NOWAIT, so on /dev/shm requests
+# are inline only while the host has no swap (libvhdx's tmpfs rule), else every one goes
+# through the I/O thread; -d DIR puts the image elsewhere (a disk file system whose page
+# cache holds it).
 set -eu
 
 runs=3 secs=2 mib=256 dir=

@@ -7,7 +7,10 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "formats/vhdx/vhdx-internal.h"
@@ -358,6 +361,7 @@ int vhdx_write(struct vhdx *v, const void *buf, size_t len, uint64_t off)
 		return vhdx_fail(v, -EBADF, "image is open read-only");
 	if (off > v->virtual_size || len > v->virtual_size - off)
 		return vhdx_fail(v, -EINVAL, "write beyond the end of the disk");
+	vhdx_pages_map(v);
 	r = vhdx_session_begin(v, true);
 	while (len && r == 0) {
 		uint64_t block = off / v->block_size;
@@ -579,6 +583,119 @@ static int nowait_errno(int e)
 	return -e;
 }
 
+/*
+ * The tmpfs rule. tmpfs refuses RWF_NOWAIT, yet when the host has no active swap the pages of
+ * a tmpfs file can only be in RAM: a read of it is a copy from the page cache, or zeros for a
+ * hole (a read never fills one in), with no disk anywhere below. So on tmpfs, without swap, a
+ * read is a plain preadv. An overwrite of pages that exist is the same copy the other way:
+ * tmpfs has no block allocation, no journal and no writeback, and the inode lock it takes is
+ * only held by other writers of the file (the flock keeps other processes' libvhdx out, and
+ * calls on one image are not concurrent). A write over a hole would allocate a page, and
+ * allocation may wait in reclaim: such a range is -EAGAIN. Which pages exist is asked of
+ * mincore() through a PROT_NONE shared map of the file that is never touched (a page table
+ * walk over the range; lseek SEEK_HOLE would scan to the next hole, the whole rest of a dense
+ * file; mincore answers truly because the file is open for writing). The map has room to grow; a write past it is -EAGAIN, and vhdx_write, on the
+ * blocking path, maps the file again. What may still wait is a page lock held for a moment
+ * by migration or khugepaged: CPU work, never I/O.
+ *
+ * With swap, pages may be out on it and a read would wait for the disk: the rule is off and
+ * RWF_NOWAIT decides, as on any file system. /proc/swaps is read when the image is opened (no
+ * line after its header: no swap); since swap can be turned on later, the nowait calls look
+ * again at most once a second, with sysinfo()'s totalswap (the same swap areas, counted under
+ * a spinlock, while reading /proc/swaps takes swapon_mutex, which swapon and swapoff hold;
+ * sysinfo costs about 0.5 us, too much for every request). A swap area turned on less than a
+ * second before may thus find the rule still on until that next look.
+ */
+#define SWAP_RECHECK_NS 1000000000ull
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Does /proc/swaps list a swap area (a line after its header)? Unreadable counts as yes. */
+static bool swaps_listed(void)
+{
+	int fd = open("/proc/swaps", O_RDONLY | O_CLOEXEC);
+	bool header = true, listed = false;
+	char b[256];
+	ssize_t n;
+
+	if (fd < 0)
+		return true;
+	while (!listed && (n = read(fd, b, sizeof(b))) > 0)
+		for (ssize_t i = 0; i < n && !listed; i++) {
+			listed = !header;
+			header = header && b[i] != '\n';
+		}
+	if (!listed && n < 0)
+		listed = true;
+	close(fd);
+	return listed;
+}
+
+void vhdx_swap_probe(struct vhdx *v)
+{
+	if (!v->chain_tmpfs)
+		return;
+	v->no_swap = !swaps_listed();
+	v->swap_ns = coarse_ns();
+}
+
+#define PAGES_ROOM (1ull << 30)
+
+void vhdx_pages_map(struct vhdx *v)
+{
+	uint64_t need = v->alloc_end > v->file_size ? v->alloc_end : v->file_size;
+	void *m;
+
+	if (!v->tmpfs || !(v->flags & VHDX_OPEN_RDWR) || v->depth || need <= v->pages_len)
+		return;
+	need = (need + 2 * PAGES_ROOM - 1) & ~(PAGES_ROOM - 1);
+	m = mmap(NULL, need, PROT_NONE, MAP_SHARED, v->fd, 0);
+	if (m == MAP_FAILED)
+		return; /* the old map, or none: writes past it are -EAGAIN */
+	if (v->pages)
+		munmap(v->pages, v->pages_len);
+	v->pages = m;
+	v->pages_len = need;
+}
+
+/* Does every page of [AT, AT + N) of V's file exist? */
+static bool pages_exist(const struct vhdx *v, uint64_t at, size_t n)
+{
+	uint64_t pg = (uint64_t)getpagesize(), first = at / pg, last = (at + n + pg - 1) / pg;
+	unsigned char vec[256];
+
+	if (!v->pages || at + n > v->pages_len || last - first > sizeof(vec))
+		return false;
+	if (mincore((uint8_t *)v->pages + first * pg, (last - first) * pg, vec) < 0)
+		return false;
+	for (uint64_t i = 0; i < last - first; i++)
+		if (!(vec[i] & 1))
+			return false;
+	return true;
+}
+
+/* May a nowait call on TOP use the tmpfs rule now? */
+static bool swapless(struct vhdx *top)
+{
+	struct sysinfo si;
+	uint64_t now;
+
+	if (!top->chain_tmpfs)
+		return false;
+	now = coarse_ns();
+	if (now - top->swap_ns >= SWAP_RECHECK_NS) {
+		top->no_swap = sysinfo(&si) == 0 && si.totalswap == 0;
+		top->swap_ns = now;
+	}
+	return top->no_swap;
+}
+
 static void iov_zero(const struct iovec *iov, int iovcnt, size_t pos, size_t n)
 {
 	for (int i = 0; i < iovcnt && n; i++) {
@@ -593,11 +710,11 @@ static void iov_zero(const struct iovec *iov, int iovcnt, size_t pos, size_t n)
 	}
 }
 
-/* N bytes of V's file at AT to or from the part of IOV from POS, in the page cache only. A
- * short transfer is -EAGAIN: part of it was not cached (a write's rest then goes through
- * vhdx_write, which writes it all again). */
+/* N bytes of V's file at AT to or from the part of IOV from POS, in the page cache only (or,
+ * RAM set and V on tmpfs, by the tmpfs rule). A short transfer is -EAGAIN: part of it was
+ * not cached (a write's rest then goes through vhdx_write, which writes it all again). */
 static int file_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, size_t pos,
-		       size_t n, uint64_t at, bool write)
+		       size_t n, uint64_t at, bool write, bool ram)
 {
 	struct iovec sub[NOWAIT_IOV];
 	int k = iov_slice(iov, iovcnt, pos, n, sub);
@@ -605,8 +722,14 @@ static int file_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, size
 
 	if (file_overlaid(v, at, n))
 		return -EAGAIN;
-	done = write ? pwritev2(v->fd, sub, k, (off_t)at, RWF_NOWAIT)
-		     : preadv2(v->fd, sub, k, (off_t)at, RWF_NOWAIT);
+	if (ram && v->tmpfs) {
+		if (write && !pages_exist(v, at, n))
+			return -EAGAIN; /* the write would allocate */
+		done = write ? pwritev(v->fd, sub, k, (off_t)at) : preadv(v->fd, sub, k, (off_t)at);
+	} else {
+		done = write ? pwritev2(v->fd, sub, k, (off_t)at, RWF_NOWAIT)
+			     : preadv2(v->fd, sub, k, (off_t)at, RWF_NOWAIT);
+	}
 	if (done < 0)
 		return nowait_errno(errno);
 	return (size_t)done == n ? 0 : -EAGAIN;
@@ -617,6 +740,7 @@ static int file_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, size
 static int readv_chain(struct vhdx *top, const struct iovec *iov, int iovcnt, size_t len,
 		       uint64_t off)
 {
+	bool ram = swapless(top);
 	size_t pos = 0;
 
 	while (pos < len) {
@@ -645,7 +769,8 @@ static int readv_chain(struct vhdx *top, const struct iovec *iov, int iovcnt, si
 			v = v->parent;
 		}
 		if (!zeros && BAT_STATE(e) == PAYLOAD_FULLY_PRESENT)
-			r = file_nowait(v, iov, iovcnt, pos, n, BAT_OFFSET(e) + within, false);
+			r = file_nowait(v, iov, iovcnt, pos, n, BAT_OFFSET(e) + within, false,
+					ram);
 		else if (!zeros && BAT_STATE(e) == PAYLOAD_PARTIALLY_PRESENT)
 			r = -EAGAIN; /* the sector bitmap is read from the file */
 		else
@@ -689,6 +814,7 @@ int vhdx_writev_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, uint
 {
 	size_t len, pos = 0;
 	int r = iov_total(iov, iovcnt, &len);
+	bool ram;
 
 	if (r < 0)
 		return r;
@@ -701,13 +827,14 @@ int vhdx_writev_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, uint
 	for (uint64_t o = off; o < off + len; o = (o / v->block_size + 1) * v->block_size)
 		if (BAT_STATE(v->bat[vhdx_bat_index(v, o / v->block_size)]) != PAYLOAD_FULLY_PRESENT)
 			return -EAGAIN;
+	ram = swapless(v);
 	while (pos < len) {
 		uint64_t block = off / v->block_size;
 		uint32_t within = (uint32_t)(off % v->block_size);
 		size_t n = v->block_size - within < len - pos ? v->block_size - within : len - pos;
 		uint64_t at = BAT_OFFSET(v->bat[vhdx_bat_index(v, block)]) + within;
 
-		r = file_nowait(v, iov, iovcnt, pos, n, at, true);
+		r = file_nowait(v, iov, iovcnt, pos, n, at, true, ram);
 		if (r < 0)
 			return r;
 		pos += n;

@@ -11,7 +11,10 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "formats/vhdx/vhdx-internal.h"
 
@@ -20,6 +23,9 @@ void vhdx_free(struct vhdx *v)
 	if (!v)
 		return;
 	vhdx_free(v->parent);
+	if (v->pages)
+		munmap(v->pages, v->pages_len);
+	v->pages = NULL;
 	if (v->fd >= 0)
 		close(v->fd);
 	v->fd = -1;
@@ -42,6 +48,7 @@ void vhdx_free(struct vhdx *v)
 
 static int load(struct vhdx *v)
 {
+	struct statfs sf;
 	struct stat st;
 	int r;
 
@@ -49,6 +56,7 @@ static int load(struct vhdx *v)
 		return -errno;
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return vhdx_fail(v, -EINVAL, "not a regular file");
+	v->tmpfs = S_ISREG(st.st_mode) && fstatfs(v->fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
 	v->file_size = (uint64_t)st.st_size;
 	if (v->file_size < VHDX_MIB)
 		return vhdx_fail(v, -EBADMSG, "file too short for a VHDX header section (%llu bytes)",
@@ -66,6 +74,7 @@ static int load(struct vhdx *v)
 		r = vhdx_bat_read(v);
 	if (r == 0 && v->has_parent && !(v->flags & VHDX_OPEN_NO_PARENT))
 		r = vhdx_locator_open_parent(v);
+	v->chain_tmpfs = v->tmpfs || (v->parent && v->parent->chain_tmpfs);
 	if (r == 0 && (v->flags & VHDX_OPEN_RDWR)) {
 		v->scratch = malloc(v->block_size);
 		if (!v->scratch)
@@ -105,6 +114,10 @@ int vhdx_open_depth(const char *path, unsigned flags, unsigned depth, struct vhd
 		goto out;
 	}
 	r = load(v);
+	if (r == 0 && depth == 0) {
+		vhdx_swap_probe(v);
+		vhdx_pages_map(v);
+	}
 out:
 	if (r < 0) {
 		if (why && why_len)

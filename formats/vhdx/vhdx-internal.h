@@ -169,6 +169,14 @@ struct vhdx {
 	uint8_t *scratch;         /* one block, for copy-on-write */
 	struct vhdx_pending *pending;
 	size_t npending;
+
+	/* the nowait I/O's tmpfs rule (io.c) */
+	bool tmpfs;               /* the file is on tmpfs */
+	bool chain_tmpfs;         /* it or a file of its chain is */
+	bool no_swap;             /* the host had no active swap at swap_ns */
+	uint64_t swap_ns;         /* CLOCK_MONOTONIC_COARSE of that check, 0 never */
+	void *pages;              /* PROT_NONE map of the file for mincore(), or NULL */
+	uint64_t pages_len;
 };
 
 /* util.c */
@@ -189,6 +197,10 @@ int vhdx_fail(struct vhdx *v, int err, const char *fmt, ...)
 MUST_CHECK int vhdx_pread(struct vhdx *v, void *buf, size_t len, uint64_t off);
 MUST_CHECK int vhdx_pwrite(struct vhdx *v, const void *buf, size_t len, uint64_t off);
 MUST_CHECK int vhdx_sync(struct vhdx *v);
+/* At open: read /proc/swaps for the nowait tmpfs rule, if V's chain has a file on tmpfs. */
+void vhdx_swap_probe(struct vhdx *v);
+/* Map (again) a read-write tmpfs image for the rule's writes, when it grew past the map. */
+void vhdx_pages_map(struct vhdx *v);
 
 /* ident.c */
 MUST_CHECK int vhdx_ident_read(struct vhdx *v);

@@ -170,14 +170,17 @@ VHDX_MUST_CHECK int vhdx_guid_parse(const char *s, struct vhdx_guid *out);
  * serving a guest's request inline, the blocking path kept for a worker thread): the same as
  * vhdx_read()/vhdx_write() from or into IOV (at most 256 entries), but done only when nothing
  * but the payload is touched and the kernel can do it from the page cache (preadv2/pwritev2
- * with RWF_NOWAIT).  Reads: every byte in a block of the chain that is fully present, or
- * reading as zeros.  Writes: every block already fully present in V itself, V's write session
- * already begun (by an earlier vhdx_write()); no BAT entry, bitmap, header or log is touched.
- * -EAGAIN: it would block or needs more than that: use vhdx_read()/vhdx_write() (a read's
- * buffers then hold anything; part of a write may be in the file, which the full write makes
- * whole).  -EOPNOTSUPP: the file system does not do this operation without blocking (tmpfs;
- * most for buffered writes): trying again on this image is useless.  -EINVAL: the range is
- * beyond the disk, too many entries, a read-only image for a write.
+ * with RWF_NOWAIT; on tmpfs while the host has no swap, plain preadv/pwritev, as its pages
+ * are then always in RAM: io.c gives the rule).  Reads: every byte in a block of the chain
+ * that is fully present, or reading as zeros.  Writes: every block already fully present in
+ * V itself, V's write session already begun (by an earlier vhdx_write()); no BAT entry,
+ * bitmap, header or log is touched.
+ * -EAGAIN: it would block or needs more than that (on tmpfs, a write over a hole in the
+ * file): use vhdx_read()/vhdx_write() (a read's buffers then hold anything; part of a write
+ * may be in the file, which the full write makes whole).  -EOPNOTSUPP: the file system does
+ * not do this operation without blocking (tmpfs while there is swap; most for buffered
+ * writes): trying again on this image is useless.  -EINVAL: the range is beyond the disk,
+ * too many entries, a read-only image for a write.
  * Like every call on V, not concurrent with any other call on V.
  */
 struct iovec;

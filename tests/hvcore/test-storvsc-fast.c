@@ -5,8 +5,9 @@
  * their order; data not in the page cache, blocks not allocated and differencing blocks
  * that need their sector bitmap go to the I/O thread and are right too; the statistics
  * count both paths alike. Whether the fast path can run depends on the file system of
- * $TMPDIR (tmpfs refuses RWF_NOWAIT): where it cannot, the test says so and checks the
- * rest. No timings. */
+ * $TMPDIR (tmpfs refuses RWF_NOWAIT, but without swap libvhdx's tmpfs rule does its reads
+ * and overwrites): where it cannot, the test says so and checks the rest. The tmpfs rule
+ * itself is checked on /dev/shm when the host has no swap. No timings. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <cmocka.h>
 
@@ -32,7 +36,8 @@
 #define IO 4096u
 
 static char dir[64];
-static bool nowait_reads; /* the file system of dir does RWF_NOWAIT reads */
+static bool nowait_reads; /* cached data in dir can be read inline (RWF_NOWAIT, tmpfs rule) */
+static bool dir_ram;      /* dir is on tmpfs and the host has no swap: the tmpfs rule */
 
 static char *path_of(const char *name)
 {
@@ -233,7 +238,9 @@ static void test_fallbacks(void **state)
 	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
 	stats(g, &ds);
 	inl = ds.inline_ops;
-	assert_true(inl <= 1); /* the second read may find its page brought back in by the first */
+	/* the second read may find its page brought back in by the first; with the tmpfs rule
+	 * the page never left */
+	assert_true(inl <= (dir_ram ? 2 : 1));
 	assert_int_equal(ds.read_ops, 2);
 	assert_int_equal(ds.write_ops, 1);
 	sim_guest_free(g);
@@ -255,6 +262,115 @@ static void test_fallbacks(void **state)
 	fill(want, IO, 9 * IO);
 	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
 	sim_guest_free(g);
+}
+
+/* Is D on tmpfs while /proc/swaps lists no swap area (libvhdx's tmpfs rule applies)? */
+static bool tmpfs_without_swap(const char *d)
+{
+	struct statfs sf;
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	if (statfs(d, &sf) != 0 || sf.f_type != TMPFS_MAGIC)
+		return false;
+	f = fopen("/proc/swaps", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n == 1;
+}
+
+/* On tmpfs without swap, reads and overwrites of pages the file has are done inline, with
+ * the right data, though tmpfs refuses RWF_NOWAIT; a hole in the file reads as zeros inline,
+ * but a write over it (which allocates a page) and a write that needs a new block go to the
+ * I/O thread. */
+static void test_tmpfs_rule(void **state)
+{
+	char shm[64] = "/dev/shm/hvkit-storvsc-fast-XXXXXX", path[96], cmd[128];
+	struct hv_disk_config disk = { .path = path };
+	uint8_t want[2 * IO], zero[IO];
+	struct vhdx_extent ext;
+	struct hv_disk_stats ds;
+	struct sim_guest *g;
+	struct vhdx *v;
+	int fd;
+
+	(void)state;
+	if (!tmpfs_without_swap("/dev/shm")) {
+		printf("# /dev/shm is not tmpfs, or the host has swap: the tmpfs rule is off\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(shm));
+	snprintf(path, sizeof(path), "%s/rule.vhdx", shm);
+	make_disk(path);
+	/* a hole in the file inside allocated block 0, at disk offset 20 * IO */
+	assert_int_equal(vhdx_open(path, 0, &v), 0);
+	assert_int_equal(vhdx_map(v, 20 * IO, IO, &ext), 0);
+	assert_int_equal(ext.kind, VHDX_EXTENT_DATA);
+	assert_int_equal(vhdx_close(v), 0);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)ext.file_offset, IO), 0);
+	close(fd);
+	memset(zero, 0, sizeof(zero));
+
+	g = start(&disk);
+	rw(g, false, 5 * IO, IO, SIM_DATA);
+	fill(want, IO, 5 * IO);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	rw(g, false, 9 * IO, 2 * IO, SIM_DATA + 512); /* three guest pages */
+	fill(want, IO, 9 * IO);
+	fill(want + IO, IO, 10 * IO);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA + 512), want, 2 * IO);
+	memset(sim_guest_ram(g, SIM_DATA), 0xee, IO);
+	rw(g, false, 40 * MIB, IO, SIM_DATA); /* the unallocated block */
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), zero, IO);
+	memset(sim_guest_ram(g, SIM_DATA), 0xee, IO);
+	rw(g, false, 20 * IO, IO, SIM_DATA); /* the hole */
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), zero, IO);
+	stats(g, &ds);
+	assert_int_equal(ds.read_ops, 4);
+	assert_int_equal(ds.inline_ops, 4);
+
+	/* an overwrite: inline (once the write session has begun, by a first write that is
+	 * not, as it goes through vhdx_write) */
+	fill(sim_guest_ram(g, SIM_DATA), IO, 501);
+	rw(g, true, 7 * IO, IO, SIM_DATA);
+	fill(sim_guest_ram(g, SIM_DATA), IO, 502);
+	rw(g, true, 8 * IO, IO, SIM_DATA);
+	stats(g, &ds);
+	assert_int_equal(ds.write_ops, 2);
+	assert_int_equal(ds.inline_ops, 5);
+	/* the hole and the unallocated block: the I/O thread */
+	fill(sim_guest_ram(g, SIM_DATA), IO, 503);
+	rw(g, true, 20 * IO, IO, SIM_DATA);
+	fill(sim_guest_ram(g, SIM_DATA), IO, 504);
+	rw(g, true, 40 * MIB, IO, SIM_DATA);
+	stats(g, &ds);
+	assert_int_equal(ds.write_ops, 4);
+	assert_int_equal(ds.inline_ops, 5);
+	/* all four read back inline (the hole is a page now) */
+	rw(g, false, 7 * IO, 2 * IO, SIM_DATA);
+	fill(want, IO, 501);
+	fill(want + IO, IO, 502);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, 2 * IO);
+	rw(g, false, 20 * IO, IO, SIM_DATA);
+	fill(want, IO, 503);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	rw(g, false, 40 * MIB, IO, SIM_DATA);
+	fill(want, IO, 504);
+	assert_memory_equal(sim_guest_ram(g, SIM_DATA), want, IO);
+	stats(g, &ds);
+	assert_int_equal(ds.read_ops, 7);
+	assert_int_equal(ds.inline_ops, 8);
+	assert_int_equal(ds.errors, 0);
+	sim_guest_free(g);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", shm);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* Does the file system of dir do RWF_NOWAIT reads (of data just written, so cached)? */
@@ -282,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_inline_reads),
 		cmocka_unit_test(test_read_behind_write),
 		cmocka_unit_test(test_fallbacks),
+		cmocka_unit_test(test_tmpfs_rule),
 	};
 	char cmd[128];
 	int r;
@@ -292,7 +409,8 @@ int main(void)
 		printf("FAIL: cannot make a temporary directory\n");
 		return 1;
 	}
-	nowait_reads = probe_nowait();
+	dir_ram = tmpfs_without_swap(dir);
+	nowait_reads = probe_nowait() || dir_ram;
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
