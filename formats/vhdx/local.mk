@@ -4,7 +4,7 @@ formats_vhdx_libvhdx_a_SOURCES = \
 	formats/vhdx/vhdx.h formats/vhdx/vhdx-internal.h \
 	formats/vhdx/util.c formats/vhdx/ident.c formats/vhdx/header.c \
 	formats/vhdx/region.c formats/vhdx/metadata.c formats/vhdx/locator.c \
-	formats/vhdx/bat.c formats/vhdx/log.c formats/vhdx/io.c formats/vhdx/open.c \
+	formats/vhdx/bat.c formats/vhdx/log.c formats/vhdx/io.c formats/vhdx/io-nowait.c formats/vhdx/open.c \
 	formats/vhdx/create.c formats/vhdx/check.c \
 	formats/vhdx/resize.c formats/vhdx/merge.c formats/vhdx/compact.c
 
