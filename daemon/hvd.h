@@ -101,6 +101,11 @@ void hvd_vm_free(struct hvd_vm *vm);
  * limits above.  On error *err is a message naming the line and what was wrong. */
 int hvd_vm_from_xml(const char *buf, size_t len, struct hvd_vm **out, char **err);
 int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len);
+/* Ends the document libxml2's writer w has written into xb (bad: a step failed), frees both and
+ * hands out the text (NUL-terminated) in buf, len. -EIO when a step failed. */
+struct _xmlTextWriter;
+struct _xmlBuffer;
+int hvd_xml_take(struct _xmlTextWriter *w, struct _xmlBuffer *xb, int bad, char **buf, size_t *len);
 const char *hvd_vm_schema(void);
 /* The relations between memory settings the schema cannot express; message into err. */
 int hvd_vm_check_memory(const struct hvd_vm *vm, char *err, size_t errlen);

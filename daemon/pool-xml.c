@@ -20,6 +20,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlwriter.h>
 
+#include "daemon/hvd.h"
 #include "daemon/pool.h"
 
 void hvd_pool_free(struct hvd_pool *p)
@@ -194,18 +195,5 @@ int hvd_pool_to_xml(const struct hvd_pool *p, char **buf, size_t *len)
 	bad |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"created", "%" PRId64, p->created_ns) < 0;
 	bad |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"nextIndex", "%u", p->next_index) < 0;
 	bad |= xmlTextWriterEndElement(w) < 0;
-	bad |= xmlTextWriterEndDocument(w) < 0;
-	xmlFreeTextWriter(w);
-	if (bad) {
-		xmlBufferFree(xb);
-		return -EIO;
-	}
-	*len = (size_t)xmlBufferLength(xb);
-	*buf = malloc(*len + 1);
-	if (!*buf)
-		abort();
-	memcpy(*buf, xmlBufferContent(xb), *len);
-	(*buf)[*len] = '\0';
-	xmlBufferFree(xb);
-	return 0;
+	return hvd_xml_take(w, xb, bad, buf, len);
 }

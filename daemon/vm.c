@@ -533,9 +533,14 @@ int hvd_vm_to_xml(const struct hvd_vm *vm, char **buf, size_t *len)
 			ok |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"parent", (const xmlChar *)vm->pool_parent) < 0;
 		ok |= xmlTextWriterEndElement(w) < 0;
 	}
-	ok |= xmlTextWriterEndDocument(w) < 0;
+	return hvd_xml_take(w, xb, ok, buf, len);
+}
+
+int hvd_xml_take(struct _xmlTextWriter *w, struct _xmlBuffer *xb, int bad, char **buf, size_t *len)
+{
+	bad |= xmlTextWriterEndDocument(w) < 0;
 	xmlFreeTextWriter(w);
-	if (ok) {
+	if (bad) {
 		xmlBufferFree(xb);
 		return -EIO;
 	}
