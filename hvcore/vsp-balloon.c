@@ -406,7 +406,114 @@ static void tick(struct hv_channel *c, uint64_t now)
 	step(c);
 }
 
+/*
+ * Saved with the partition (STATEFILE.md, provider record): the negotiation, the transaction
+ * under way, the target, and which pages are in the balloon, as ranges. Without it a restored
+ * partition's balloon would wait for a negotiation its guest finished long ago, and dynamic
+ * memory would stop for that VM. The ballooned pages themselves were zero at the save (they
+ * were released), so the restored memory has holes there.
+ *   u32 1, u32 protocol version, u8 caps, u8 can_balloon, u8 op, u8 0, u32 transaction,
+ *   u64 op pages, u64 op got, u64 pages, u64 ballooned, u64 target, u32 ranges, then per
+ *   range u64 first page, u64 count.
+ */
+#define SAVE_HDR 64
+
+static size_t save(const struct hv_channel *c, uint8_t *buf, size_t max)
+{
+	const struct balloon *b = c->priv;
+	uint64_t i = 0;
+	uint32_t n = 0;
+	size_t at = SAVE_HDR;
+
+	if (max < SAVE_HDR)
+		return 0;
+	memset(buf, 0, SAVE_HDR);
+	hv_put32(buf, 1);
+	hv_put32(buf + 4, b->version);
+	buf[8] = b->caps;
+	buf[9] = b->can_balloon;
+	buf[10] = (uint8_t)b->op;
+	hv_put32(buf + 12, b->trans);
+	hv_put64(buf + 16, b->op_pages);
+	hv_put64(buf + 24, b->op_got);
+	hv_put64(buf + 32, b->npages);
+	hv_put64(buf + 40, b->ballooned);
+	hv_put64(buf + 48, b->target);
+	while (b->map && i < b->npages) {
+		uint64_t s;
+
+		if (!b->map[i / 64]) {
+			i = (i / 64 + 1) * 64;
+			continue;
+		}
+		if (!bit(b, i)) {
+			i++;
+			continue;
+		}
+		for (s = i; i < b->npages && bit(b, i); i++)
+			;
+		if (max - at < 16)
+			return 0; /* too scattered to keep: the record is left out, the load refuses */
+		hv_put64(buf + at, s);
+		hv_put64(buf + at + 8, i - s);
+		at += 16;
+		n++;
+	}
+	hv_put32(buf + 56, n);
+	return at;
+}
+
+static int load(struct hv_channel *c, const uint8_t *d, size_t len)
+{
+	struct balloon *b = c->priv;
+	uint64_t npages = c->p->mem_bytes >> PAGE_SHIFT, sum = 0, k;
+	uint32_t n, ver;
+
+	if (len < SAVE_HDR || hv_get32(d) != 1)
+		return -EBADMSG;
+	ver = hv_get32(d + 4);
+	n = hv_get32(d + 56);
+	if ((ver && ver != DM_WIN10 && ver != DM_WIN8 && ver != DM_WIN7) || d[10] > OP_DOWN ||
+	    hv_get64(d + 32) != npages || len != SAVE_HDR + 16ull * n || hv_get64(d + 24) > hv_get64(d + 16) ||
+	    hv_get64(d + 48) > npages)
+		return -EBADMSG;
+	if (!b->map) {
+		b->npages = npages;
+		b->map = calloc((size_t)(npages + 63) / 64, sizeof(uint64_t));
+		if (!b->map)
+			return -ENOMEM;
+	}
+	memset(b->map, 0, (size_t)(npages + 63) / 64 * sizeof(uint64_t));
+	for (k = 0; k < n; k++) {
+		uint64_t first = hv_get64(d + SAVE_HDR + 16 * k), cnt = hv_get64(d + SAVE_HDR + 16 * k + 8), j;
+
+		if (!cnt || first > npages || cnt > npages - first)
+			return -EBADMSG;
+		for (j = first; j < first + cnt; j++) {
+			if (bit(b, j))
+				return -EBADMSG; /* ranges that overlap */
+			set_bit(b, j, true);
+		}
+		sum += cnt;
+	}
+	if (sum != hv_get64(d + 40))
+		return -EBADMSG;
+	b->version = ver;
+	b->caps = d[8] != 0;
+	b->can_balloon = d[9] != 0;
+	b->op = (enum op)d[10];
+	b->trans = hv_get32(d + 12);
+	b->op_pages = hv_get64(d + 16);
+	b->op_got = hv_get64(d + 24);
+	b->op_ns = hv_now_ns();
+	b->ballooned = sum;
+	b->target = hv_get64(d + 48);
+	return 0;
+}
+
 const struct hv_vsp hv_vsp_balloon = {
+	.save = save,
+	.load = load,
 	.name = "Dynamic Memory",
 	.class_id = "525074dc-8985-46e2-8057-a307dc18a502",
 	.instance_id = "4b1e8d2a-6c3f-4e7a-9d5b-2f8c1a0e7d64",

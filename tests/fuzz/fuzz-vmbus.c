@@ -8,6 +8,7 @@
  *   6 enable/disable a service (ic, on)         7 run the services' timers
  *   8 ask for a shutdown                        9 read every statistic
  *  10 set the balloon target (8-byte bytes) and read the balloon's status
+ *  11 load a provider's saved state (1-byte channel slot, the record), as a restore does
  * The partition has 32 MiB of RAM, the Dynamic Memory channel (relid 6) and two SCSI disks
  * on controller 0 (locations 0 and 1, relid 7 after the four services, the loopback and the
  * balloon): small dynamic VHDX files made once per process in $TMPDIR, so storvsc packets
@@ -115,7 +116,7 @@ static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const ui
 	uint32_t off;
 	unsigned i;
 
-	switch (op % 11) {
+	switch (op % 12) {
 	case 0:
 	case 1:
 		pthread_mutex_lock(&p->hv->lock);
@@ -170,6 +171,16 @@ static void step(struct hv_partition *p, struct hv_vcpu *v, uint8_t op, const ui
 		if (n >= 8)
 			sink += hv_partition_balloon_target(p, hv_get64(d));
 		sink += hv_partition_balloon_status(p, &bs);
+		break;
+	case 11:
+		if (n >= 1) {
+			struct hv_channel *c = p->hv->vmbus.chan[d[0] % HV_MAX_CHANNELS];
+
+			pthread_mutex_lock(&p->hv->lock);
+			if (c && c->vsp->load)
+				sink += c->vsp->load(c, d + 1, n - 1);
+			pthread_mutex_unlock(&p->hv->lock);
+		}
 		break;
 	}
 }

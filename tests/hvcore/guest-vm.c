@@ -106,6 +106,11 @@ struct guest_vm *guest_vm_new(struct hv_partition_config *cfg)
 void guest_vm_boot(struct guest_vm *vm, const char *cmdline)
 {
 	assert_int_equal(hv_partition_load_kernel(vm->p, guest_img, guest_len, NULL, 0, cmdline), 0);
+	guest_vm_start(vm);
+}
+
+void guest_vm_start(struct guest_vm *vm)
+{
 	assert_int_equal(pthread_create(&vm->t, NULL, run_main, vm), 0);
 }
 

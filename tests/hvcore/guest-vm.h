@@ -34,6 +34,8 @@ void guest_vm_setup(const char *why_kvm);
 struct guest_vm *guest_vm_new(struct hv_partition_config *cfg);
 /* Loads the guest with cmdline and runs the partition in a thread. */
 void guest_vm_boot(struct guest_vm *vm, const char *cmdline);
+/* Runs the partition (loaded or restored already) in a thread. */
+void guest_vm_start(struct guest_vm *vm);
 
 bool guest_vm_has(struct guest_vm *vm, const char *s);
 /* Waits up to seconds for s on the console; prints the console when it never came. */

@@ -200,12 +200,52 @@ static void test_hostile(void **state)
 	vm_end(vm);
 }
 
+/* The balloon is saved with the partition: after a restore the guest's driver is still
+ * connected, the ballooned pages are still out, and the balloon goes on following its target
+ * both ways (before the balloon was saved, a restored VM's dynamic memory stopped). */
+static void test_restore(void **state)
+{
+	struct hv_partition_config cfg = { .vcpus = 1, .mem_bytes = 256 * MIB, .dynamic_memory = 1 };
+	char path[] = "/tmp/hvkit-balloon-XXXXXX", err[256];
+	struct hv_balloon_status st;
+	struct guest_vm *vm;
+	int fd;
+
+	(void)state;
+	vm = vm_start(256 * MIB, 128 * MIB, "");
+	assert_true(wait_output(vm, "hvguest: balloon version=2.0"));
+	assert_true(wait_assigned(vm, 128 * MIB));
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(hv_partition_pause(vm->p), 0);
+	assert_int_equal(hv_partition_save(vm->p, fd), 0);
+	assert_int_equal(hv_partition_resume(vm->p), 0);
+	vm_end(vm);
+	vm = guest_vm_new(&cfg);
+	if (hv_partition_restore(vm->p, fd, 0, err, sizeof(err)) != 0)
+		fail_msg("restore: %s", err);
+	close(fd);
+	guest_vm_start(vm);
+	st = status(vm);
+	assert_true(st.connected);
+	assert_true(st.assigned_bytes <= 130 * MIB && st.assigned_bytes + 2 * MIB >= 128 * MIB);
+	assert_int_equal(hv_partition_balloon_target(vm->p, 200 * MIB), 0);
+	assert_true(wait_assigned(vm, 200 * MIB));
+	assert_int_equal(hv_partition_balloon_target(vm->p, 96 * MIB), 0);
+	assert_true(wait_assigned(vm, 96 * MIB));
+	st = status(vm);
+	assert_int_equal(st.hostile, 0);
+	vm_end(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_demand),
+		cmocka_unit_test(test_restore),
 	};
 
 	guest_vm_setup("dynamic memory needs a partition on KVM");
