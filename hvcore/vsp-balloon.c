@@ -412,10 +412,13 @@ static void tick(struct hv_channel *c, uint64_t now)
  * partition's balloon would wait for a negotiation its guest finished long ago, and dynamic
  * memory would stop for that VM. The ballooned pages themselves were zero at the save (they
  * were released), so the restored memory has holes there.
- *   u32 1, u32 protocol version, u8 caps, u8 can_balloon, u8 op, u8 0, u32 transaction,
+ *   u32 1, u32 protocol version, u8 caps, u8 can_balloon, u8 op, u8 flags, u32 transaction,
  *   u64 op pages, u64 op got, u64 pages, u64 ballooned, u64 target, u32 ranges, then per
  *   range u64 first page, u64 count.
+ * Flags bit 0: the ranges did not fit the record; the restored balloon starts unconnected
+ * (as before it was saved at all), so the restore itself still works.
  */
+#define SAVE_LOST 1u
 #define SAVE_HDR 64
 
 static size_t save(const struct hv_channel *c, uint8_t *buf, size_t max)
@@ -452,8 +455,11 @@ static size_t save(const struct hv_channel *c, uint8_t *buf, size_t max)
 		}
 		for (s = i; i < b->npages && bit(b, i); i++)
 			;
-		if (max - at < 16)
-			return 0; /* too scattered to keep: the record is left out, the load refuses */
+		if (max - at < 16) {
+			buf[11] = SAVE_LOST;
+			hv_put32(buf + 56, 0);
+			return SAVE_HDR;
+		}
 		hv_put64(buf + at, s);
 		hv_put64(buf + at + 8, i - s);
 		at += 16;
@@ -477,6 +483,12 @@ static int load(struct hv_channel *c, const uint8_t *d, size_t len)
 	    hv_get64(d + 32) != npages || len != SAVE_HDR + 16ull * n || hv_get64(d + 24) > hv_get64(d + 16) ||
 	    hv_get64(d + 48) > npages)
 		return -EBADMSG;
+	if (d[11] & SAVE_LOST) {
+		b->version = 0;
+		b->caps = false;
+		b->op = OP_IDLE;
+		return n == 0 && len == SAVE_HDR ? 0 : -EBADMSG;
+	}
 	if (!b->map) {
 		b->npages = npages;
 		b->map = calloc((size_t)(npages + 63) / 64, sizeof(uint64_t));
