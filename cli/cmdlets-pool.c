@@ -118,12 +118,13 @@ static int run_add_member(struct cli_ctx *ctx, const struct cli_bound *b, struct
 /* Reset-VMPoolMember: the VMs named or piped, or every member of -PoolName. */
 static int run_reset_member(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, struct wire_value *out)
 {
-	struct wire_value *args, *reply = NULL, *members = wire_list();
+	struct wire_value *args, *reply = NULL, *members;
 	size_t i, k;
 	int rc;
 
 	if (!cli_arg(b, "PoolName"))
 		return cli_per_vm(ctx, b, in, WIRE_PROC_POOL_MEMBER_RESET, NULL, out);
+	members = wire_list();
 	args = wire_object("Arguments");
 	wire_object_set(args, "Name", wire_value_ref(cli_arg(b, "PoolName")));
 	rc = cli_call(ctx, WIRE_PROC_POOL_GET, args, &reply);

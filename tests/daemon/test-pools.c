@@ -437,8 +437,10 @@ static void test_pool_crashes(void **state)
 	make_golden(h, golden, GOLDEN_MARK);
 	before = state_files(h);
 	hvd_stop(h, false);
+	/* hvd reads HVKIT_FAULT from the environment it starts with */
 	setenv("HVKIT_FAULT", "pool-second-member", 1);
 	hvd_start_again(h);
+	unsetenv("HVKIT_FAULT");
 	snprintf(script, sizeof(script), "New-VMPool c %s -Count 4", golden);
 	hvctl_run(h, NULL, script, &r, NULL);
 	assert_int_equal(r.status, 3); /* hvd went away */
@@ -446,6 +448,7 @@ static void test_pool_crashes(void **state)
 	hvd_stop(h, true);
 	setenv("HVKIT_FAULT", "pool-disk-made", 1);
 	hvd_start_again(h);
+	unsetenv("HVKIT_FAULT");
 	out = run_ok(h, "(Get-VMPool c).MemberCount");
 	assert_string_equal(out, "2");
 	free(out);
@@ -455,7 +458,6 @@ static void test_pool_crashes(void **state)
 	assert_int_equal(r.status, 3);
 	run_result_free(&r);
 	hvd_stop(h, true);
-	unsetenv("HVKIT_FAULT");
 	hvd_start_again(h);
 	assert_int_equal(mark_of(disk), GOLDEN_MARK); /* the old disk, whole */
 	{
