@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/magic.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,28 +223,26 @@ static int copy_pieces(struct img *d, const uint8_t *buf, size_t len, uint64_t o
 
 /*
  * Direct copies (no trip through user space) are gathered into batches, so that the source
- * of the next ones can be asked for (readahead) while one is copied.  One thread copies:
+ * of the next ones can be asked for (readahead) while one is copied.  One thread writes:
  * every write to the one output file takes its inode lock, so more writers only hand the
  * lock around (on tmpfs two were no faster than one on a quiet machine and slower on a busy
  * one); what they did overlap, reads of a source not in memory, the readahead does better
- * (1 GiB vhdx -> raw on ext4, cold: 1.4 s against 2.0-2.7 s with two threads).  Mapping
- * (which changes the image) stays serial too.
+ * (1 GiB vhdx -> raw on ext4, cold: 1.4 s against 2.0-2.7 s with two threads).  On tmpfs a
+ * second thread copies through a mapping, which does not take that lock (hv-img-mapcopy.c).
+ * Mapping (which changes the image) stays serial.
  */
 #define BATCH 256
 #define READAHEAD (64u << 20)
 #define PIPE_SIZE (1 << 20)
 
-struct job {
-	int in, out;
-	uint64_t in_off, out_off, len;
-	uint64_t voff; /* virtual offset, for the fallback */
-};
-
 struct batch {
-	struct job jobs[BATCH];
+	struct img_job jobs[BATCH];
 	size_t n;
-	int pipe[2];    /* copies splice through it; -1: copy_file_range */
-	bool no_splice; /* a splice failed: not again */
+	atomic_size_t next; /* the next job to claim, by this thread or the mapped copier */
+	int pipe[2];        /* copies splice through it; -1: copy_file_range */
+	bool no_splice;     /* a splice failed: not again */
+	bool mapped;        /* a tmpfs output, 2 CPUs or more: the mapped copier may run */
+	bool always_mapped; /* even when no CPU is idle (HVKIT_MAPCOPY=always, for tests) */
 };
 
 /* Open the pipe that copies splice through: 0, or -1 to use copy_file_range. */
@@ -261,17 +260,25 @@ static int pipe_make(struct batch *b)
  * On tmpfs copy_file_range splices through an internal pipe of 64 KiB: the output's inode
  * lock is taken and its times updated 16 times a MiB.  Through a pipe of our own of 1 MiB it
  * is once (vhdx -> raw: about 7% less time).  Elsewhere copy_file_range is kept: XFS and
- * Btrfs share blocks, NFS copies on the server, and on ext4 no gain was measured.
+ * Btrfs share blocks, NFS copies on the server, and on ext4 no gain was measured.  The
+ * mapped copier, too, is for tmpfs only: elsewhere the file system's own copy does better.
  */
 static void pipe_open(struct batch *b, const struct img *d)
 {
+	const char *env = getenv("HVKIT_MAPCOPY");
 	struct statfs st;
+	cpu_set_t cpus;
 
 	b->pipe[0] = b->pipe[1] = -1;
 	if ((d->fd >= 0 ? fstatfs(d->fd, &st) : statfs(d->path, &st)) == 0 &&
-	    st.f_type == TMPFS_MAGIC)
+	    st.f_type == TMPFS_MAGIC) {
 		(void)pipe_make(b);
+		b->mapped = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
+	}
+	b->always_mapped = b->mapped && env && strcmp(env, "always") == 0;
+	b->mapped = b->mapped && !(env && strcmp(env, "never") == 0);
 }
+
 
 static void pipe_close(struct batch *b)
 {
@@ -297,7 +304,7 @@ static int splice_out(int p, int out, loff_t *oo, size_t n)
  * Copy the file bytes of J in the kernel; the range holds data (the holes were found before
  * queueing, so the output stays sparse).  -1 to fall back to reads and writes.
  */
-static int copy_direct(struct batch *b, const struct job *j)
+static int copy_direct(struct batch *b, const struct img_job *j)
 {
 	loff_t io = (loff_t)j->in_off, oo = (loff_t)j->out_off;
 	uint64_t len = j->len;
@@ -322,38 +329,58 @@ static int copy_direct(struct batch *b, const struct job *j)
 	return 0;
 }
 
+/* One job, in the kernel if it can, else through reads and writes. */
+static int run_job(struct batch *b, struct img *s, struct img *d, uint8_t *buf,
+		   const struct img_job *j)
+{
+	if (copy_direct(b, j) == 0)
+		return 0;
+	int r = src_read(s, buf, (size_t)j->len, j->voff);
+	if (r == 0)
+		r = d->v ? dst_write(d, buf, (size_t)j->len, j->voff)
+			 : copy_pieces(d, buf, (size_t)j->len, j->voff);
+	return r;
+}
+
 /*
- * Run the batch in order, READAHEAD bytes of it asked for ahead of the copy (advice only;
- * nothing to do where the pages are in memory).  Jobs the kernel refused are redone through
- * reads and writes.
+ * Run the batch, claiming jobs in order (the mapped copier, where it runs, claims some of
+ * them), READAHEAD bytes of it asked for ahead of the copy (advice only; nothing to do where
+ * the pages are in memory).  When this returns every job is copied, or it failed.
  */
 static int run_batch(struct batch *b, struct img *s, struct img *d, uint8_t *buf)
 {
-	uint64_t asked = 0; /* bytes of jobs [i, ahead) */
-	size_t ahead = 0;
+	struct img_mapcopy mc;
+	uint64_t asked = 0; /* bytes of jobs [done, ahead) */
+	size_t ahead = 0, done = 0, i;
 	int r = 0;
 
-	for (size_t i = 0; i < b->n && r == 0; i++) {
-		const struct job *j = &b->jobs[i];
-		for (; ahead < b->n && asked < READAHEAD; ahead++) {
-			const struct job *a = &b->jobs[ahead];
+	atomic_store(&b->next, 0);
+	bool helped = b->mapped && b->n > 1 &&
+		      img_mapcopy_start(&mc, b->jobs, b->n, &b->next, b->always_mapped);
+	while (r == 0 && (i = atomic_fetch_add(&b->next, 1)) < b->n) {
+		for (; done < i; done++)
+			asked -= done < ahead ? b->jobs[done].len : 0;
+		for (ahead = ahead > i ? ahead : i; ahead < b->n && asked < READAHEAD; ahead++) {
+			const struct img_job *a = &b->jobs[ahead];
 			(void)posix_fadvise(a->in, (off_t)a->in_off, (off_t)a->len,
 					    POSIX_FADV_WILLNEED);
 			asked += a->len;
 		}
-		asked -= j->len;
-		if (copy_direct(b, j) == 0)
-			continue;
-		r = src_read(s, buf, (size_t)j->len, j->voff);
-		if (r == 0)
-			r = d->v ? dst_write(d, buf, (size_t)j->len, j->voff)
-				 : copy_pieces(d, buf, (size_t)j->len, j->voff);
+		r = run_job(b, s, d, buf, &b->jobs[i]);
 	}
+	if (r < 0)
+		atomic_store(&b->next, b->n); /* the copier stops after its current job */
+	if (helped && !img_mapcopy_join(&mc))
+		b->mapped = false; /* it failed once: not again */
+	for (i = 0; helped && i < b->n && r == 0; i++)
+		if (b->jobs[i].redo)
+			r = run_job(b, s, d, buf, &b->jobs[i]);
 	b->n = 0;
 	return r;
 }
 
-static int queue(struct batch *b, struct img *s, struct img *d, uint8_t *buf, struct job j)
+static int queue(struct batch *b, struct img *s, struct img *d, uint8_t *buf,
+		 struct img_job j)
 {
 	b->jobs[b->n++] = j;
 	return b->n == BATCH ? run_batch(b, s, d, buf) : 0;
@@ -370,10 +397,18 @@ static int queue_runs(struct batch *b, struct img *s, struct img *d, uint8_t *bu
 		bool data;
 		file_run(fd, c, foff + at, foff + len, &n, &data);
 		if (data)
-			r = queue(b, s, d, buf, (struct job){ fd, d->fd, foff + at, off + at, n,
-							      off + at });
+			r = queue(b, s, d, buf, (struct img_job){ fd, d->fd, foff + at, off + at,
+								  n, off + at, false });
 	}
 	return r;
+}
+
+/* An output, readable too where it may be (the mapped copier maps it). */
+static int open_out(const char *path, int flags)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+
+	return fd < 0 && errno == EACCES ? open(path, O_WRONLY | O_CLOEXEC | flags, 0644) : fd;
 }
 
 /*
@@ -386,15 +421,15 @@ static int queue_into(struct batch *b, struct img *s, struct img *d, uint8_t *bu
 	int r = 0;
 
 	if (d->level_fd[0] == 0)
-		d->level_fd[0] = open(d->path, O_WRONLY | O_CLOEXEC);
+		d->level_fd[0] = open_out(d->path, 0);
 	if (d->level_fd[0] < 0)
 		return 1;
 	while (len && r == 0) {
 		uint64_t foff, n;
 		r = vhdx_write_map(d->v, off, len, &foff, &n);
 		if (r == 0)
-			r = queue(b, s, d, buf, (struct job){ s->fd, d->level_fd[0], off, foff, n,
-							      off });
+			r = queue(b, s, d, buf, (struct img_job){ s->fd, d->level_fd[0], off,
+								  foff, n, off, false });
 		off += n;
 		len -= n;
 	}
@@ -453,7 +488,7 @@ static int open_dst(const char *path, const char *fmt, const char *opts, struct 
 	d->size = s->size;
 	d->path = path;
 	if (strcmp(fmt, "raw") == 0) {
-		d->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		d->fd = open_out(path, O_CREAT | O_TRUNC);
 		if (d->fd < 0 || ftruncate(d->fd, (off_t)s->size) < 0)
 			return img_error(-errno, "%s", path);
 		return 0;

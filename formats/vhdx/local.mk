@@ -9,7 +9,8 @@ formats_vhdx_libvhdx_a_SOURCES = \
 	formats/vhdx/resize.c formats/vhdx/merge.c formats/vhdx/compact.c
 
 bin_PROGRAMS += cli/hv-img
-cli_hv_img_SOURCES = cli/hv-img.h cli/hv-img.c cli/hv-img-convert.c cli/hv-img-ops.c
+cli_hv_img_SOURCES = cli/hv-img.h cli/hv-img.c cli/hv-img-convert.c cli/hv-img-mapcopy.c \
+	cli/hv-img-ops.c
 cli_hv_img_LDADD = formats/vhdx/libvhdx.a
 
 noinst_LIBRARIES += tests/vhdx/libvhdxtest.a

@@ -54,6 +54,31 @@ head -c 9437184 /dev/urandom >dense.raw
 "$HV_IMG" convert dense.vhdx dense2.raw
 cmp dense.raw dense2.raw || fail "a file without holes differs"
 
+# onto tmpfs, where a second thread copies some runs through a mapping of the output: many
+# runs (jobs for both threads), a tail that is not a whole page
+S=""
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && S=$(mktemp -d /dev/shm/hvkit-hv-img-XXXXXX); then
+	trap 'rm -rf "$T" "$S"' EXIT
+	truncate -s 40M many.raw
+	for i in 0 3 4 5 9 12 17 18 30 39; do
+		dd if=/dev/urandom of=many.raw bs=1M seek=$i count=1 conv=notrunc 2>/dev/null
+	done
+	head -c 5120 /dev/urandom >>many.raw
+	for m in always never ""; do
+		rm -f "$S"/*
+		HVKIT_MAPCOPY=$m "$HV_IMG" convert -O vhdx -o block_size=2M many.raw "$S/m.vhdx"
+		HVKIT_MAPCOPY=$m "$HV_IMG" convert "$S/m.vhdx" "$S/m.raw"
+		cmp many.raw "$S/m.raw" || fail "tmpfs ($m): raw -> vhdx -> raw differs"
+		test "$(du -k "$S/m.raw" | cut -f1)" -le 10260 || fail "tmpfs ($m): holes written out"
+		"$HV_IMG" info "$S/m.vhdx" >out
+		expect "blocks allocated: 10 of 21"
+		HVKIT_MAPCOPY=$m "$HV_IMG" convert runs.vhdx "$S/runs.raw"
+		cmp runs.raw "$S/runs.raw" || fail "tmpfs ($m): runs differ"
+	done
+else
+	echo "/dev/shm is not a tmpfs: the tmpfs part is skipped"
+fi
+
 # differencing, flatten, merge
 "$HV_IMG" create -b c.vhdx child.avhdx
 "$HV_IMG" info child.avhdx >out
