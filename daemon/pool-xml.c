@@ -6,7 +6,8 @@
  *
  *   <pool xmlns="urn:hvkit:pool:1" version="1" id="UUID" name="desk" parent="/golden.vhdx"
  *         prefix="desk-" memoryStartup="268435456" processorCount="1" rollbackOnStop="true"
- *         created="NS" nextIndex="21"/>
+ *         created="NS" nextIndex="21" parentLink="STATE/pools/UUID/golden-1.vhdx"/>
+ * (parentLink optional: the pool's hard link to its golden image, which members name).
  */
 #include "config.h"
 
@@ -29,6 +30,7 @@ void hvd_pool_free(struct hvd_pool *p)
 		return;
 	free(p->name);
 	free(p->parent);
+	free(p->parent_link);
 	free(p->prefix);
 	free(p);
 }
@@ -103,6 +105,11 @@ static int from_root(xmlNodePtr root, struct hvd_pool *p, char *err, size_t errl
 	p->name = attr(root, "name");
 	p->parent = attr(root, "parent");
 	p->prefix = attr(root, "prefix");
+	p->parent_link = attr(root, "parentLink");
+	if (p->parent_link && (p->parent_link[0] != '/' || strstr(p->parent_link, "/../"))) {
+		snprintf(err, errlen, "parentLink='%s' is not an absolute path", p->parent_link);
+		return -EBADMSG;
+	}
 	if (!p->name || !p->name[0] || strlen(p->name) > 400) {
 		snprintf(err, errlen, "the name is missing or too long");
 		return -EBADMSG;
@@ -188,6 +195,8 @@ int hvd_pool_to_xml(const struct hvd_pool *p, char **buf, size_t *len)
 	bad |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"name", (const xmlChar *)p->name) < 0;
 	bad |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"parent", (const xmlChar *)p->parent) < 0;
 	bad |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"prefix", (const xmlChar *)p->prefix) < 0;
+	if (p->parent_link)
+		bad |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"parentLink", (const xmlChar *)p->parent_link) < 0;
 	bad |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"memoryStartup", "%" PRIu64, p->mem_startup) < 0;
 	bad |= xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"processorCount", "%u", p->proc_count) < 0;
 	bad |= xmlTextWriterWriteAttribute(w, (const xmlChar *)"rollbackOnStop",

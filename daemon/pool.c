@@ -7,7 +7,11 @@
  * The golden image is opened here once and held with a shared lock for as long as a pool or a
  * member uses it: libvhdx writers (hv-img, hvd's own VHD operations) take an exclusive flock
  * and are refused, and QEMU is told in its own lock bytes that write and resize are not
- * shared. Workers read it through the page cache, which all of them share.
+ * shared. Workers read it through the page cache, which all of them share (its BAT too:
+ * VHDX_OPEN_SHARE_PARENTS). The pool keeps a hard link to it in its own folder
+ * (golden-N.vhdx, where the file system allows), and the members' disks name that link as
+ * their parent: removing or replacing the user's file does not take the image from under
+ * the pool. Images are told apart by inode, so a link and the user's path are one image.
  *
  * Reset throws a member's disk away: a new child is made beside it and renamed over it, so a
  * crash leaves either the old disk or the new one, never none.
@@ -48,19 +52,13 @@ static struct hvd_store *store;
 
 /* The golden images in use, each open once with its locks. */
 struct golden {
-	char *path; /* canonical */
+	dev_t dev;
+	ino_t ino;
 	int fd;
 	bool used;
 };
 static struct golden *goldens;
 static size_t ngoldens;
-
-static char *canon(const char *path)
-{
-	char *c = realpath(path, NULL);
-
-	return c ? c : strdup(path);
-}
 
 static struct hvd_pool *pool_by_id(const char *id)
 {
@@ -146,10 +144,21 @@ static int golden_lock(const char *path, int *out, char *err, size_t errlen)
 	return 0;
 }
 
-static struct golden *golden_find(const char *canon_path)
+static bool same_file(const char *a, const char *b)
 {
+	struct stat sa, sb;
+
+	return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static struct golden *golden_find(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return NULL;
 	for (size_t i = 0; i < ngoldens; i++)
-		if (!strcmp(goldens[i].path, canon_path))
+		if (goldens[i].dev == st.st_dev && goldens[i].ino == st.st_ino)
 			return &goldens[i];
 	return NULL;
 }
@@ -157,26 +166,80 @@ static struct golden *golden_find(const char *canon_path)
 /* Holds path as a golden image (a no-op when it is held already). */
 static int golden_take(const char *path, char *err, size_t errlen)
 {
-	char *c = canon(path);
-	struct golden *g = golden_find(c), *n;
+	struct golden *g = golden_find(path), *n;
+	struct stat st;
 	int fd, rc;
 
 	if (g) {
 		g->used = true;
-		free(c);
 		return 0;
 	}
-	rc = golden_lock(c, &fd, err, errlen);
-	if (rc) {
-		free(c);
+	rc = golden_lock(path, &fd, err, errlen);
+	if (rc)
+		return rc;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	n = realloc(goldens, (ngoldens + 1) * sizeof(*goldens));
 	if (!n)
 		abort();
 	goldens = n;
-	goldens[ngoldens++] = (struct golden){ c, fd, true };
+	goldens[ngoldens++] = (struct golden){ st.st_dev, st.st_ino, fd, true };
 	return 0;
+}
+
+/* The image a pool's new and reset members get: its link when it has one. */
+static const char *pool_golden(const struct hvd_pool *p)
+{
+	return p->parent_link ? p->parent_link : p->parent;
+}
+
+/* Gives a pool its own hard link to golden (golden-N.vhdx in its folder, which exists); none
+ * (NULL, and the members name golden itself) where the file system will not link. */
+static char *golden_link(const struct hvd_pool *p, const char *golden)
+{
+	char *link_path;
+	unsigned k;
+
+	for (k = 1; k < 10000; k++) {
+		if (asprintf(&link_path, "%s/%s/golden-%u.vhdx", pools_dir, p->id, k) < 0)
+			abort();
+		if (link(golden, link_path) == 0)
+			return link_path;
+		free(link_path);
+		if (errno != EEXIST) {
+			hvd_log(HVD_LOG_INFO, "pool %s: no link to %s (%s): its members name it directly", p->name, golden,
+				strerror(errno));
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Removes the pool's links that neither it nor a member uses any more. */
+static void links_prune(const struct hvd_pool *p)
+{
+	char *pat;
+	glob_t g;
+
+	if (asprintf(&pat, "%s/%s/golden-*.vhdx", pools_dir, p->id) < 0)
+		abort();
+	if (glob(pat, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			bool used = p->parent_link && !strcmp(p->parent_link, g.gl_pathv[i]);
+
+			for (size_t k = 0; !used && store && k < store->n; k++)
+				used = !strcmp(store->vms[k]->pool_id, p->id) && store->vms[k]->pool_parent &&
+				       !strcmp(store->vms[k]->pool_parent, g.gl_pathv[i]);
+			if (!used)
+				unlink(g.gl_pathv[i]);
+		}
+		globfree(&g);
+	}
+	free(pat);
 }
 
 /* Takes every golden image a pool or a member uses and lets go of the others. */
@@ -187,9 +250,11 @@ static void goldens_refresh(void)
 
 	for (i = 0; i < ngoldens; i++)
 		goldens[i].used = false;
-	for (i = 0; i < npools; i++)
-		if (golden_take(pools[i]->parent, err, sizeof(err)))
+	for (i = 0; i < npools; i++) {
+		links_prune(pools[i]);
+		if (golden_take(pool_golden(pools[i]), err, sizeof(err)))
 			hvd_log(HVD_LOG_WARNING, "pool %s: golden image not locked: %s", pools[i]->name, err);
+	}
 	for (i = 0; store && i < store->n; i++) {
 		const struct hvd_vm *vm = store->vms[i];
 
@@ -202,36 +267,27 @@ static void goldens_refresh(void)
 			continue;
 		}
 		close(goldens[i].fd);
-		free(goldens[i].path);
 		goldens[i] = goldens[--ngoldens];
 	}
 }
 
 bool hvd_pool_golden_in_use(const char *path, const char **pool)
 {
-	char *c = canon(path);
-	bool r = golden_find(c) != NULL;
+	bool r = golden_find(path) != NULL;
 	size_t i;
 
 	if (r && pool) {
 		*pool = "?";
-		for (i = 0; i < npools; i++) {
-			char *pc = canon(pools[i]->parent);
-
-			if (!strcmp(pc, c))
+		for (i = 0; i < npools; i++)
+			if (same_file(pool_golden(pools[i]), path))
 				*pool = pools[i]->name;
-			free(pc);
-		}
 		for (i = 0; !strcmp(*pool, "?") && store && i < store->n; i++) {
 			const struct hvd_vm *vm = store->vms[i];
-			char *pc = vm->pool_parent ? canon(vm->pool_parent) : NULL;
 
-			if (pc && !strcmp(pc, c) && hvd_pool_name(vm->pool_id))
+			if (same_file(vm->pool_parent, path) && hvd_pool_name(vm->pool_id))
 				*pool = hvd_pool_name(vm->pool_id);
-			free(pc);
 		}
 	}
-	free(c);
 	return r;
 }
 
@@ -256,21 +312,12 @@ static int golden_check(const char *path, struct wire_value **reply)
 	vhdx_free(v);
 	for (size_t i = 0; i < store->n; i++) {
 		const struct hvd_vm *vm = store->vms[i];
-		char *c = canon(path);
 
-		for (size_t k = 0; k < vm->ndrives; k++) {
-			char *dc = canon(vm->drives[k].path);
-			bool same = !strcmp(dc, c);
-
-			free(dc);
-			if (same) {
-				free(c);
+		for (size_t k = 0; k < vm->ndrives; k++)
+			if (same_file(vm->drives[k].path, path))
 				return ERR(WIRE_E_INVALID_STATE, path,
 					   "Cannot use %s as a golden image: it is the disk of the virtual machine \"%s\", which writes it.",
 					   path, vm->name);
-			}
-		}
-		free(c);
 	}
 	return 0;
 }
@@ -378,11 +425,11 @@ static int member_new(struct hvd_pool *p, struct hvd_vm **out, struct wire_value
 		vm->mem_minimum = vm->mem_startup;
 	vm->proc_count = p->proc_count;
 	snprintf(vm->pool_id, sizeof(vm->pool_id), "%s", p->id);
-	vm->pool_parent = strdup(p->parent);
+	vm->pool_parent = strdup(pool_golden(p));
 	if (asprintf(&vm->path, "%s/%s", store->vms_dir, vm->id) < 0)
 		abort();
 	disk = member_disk(p->id, vm->id);
-	rc = disk_fresh(disk, p->parent, err, sizeof(err));
+	rc = disk_fresh(disk, pool_golden(p), err, sizeof(err));
 	if (rc) {
 		free(disk);
 		hvd_vm_free(vm);
@@ -440,13 +487,13 @@ static int member_reset(struct hvd *d, struct hvd_vm *vm, char *err, size_t errl
 	if (vm->saved)
 		hvd_ckpt_saved_consumed(d, vm);
 	disk = member_disk(p->id, vm->id);
-	rc = disk_fresh(disk, p->parent, err, errlen);
+	rc = disk_fresh(disk, pool_golden(p), err, errlen);
 	free(disk);
-	if (rc == 0 && (!vm->pool_parent || strcmp(vm->pool_parent, p->parent))) {
+	if (rc == 0 && (!vm->pool_parent || strcmp(vm->pool_parent, pool_golden(p)))) {
 		struct hvd_vm *copy = hvd_vm_dup(vm);
 
 		free(copy->pool_parent);
-		copy->pool_parent = strdup(p->parent);
+		copy->pool_parent = strdup(pool_golden(p));
 		rc = hvd_store_save(store, copy);
 		if (rc) {
 			snprintf(err, errlen, "cannot save its definition: %s", strerror(-rc));
@@ -494,14 +541,12 @@ static struct wire_value *pool_object(const struct hvd_pool *p)
 	struct wire_value *o = wire_object("VMPool"), *members = wire_list();
 	uint64_t usage = 0;
 	int64_t running = 0;
-	char *pc = canon(p->parent);
 
 	for (size_t i = 0; i < store->n; i++) {
 		const struct hvd_vm *vm = store->vms[i];
 		struct wire_value *m;
 		struct hvd_vm_live live;
 		uint64_t u;
-		char *mc;
 
 		if (strcmp(vm->pool_id, p->id))
 			continue;
@@ -509,16 +554,16 @@ static struct wire_value *pool_object(const struct hvd_pool *p)
 		running += live.running;
 		u = member_usage(p->id, vm->id);
 		usage += u;
-		mc = vm->pool_parent ? canon(vm->pool_parent) : NULL;
 		m = wire_object("VMPoolMember");
 		wire_object_add(m, "Name", wire_string(vm->name));
 		wire_object_add(m, "VMId", wire_string(vm->id));
 		wire_object_add(m, "State", wire_string(live.state));
-		wire_object_add(m, "ParentPath", vm->pool_parent ? wire_string(vm->pool_parent) : wire_null());
-		wire_object_add(m, "UpToDate", wire_bool(mc && !strcmp(mc, pc)));
+		/* its golden image: the pool's, or the link that keeps an older one */
+		wire_object_add(m, "ParentPath", same_file(vm->pool_parent, p->parent) ? wire_string(p->parent)
+						 : vm->pool_parent ? wire_string(vm->pool_parent) : wire_null());
+		wire_object_add(m, "UpToDate", wire_bool(vm->pool_parent && !strcmp(vm->pool_parent, pool_golden(p))));
 		wire_object_add(m, "DiskUsage", wire_uint(u));
 		wire_list_append(members, m);
-		free(mc);
 	}
 	wire_object_add(o, "Name", wire_string(p->name));
 	wire_object_add(o, "Id", wire_string(p->id));
@@ -533,7 +578,6 @@ static struct wire_value *pool_object(const struct hvd_pool *p)
 	wire_object_add(o, "CreationTime", wire_timestamp(p->created_ns));
 	wire_object_add(o, "Members", members);
 	wire_object_add(o, "ComputerName", wire_string(hvd_host_name()));
-	free(pc);
 	return o;
 }
 
@@ -673,7 +717,17 @@ HVD_PROC(proc_pool_new)
 		pools = n;
 		pools[npools++] = p;
 	}
-	if ((st = pool_save(p)) != 0) {
+	{
+		char *dir = pool_dir(p);
+
+		st = hvd_mkdir_p(dir, 0755);
+		free(dir);
+	}
+	if (st == 0) {
+		p->parent_link = golden_link(p, parent);
+		st = pool_save(p);
+	}
+	if (st != 0) {
 		st = ERR(WIRE_E_RESOURCE, name, "Cannot save pool \"%s\": %s.", name, strerror(-st));
 		pool_forget(p);
 		return st;
@@ -742,7 +796,7 @@ HVD_PROC(proc_pool_update)
 {
 	const char *parent = NULL;
 	struct hvd_pool *p;
-	char err[512], *old;
+	char err[512], *old, *old_link;
 	int st, rc;
 
 	(void)d;
@@ -754,15 +808,22 @@ HVD_PROC(proc_pool_update)
 		return ERR(WIRE_E_INVALID_STATE, parent, "Cannot lock the golden image: %s.", err);
 	}
 	old = p->parent;
+	old_link = p->parent_link;
 	p->parent = strdup(parent);
+	p->parent_link = golden_link(p, parent);
 	if ((rc = pool_save(p)) != 0) {
+		if (p->parent_link)
+			unlink(p->parent_link);
 		free(p->parent);
+		free(p->parent_link);
 		p->parent = old;
+		p->parent_link = old_link;
 		goldens_refresh();
 		return ERR(WIRE_E_RESOURCE, p->name, "Cannot save pool \"%s\": %s.", p->name, strerror(-rc));
 	}
 	hvd_log(HVD_LOG_INFO, "%s moved pool %s from %s to %s", hvd_client_peer(c)->user, p->name, old, parent);
 	free(old);
+	free(old_link);
 	goldens_refresh();
 	*reply = wire_list();
 	wire_list_append(*reply, pool_object(p));
@@ -1016,7 +1077,7 @@ void hvd_pool_startup(struct hvd_store *s)
 			continue;
 		disk = member_disk(p->id, vm->id);
 		if (access(disk, F_OK) != 0) {
-			if (disk_fresh(disk, vm->pool_parent ? vm->pool_parent : p->parent, err, sizeof(err)))
+			if (disk_fresh(disk, vm->pool_parent ? vm->pool_parent : pool_golden(p), err, sizeof(err)))
 				hvd_log(HVD_LOG_ERROR, "pool %s: %s", p->name, err);
 			else
 				hvd_log(HVD_LOG_WARNING, "pool %s: %s had no disk: made a fresh one", p->name, vm->name);

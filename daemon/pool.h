@@ -12,7 +12,8 @@
 struct hvd_pool {
 	char id[37];
 	char *name;
-	char *parent;          /* the golden image new and reset members get */
+	char *parent;          /* the golden image new and reset members get, as the user named it */
+	char *parent_link;     /* the pool's hard link to it, which members name (NULL: none) */
 	char *prefix;          /* members are named prefix + number */
 	uint64_t mem_startup;
 	uint32_t proc_count;

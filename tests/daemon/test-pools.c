@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -349,6 +350,8 @@ static void test_pool_rollback_and_update(void **state)
 	/* the old image stays locked while lab2 still uses it */
 	snprintf(script, sizeof(script), "Optimize-VHD -Path %s", golden);
 	run_fails(h, script, "golden image of pool \"lab\"");
+	/* the user's file goes: the pool keeps its own link to the image */
+	assert_int_equal(unlink(golden2), 0);
 	hvd_stop(h, false);
 	hvd_start_again(h);
 	from = console_len(h, "lab1");
@@ -362,6 +365,17 @@ static void test_pool_rollback_and_update(void **state)
 	/* nothing uses the first image now: it may change again */
 	snprintf(script, sizeof(script), "Optimize-VHD -Path %s", golden);
 	free(run_ok(h, script));
+	/* and the pool's link to the first image is gone with its last user */
+	{
+		char *id = run_ok(h, "(Get-VMPool lab).Id"), pat[900];
+		glob_t g;
+
+		snprintf(pat, sizeof(pat), "%s/pools/%s/golden-*.vhdx", h->state, id);
+		assert_int_equal(glob(pat, 0, NULL, &g), 0);
+		assert_int_equal(g.gl_pathc, 1);
+		globfree(&g);
+		free(id);
+	}
 	free(run_ok(h, "Remove-VMPool lab -Force"));
 	free(disk);
 }
