@@ -242,6 +242,7 @@ static void worker_gone_(struct hvd *d, struct hvd_worker *w, const char *why)
 	if (vm) {
 		vm->worker = NULL;
 		set_status(vm, why);
+		why = vm->status; /* why may have been the old status, freed now */
 		hvd_log(why ? HVD_LOG_WARNING : HVD_LOG_INFO, "VM %s (%s) is off%s%s", vm->name, vm->id, why ? ": " : "",
 			why ? why : "");
 		hvd_ckpt_vm_off(d, vm);
