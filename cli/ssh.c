@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
@@ -204,7 +206,65 @@ static int authenticate(ssh_session s, const struct ssh_target *t)
 	return -1;
 }
 
-/* Moves bytes both ways until either side ends. */
+/*
+ * The pumps still running when the process exits. exit() runs libssh's and libcrypto's
+ * destructors, and a pump still inside libssh then crashed (seen once in CI: hvctl killed by
+ * SIGSEGV as the far side's error came in). An atexit handler, which runs before any
+ * library's destructor, wakes every pump through a pipe and waits (at most 2 s) until they
+ * have let go of libssh.
+ */
+static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pumps_done = PTHREAD_COND_INITIALIZER;
+static int pumps_live;
+static int stop_pipe[2] = { -1, -1 };
+
+static void pumps_end(void)
+{
+	struct timespec until;
+
+	if (stop_pipe[1] >= 0 && write(stop_pipe[1], "x", 1) < 0) {
+		/* the pumps then end at their next turn (at most 500 ms) */
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&pumps_lock);
+	while (pumps_live > 0 && pthread_cond_timedwait(&pumps_done, &pumps_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&pumps_lock);
+}
+
+/* Counts a pump in (the first one sets up the exit handler); false when that fails. */
+static bool pump_enter(void)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&pumps_lock);
+	if (stop_pipe[0] < 0) {
+		if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || atexit(pumps_end) != 0)
+			ok = false;
+	}
+	if (ok)
+		pumps_live++;
+	pthread_mutex_unlock(&pumps_lock);
+	return ok;
+}
+
+static void pump_leave(void)
+{
+	pthread_mutex_lock(&pumps_lock);
+	pumps_live--;
+	pthread_cond_broadcast(&pumps_done);
+	pthread_mutex_unlock(&pumps_lock);
+}
+
+static bool stopping(void)
+{
+	struct pollfd p = { .fd = stop_pipe[0], .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* Moves bytes both ways until either side ends, or the process exits. */
 static void *pump(void *arg)
 {
 	struct ssh_link *l = arg;
@@ -213,14 +273,17 @@ static void *pump(void *arg)
 	bool awaiting = false; /* sent something, nothing back yet */
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN },
-				       { .fd = ssh_get_fd(l->session), .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = l->fd, .events = POLLIN },
+				       { .fd = ssh_get_fd(l->session), .events = POLLIN },
+				       { .fd = stop_pipe[0], .events = POLLIN } };
 		int n, moved = 0, buffered = ssh_channel_poll(l->channel, 0) + ssh_channel_poll(l->channel, 1);
 
 		/* libssh can hold packets it read off the socket but has not handed out yet, with
 		 * nothing left for poll() to see: right after traffic, look again soon. */
-		if (poll(p, 2, buffered > 0 ? 0 : awaiting || idle < 50 ? 2 : 500) < 0 && errno != EINTR)
+		if (poll(p, 3, buffered > 0 ? 0 : awaiting || idle < 50 ? 2 : 500) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents)
+			break; /* the process is exiting */
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t r = read(l->fd, buf, sizeof(buf));
 
@@ -259,7 +322,7 @@ out:
 	{
 		int n;
 
-		while ((n = ssh_channel_read_timeout(l->channel, buf, sizeof(buf), 1, 200)) > 0)
+		while (!stopping() && (n = ssh_channel_read_timeout(l->channel, buf, sizeof(buf), 1, 200)) > 0)
 			if (write(2, buf, (size_t)n) < 0)
 				break;
 	}
@@ -271,6 +334,7 @@ out:
 	ssh_free(l->session);
 	close(l->fd);
 	free(l);
+	pump_leave();
 	return NULL;
 }
 
@@ -372,7 +436,12 @@ int cli_ssh_connect(const char *uri, const char *config, bool accept_new, struct
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
 	l->fd = sv[1];
+	if (!pump_enter()) {
+		close(sv[0]);
+		goto fail;
+	}
 	if (pthread_create(&l->thread, NULL, pump, l) != 0) {
+		pump_leave();
 		close(sv[0]);
 		goto fail;
 	}
