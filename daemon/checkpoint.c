@@ -397,7 +397,7 @@ static int busy_error(const struct hvd_vm *vm, struct wire_value **reply)
 }
 
 /* Replaces the store's definition of copy->id by copy (consumed), keeping its runtime. */
-struct hvd_vm *hvd_store_replace(struct hvd_store *s, struct hvd_vm *copy)
+static struct hvd_vm *store_replace(struct hvd_store *s, struct hvd_vm *copy)
 {
 	size_t i;
 
@@ -536,7 +536,7 @@ static int ckpt_commit(struct ckpt_op *op, struct wire_value **reply)
 	if ((nmoves || op->nmoves) && (rc = hvd_store_save(s, copy)) != 0)
 		hvd_log(HVD_LOG_ERROR, "VM %s: checkpoint %s taken, but vm.xml could not be updated (%s); it will be at the next start of hvd",
 			vm->name, op->id, strerror(-rc));
-	copy = hvd_store_replace(s, copy);
+	copy = store_replace(s, copy);
 	hvd_log(HVD_LOG_INFO, "VM %s: checkpoint \"%s\" (%s) taken, %s", copy ? copy->name : op->vm_id, op->name, op->id,
 		op->state);
 	*reply = wire_list();
@@ -565,7 +565,7 @@ static void ckpt_fail_cleanup(struct ckpt_op *op)
 				vm->name, strerror(-rc));
 			hvd_vm_free(copy);
 		} else {
-			vm = hvd_store_replace(hvd_get_store(op->d), copy);
+			vm = store_replace(hvd_get_store(op->d), copy);
 		}
 	}
 
@@ -1007,7 +1007,7 @@ static int restore_apply(struct ckpt_op *op, struct wire_value **reply)
 	free(journal);
 	/* The disks the VM wrote since are no checkpoint's: they go (ckpt-disks.c keeps
 	 * whatever a chain still needs). A saved state goes too. */
-	copy = hvd_store_replace(s, copy);
+	copy = store_replace(s, copy);
 	if (copy->saved) {
 		unlink(hvd_ckpt_saved_path(op->d, copy));
 		copy->saved = false;
@@ -1417,7 +1417,7 @@ static struct hvd_vm *save_and_replace(struct hvd_store *s, struct hvd_vm *copy,
 		return NULL;
 	}
 	hvd_log(HVD_LOG_WARNING, "VM %s: finished %s that a crash interrupted", copy->name, what);
-	return hvd_store_replace(s, copy);
+	return store_replace(s, copy);
 }
 
 /* "drive C L PATH" lines of a journal: the child PATH for drive (C, L). */

@@ -90,9 +90,6 @@ int hvd_store_save(struct hvd_store *s, const struct hvd_vm *vm) __attribute__((
 int hvd_store_add(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_unused_result));
 /* Deletes the VM's folder under the state dir and forgets it. */
 int hvd_store_remove(struct hvd_store *s, struct hvd_vm *vm) __attribute__((warn_unused_result));
-/* Puts copy (consumed) in the place of the VM with its id, keeping its runtime state; returns
- * it, or NULL (copy freed) when no such VM is left. The caller saved it first. */
-struct hvd_vm *hvd_store_replace(struct hvd_store *s, struct hvd_vm *copy);
 struct hvd_vm *hvd_vm_new(const char *name);
 struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm);
 void hvd_vm_new_id(char out[37]); /* a random (version 4) UUID */

@@ -322,6 +322,21 @@ static int golden_check(const char *path, struct wire_value **reply)
 	return 0;
 }
 
+/* Checks a golden image and takes it (New-VMPool, Update-VMPool). */
+static int golden_adopt(const char *path, struct wire_value **reply)
+{
+	char err[512];
+	int st = golden_check(path, reply);
+
+	if (st)
+		return st;
+	if (golden_take(path, err, sizeof(err))) {
+		goldens_refresh();
+		return ERR(WIRE_E_INVALID_STATE, path, "Cannot lock the golden image: %s.", err);
+	}
+	return 0;
+}
+
 /* ---- member disks ---- */
 
 /* Makes path a new differencing child of parent: beside it first, then renamed over it. */
@@ -668,7 +683,7 @@ HVD_PROC(proc_pool_new)
 	uint64_t count = 1, mem = 512ull << 20, cpus = 1;
 	struct hvd_pool *p;
 	struct wire_value *out;
-	char err[512], pfx[512];
+	char pfx[512];
 	int st;
 
 	(void)d;
@@ -691,12 +706,8 @@ HVD_PROC(proc_pool_new)
 	if (strpbrk(pfx, "*?[]"))
 		return ERR(WIRE_E_INVALID_ARGUMENT, pfx, "Invalid value \"%s\" for parameter -NamePrefix: no wildcard characters.",
 			   pfx);
-	if ((st = golden_check(parent, reply)))
+	if ((st = golden_adopt(parent, reply)))
 		return st;
-	if (golden_take(parent, err, sizeof(err))) {
-		goldens_refresh();
-		return ERR(WIRE_E_INVALID_STATE, parent, "Cannot lock the golden image: %s.", err);
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		abort();
@@ -796,17 +807,13 @@ HVD_PROC(proc_pool_update)
 {
 	const char *parent = NULL;
 	struct hvd_pool *p;
-	char err[512], *old, *old_link;
+	char *old, *old_link;
 	int st, rc;
 
 	(void)d;
 	if ((st = find_pool(args, "Name", &p, reply)) ||
-	    (st = hvd_arg_string(args, "ParentPath", 4096, &parent, reply)) || (st = golden_check(parent, reply)))
+	    (st = hvd_arg_string(args, "ParentPath", 4096, &parent, reply)) || (st = golden_adopt(parent, reply)))
 		return st;
-	if (golden_take(parent, err, sizeof(err))) {
-		goldens_refresh();
-		return ERR(WIRE_E_INVALID_STATE, parent, "Cannot lock the golden image: %s.", err);
-	}
 	old = p->parent;
 	old_link = p->parent_link;
 	p->parent = strdup(parent);

@@ -94,6 +94,20 @@ static void set_bit(struct balloon *b, uint64_t i, bool on)
 		b->map[i / 64] &= ~(1ULL << (i % 64));
 }
 
+/* Moves *i to the next page in the balloon (whole empty words at a time); false past the end. */
+static bool next_ballooned(const struct balloon *b, uint64_t *i)
+{
+	while (*i < b->npages) {
+		if (!b->map[*i / 64])
+			*i = (*i / 64 + 1) * 64;
+		else if (!bit(b, *i))
+			(*i)++;
+		else
+			return true;
+	}
+	return false;
+}
+
 static bool hostile(struct balloon *b)
 {
 	b->hostile++;
@@ -171,17 +185,9 @@ static void send_unballoon(struct hv_channel *c, struct balloon *b, uint64_t wan
 	uint32_t n = 0, k;
 	uint64_t first[UNBALLOON_RANGES], cnt[UNBALLOON_RANGES];
 
-	while (i < b->npages && n < UNBALLOON_RANGES && given < want) {
+	while (n < UNBALLOON_RANGES && given < want && next_ballooned(b, &i)) {
 		uint64_t s, lim;
 
-		if (!b->map[i / 64]) {
-			i = (i / 64 + 1) * 64;
-			continue;
-		}
-		if (!bit(b, i)) {
-			i++;
-			continue;
-		}
 		s = i;
 		lim = i < low_pages ? low_pages : b->npages;
 		while (i < lim && bit(b, i) && i - s < RANGE_CNT_MAX && given + (i - s) < want)
@@ -442,17 +448,9 @@ static size_t save(const struct hv_channel *c, uint8_t *buf, size_t max)
 	hv_put64(buf + 32, b->npages);
 	hv_put64(buf + 40, b->ballooned);
 	hv_put64(buf + 48, b->target);
-	while (b->map && i < b->npages) {
+	while (b->map && next_ballooned(b, &i)) {
 		uint64_t s;
 
-		if (!b->map[i / 64]) {
-			i = (i / 64 + 1) * 64;
-			continue;
-		}
-		if (!bit(b, i)) {
-			i++;
-			continue;
-		}
 		for (s = i; i < b->npages && bit(b, i); i++)
 			;
 		if (max - at < 16) {
