@@ -188,6 +188,7 @@ int vhdx_check(struct vhdx *v, int repair, vhdx_report_fn report, void *opaque,
 		r = vhdx_flush(v);
 	/* only once no BAT entry on disk points there */
 	if (r == 0 && c.repair && c.tail_leak) {
+		vhdx_pages_forget(v);
 		if (ftruncate(v->fd, (off_t)c.used_end) < 0)
 			return -errno;
 		v->alloc_end = (c.used_end + VHDX_MIB - 1) & ~(VHDX_MIB - 1);

@@ -62,6 +62,8 @@ int vhdx_compact(struct vhdx *v, uint64_t *released)
 	if (r == 0)
 		r = vhdx_flush(v);
 	/* only after the BAT on disk no longer names them */
+	if (nfreed)
+		vhdx_pages_forget(v);
 	for (size_t i = 0; i < nfreed && r == 0; i++)
 		if (fallocate(v->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)freed[i],
 			      v->block_size) < 0 && errno != EOPNOTSUPP)

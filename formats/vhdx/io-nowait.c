@@ -146,19 +146,77 @@ void vhdx_pages_map(struct vhdx *v)
 	v->pages_len = need;
 }
 
-/* Does every page of [AT, AT + N) of V's file exist? */
-static bool pages_exist(const struct vhdx *v, uint64_t at, size_t n)
-{
-	uint64_t pg = (uint64_t)getpagesize(), first = at / pg, last = (at + n + pg - 1) / pg;
-	unsigned char vec[256];
+/* Pages mincore() once found stay known: only this handle's own hole punches and truncations
+ * (vhdx_pages_forget) take pages from a tmpfs file without swap, the flock keeping other
+ * libvhdx writers out. So a page is asked of the kernel once, not at every write (a mincore
+ * call costs about as much as the 4 KiB write it guards). */
+#define PRESENT_CHUNK (1u << 15) /* pages per bitmap: 4 KiB of bits, 128 MiB of file */
 
-	if (!v->pages || at + n > v->pages_len || last - first > sizeof(vec))
-		return false;
-	if (mincore((uint8_t *)v->pages + first * pg, (last - first) * pg, vec) < 0)
-		return false;
-	for (uint64_t i = 0; i < last - first; i++)
+void vhdx_pages_forget(struct vhdx *v)
+{
+	for (size_t i = 0; i < v->npresent; i++)
+		free(v->present[i]);
+	free(v->present);
+	v->present = NULL;
+	v->npresent = 0;
+}
+
+static bool page_known(const struct vhdx *v, uint64_t page)
+{
+	uint64_t c = page / PRESENT_CHUNK, bit = page % PRESENT_CHUNK;
+
+	return c < v->npresent && v->present[c] && (v->present[c][bit / 64] >> (bit % 64) & 1);
+}
+
+/* Remember page FIRST + i as existing wherever VEC[i] says it is resident, i < N; out of
+ * memory, pages are simply asked again. */
+static void pages_known(struct vhdx *v, uint64_t first, const unsigned char *vec, uint64_t n)
+{
+	uint64_t need = (first + n - 1) / PRESENT_CHUNK + 1;
+
+	if (need > v->npresent) {
+		uint64_t **p = realloc(v->present, need * sizeof(*p));
+
+		if (!p)
+			return;
+		memset(p + v->npresent, 0, (need - v->npresent) * sizeof(*p));
+		v->present = p;
+		v->npresent = need;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t c = (first + i) / PRESENT_CHUNK, bit = (first + i) % PRESENT_CHUNK;
+
 		if (!(vec[i] & 1))
+			continue;
+		if (!v->present[c] && !(v->present[c] = calloc(PRESENT_CHUNK / 64, 8)))
+			return;
+		v->present[c][bit / 64] |= 1ull << (bit % 64);
+	}
+}
+
+/* Does every page of [AT, AT + N) of V's file exist? A page not yet known is asked of mincore()
+ * with the aligned window of PROBE pages around it, so a dense file costs one call per window. */
+#define PROBE 256u
+
+static bool pages_exist(struct vhdx *v, uint64_t at, size_t n)
+{
+	uint64_t pg = (uint64_t)getpagesize(), first = at / pg, last = (at + n + pg - 1) / pg, i;
+	uint64_t lo, hi, map_pages = v->pages_len / pg;
+	unsigned char vec[PROBE];
+
+	if (!v->pages || at + n > v->pages_len)
+		return false;
+	for (i = first; i < last; i++) {
+		if (page_known(v, i))
+			continue;
+		lo = i / PROBE * PROBE;
+		hi = lo + PROBE < map_pages ? lo + PROBE : map_pages;
+		if (mincore((uint8_t *)v->pages + lo * pg, (hi - lo) * pg, vec) < 0)
 			return false;
+		pages_known(v, lo, vec, hi - lo);
+		if (!(vec[i - lo] & 1))
+			return false;
+	}
 	return true;
 }
 
@@ -207,7 +265,14 @@ static int file_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, size
 	if (ram && v->tmpfs) {
 		if (write && !pages_exist(v, at, n))
 			return -EAGAIN; /* the write would allocate */
-		done = write ? pwritev(v->fd, sub, k, (off_t)at) : preadv(v->fd, sub, k, (off_t)at);
+		/* one piece (the common case: guest pages are one host range) as pread/pwrite,
+		 * which the kernel does a good deal faster than a one-entry preadv/pwritev */
+		if (k == 1)
+			done = write ? pwrite(v->fd, sub[0].iov_base, sub[0].iov_len, (off_t)at)
+				     : pread(v->fd, sub[0].iov_base, sub[0].iov_len, (off_t)at);
+		else
+			done = write ? pwritev(v->fd, sub, k, (off_t)at)
+				     : preadv(v->fd, sub, k, (off_t)at);
 	} else {
 		done = write ? pwritev2(v->fd, sub, k, (off_t)at, RWF_NOWAIT)
 			     : preadv2(v->fd, sub, k, (off_t)at, RWF_NOWAIT);

@@ -441,9 +441,11 @@ int vhdx_discard(struct vhdx *v, uint64_t off, uint64_t len)
 			/* 2.5.1.1: ZERO reads as zeros and hides the parent */
 			if (BAT_STATE(e) != PAYLOAD_ZERO)
 				r = vhdx_bat_set(v, idx, PAYLOAD_ZERO);
-			if (r == 0 && BAT_STATE(e) == PAYLOAD_FULLY_PRESENT)
+			if (r == 0 && BAT_STATE(e) == PAYLOAD_FULLY_PRESENT) {
 				fallocate(v->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					  (off_t)BAT_OFFSET(e), v->block_size);
+				vhdx_pages_forget(v);
+			}
 		} else if (BAT_STATE(e) != PAYLOAD_ZERO &&
 			   (BAT_STATE(e) != PAYLOAD_NOT_PRESENT || v->has_parent)) {
 			memset(v->scratch, 0, n);

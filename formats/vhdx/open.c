@@ -26,6 +26,7 @@ void vhdx_free(struct vhdx *v)
 	if (v->pages)
 		munmap(v->pages, v->pages_len);
 	v->pages = NULL;
+	vhdx_pages_forget(v);
 	if (v->fd >= 0)
 		close(v->fd);
 	v->fd = -1;

@@ -177,6 +177,8 @@ struct vhdx {
 	uint64_t swap_ns;         /* CLOCK_MONOTONIC_COARSE of that check, 0 never */
 	void *pages;              /* PROT_NONE map of the file for mincore(), or NULL */
 	uint64_t pages_len;
+	uint64_t **present;       /* pages mincore() found, a bitmap per PRESENT_CHUNK pages */
+	size_t npresent;          /* entries of present (each NULL until a page there is seen) */
 };
 
 /* util.c */
@@ -201,6 +203,9 @@ MUST_CHECK int vhdx_sync(struct vhdx *v);
 void vhdx_swap_probe(struct vhdx *v);
 /* Map (again) a read-write tmpfs image for the rule's writes, when it grew past the map. */
 void vhdx_pages_map(struct vhdx *v);
+/* Forget which pages of V's file were seen to exist: call after a hole is punched in it or
+ * it is cut shorter. */
+void vhdx_pages_forget(struct vhdx *v);
 
 /* ident.c */
 MUST_CHECK int vhdx_ident_read(struct vhdx *v);

@@ -131,14 +131,34 @@ out:
 	return 0;
 }
 
+/* Ring copies with wrap-around, memcpy in at most two pieces, as Linux's ring code does. */
+static uint32_t ring_put(uint8_t *buf, uint32_t off, const void *src, uint32_t n)
+{
+	uint32_t first = n < RSIZE - off ? n : RSIZE - off;
+
+	if (!n)
+		return off;
+	memcpy(buf + off, src, first);
+	memcpy(buf, (const uint8_t *)src + first, n - first);
+	return (off + n) % RSIZE;
+}
+
+static void ring_get(const uint8_t *buf, uint32_t off, void *dst, uint32_t n)
+{
+	uint32_t first = n < RSIZE - off ? n : RSIZE - off;
+
+	memcpy(dst, buf + off, first);
+	memcpy((uint8_t *)dst + first, buf, n - first);
+}
+
 /* One packet into the guest-to-host ring: descriptor, hdr (the rest of a GPA-direct
  * header), data, padding, the 8-byte trailer; then HvSignalEvent. -EAGAIN when full. */
 static int send_pkt(struct sim_guest *g, uint16_t type, const void *hdr, uint32_t hlen,
 		    const void *data, uint32_t len, uint64_t trans)
 {
-	uint8_t *rh = g->p->ram + RING, *buf = rh + 4096, desc[16];
+	uint8_t *rh = g->p->ram + RING, *buf = rh + 4096, desc[16], tail[16] = { 0 };
 	uint32_t w = hv_get32(rh), rd = __atomic_load_n((uint32_t *)(rh + 4), __ATOMIC_ACQUIRE);
-	uint32_t body = 16 + hlen + len, plen = (body + 7) & ~7u, off = w, k;
+	uint32_t body = 16 + hlen + len, plen = (body + 7) & ~7u, off;
 	uint32_t used = (w - rd + RSIZE) % RSIZE;
 
 	if (used + plen + 8 >= RSIZE)
@@ -148,19 +168,12 @@ static int send_pkt(struct sim_guest *g, uint16_t type, const void *hdr, uint32_
 	hv_put16(desc + 4, (uint16_t)(plen / 8));
 	hv_put16(desc + 6, 1); /* completion requested */
 	hv_put64(desc + 8, trans);
-	for (k = 0; k < plen + 8; k++, off = (off + 1) % RSIZE) {
-		uint8_t b = 0;
-
-		if (k < 16)
-			b = desc[k];
-		else if (k < 16 + hlen)
-			b = ((const uint8_t *)hdr)[k - 16];
-		else if (k < body)
-			b = ((const uint8_t *)data)[k - 16 - hlen];
-		else if (k >= plen + 4)
-			b = (uint8_t)(w >> (8 * (k - plen - 4)));
-		buf[off] = b;
-	}
+	off = ring_put(buf, w, desc, 16);
+	off = ring_put(buf, off, hdr, hlen);
+	off = ring_put(buf, off, data, len);
+	/* the padding to 8 bytes, then the 8-byte trailer: the old write index in its high half */
+	hv_put32(tail + (plen - body) + 4, w);
+	off = ring_put(buf, off, tail, plen - body + 8);
 	__atomic_store_n((uint32_t *)rh, off, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&g->p->hv->lock);
 	(void)hv_vmbus_signal(g->p, 0x10001);
@@ -174,18 +187,16 @@ static int recv_pkt(struct sim_guest *g, uint8_t *d, uint32_t max, uint64_t *tra
 {
 	uint8_t *rh = g->p->ram + RING + (RPAGES + 1) * 4096, *buf = rh + 4096, desc[16];
 	uint32_t w = __atomic_load_n((uint32_t *)rh, __ATOMIC_ACQUIRE), r = hv_get32(rh + 4);
-	uint32_t off8, len8, k;
+	uint32_t off8, len8;
 
 	if (w == r)
 		return 0;
-	for (k = 0; k < 16; k++)
-		desc[k] = buf[(r + k) % RSIZE];
+	ring_get(buf, r, desc, 16);
 	off8 = (uint32_t)hv_get16(desc + 2) * 8;
 	len8 = (uint32_t)hv_get16(desc + 4) * 8;
 	if (off8 < 16 || len8 < off8 || len8 - off8 > max || len8 + 8 > RSIZE)
 		return -EPROTO;
-	for (k = 0; k < len8 - off8; k++)
-		d[k] = buf[(r + off8 + k) % RSIZE];
+	ring_get(buf, (r + off8) % RSIZE, d, len8 - off8);
 	*trans = hv_get64(desc + 8);
 	__atomic_store_n((uint32_t *)(rh + 4), (r + len8 + 8) % RSIZE, __ATOMIC_RELEASE);
 	return (int)(len8 - off8);
@@ -273,12 +284,16 @@ int sim_scsi_poll(struct sim_guest *g, struct sim_srb_res *res)
 
 int sim_scsi_wait(struct sim_guest *g, struct sim_srb_res *res)
 {
-	uint64_t until = now_ns() + 10000000000u;
+	uint64_t until = 0;
 	int r;
 
-	/* Yielding, as a vCPU that halts would: the host's threads may need this CPU. */
+	/* Yielding, as a vCPU that halts would: the host's threads may need this CPU. The clock
+	 * is read only once there is something to wait for (the fast path's completion is
+	 * usually in the ring already). */
 	while ((r = sim_scsi_poll(g, res)) == 0) {
-		if (now_ns() > until)
+		if (!until)
+			until = now_ns() + 10000000000u;
+		else if (now_ns() > until)
 			return -ETIMEDOUT;
 		sched_yield();
 	}

@@ -373,6 +373,57 @@ static void test_tmpfs_rule(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The tmpfs rule remembers which pages of the file exist; a page libvhdx punched out (a compact)
+ * must be asked again once its file space is used by another block: a write there would
+ * allocate, so it is -EAGAIN, not done on the caller's thread. */
+static void test_tmpfs_rule_forgets(void **state)
+{
+	char shm[64] = "/dev/shm/hvkit-storvsc-fast-XXXXXX", path[96], cmd[128];
+	struct vhdx_create_opts o = { .type = VHDX_TYPE_DYNAMIC, .size = 64 * MIB };
+	uint8_t *b = calloc(1, MIB), page[IO];
+	struct iovec iov = { page, IO };
+	struct vhdx_extent ext;
+	uint64_t where, released = 0;
+	struct vhdx *v;
+
+	(void)state;
+	assert_non_null(b);
+	if (!tmpfs_without_swap("/dev/shm")) {
+		free(b);
+		printf("# /dev/shm is not tmpfs, or the host has swap: the tmpfs rule is off\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(shm));
+	snprintf(path, sizeof(path), "%s/forget.vhdx", shm);
+	assert_int_equal(vhdx_create(path, &o), 0);
+	assert_int_equal(vhdx_open(path, VHDX_OPEN_RDWR, &v), 0);
+	/* block 1 written whole: every page of it exists, and an overwrite is done nowait */
+	memset(b, 0x11, MIB);
+	for (uint64_t off = 32 * MIB; off < 64 * MIB; off += MIB)
+		assert_int_equal(vhdx_write(v, b, MIB, off), 0);
+	assert_int_equal(vhdx_map(v, 32 * MIB, IO, &ext), 0);
+	where = ext.file_offset;
+	memset(page, 0x22, IO);
+	assert_int_equal(vhdx_writev_nowait(v, &iov, 1, 32 * MIB + 2 * IO), 0);
+	/* zeroed, then compacted: the file space is punched out and the file cut back */
+	memset(b, 0, MIB);
+	for (uint64_t off = 32 * MIB; off < 64 * MIB; off += MIB)
+		assert_int_equal(vhdx_write(v, b, MIB, off), 0);
+	assert_int_equal(vhdx_compact(v, &released), 0);
+	assert_int_equal(released, 1);
+	/* block 0 now takes the same file space, with one page written: the rest are holes */
+	assert_int_equal(vhdx_write(v, b, IO, 0), 0);
+	assert_int_equal(vhdx_map(v, 0, IO, &ext), 0);
+	assert_int_equal(ext.kind, VHDX_EXTENT_DATA);
+	assert_int_equal(ext.file_offset, where);
+	assert_int_equal(vhdx_writev_nowait(v, &iov, 1, 2 * IO), -EAGAIN);
+	assert_int_equal(vhdx_writev_nowait(v, &iov, 1, 0), 0); /* the page that exists */
+	assert_int_equal(vhdx_close(v), 0);
+	free(b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", shm);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Does the file system of dir do RWF_NOWAIT reads (of data just written, so cached)? */
 static bool probe_nowait(void)
 {
@@ -399,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_read_behind_write),
 		cmocka_unit_test(test_fallbacks),
 		cmocka_unit_test(test_tmpfs_rule),
+		cmocka_unit_test(test_tmpfs_rule_forgets),
 	};
 	char cmd[128];
 	int r;
