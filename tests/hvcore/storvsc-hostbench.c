@@ -3,8 +3,11 @@
  * READ (16) and WRITE (16) SRBs as GPA-direct packets at queue depth 1, each waited for by
  * spinning on its completion, through the real provider (ring, checks, fast path or I/O
  * thread, completion); then the same offsets go through vhdx_read/vhdx_write in this
- * thread. No flush in either. The guest's own cost (building the SRB, the hypercall exit,
- * the interrupt) is not here: this is what the host side allows at most.
+ * thread. No flush in either. Of the guest's own cost only its ring copies are here (about
+ * 90 ns a request): not building the SRB, the exit of its hypercall or taking the interrupt.
+ * The host's side is all here, the raising of that interrupt included: a KVM_SIGNAL_MSI
+ * ioctl, which fails at once without a VM (a real injection costs more). So this is what the
+ * host side allows at most.
  *   storvsc-hostbench [-n RUNS] [-c COUNT] [-m MIB] [-d DIR | -i IMAGE]
  * The image (a dynamic VHDX of MIB MiB, every block allocated, random data) is made in DIR
  * (default /dev/shm, else /tmp) and removed; or IMAGE, which is used as it is (and written
