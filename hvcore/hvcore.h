@@ -69,6 +69,10 @@ struct hv_partition_config {
 	char *why;              /* optional: on a failure of hv_partition_new, a sentence naming
 				 * what failed (a disk: its path and libvhdx's reason) */
 	size_t why_len;
+	int scsi_poll;          /* the SCSI controllers' I/O threads poll the request ring while
+				 * a guest sends requests fast, so that it need not signal (an
+				 * exit) for each: 0 when the host has 2 or more CPUs, 1 always,
+				 * -1 never (vsp-storvsc.c) */
 	int dynamic_memory;     /* nonzero: offer the Dynamic Memory (balloon) channel; mem_bytes
 				 * is then MaximumBytes and hv_partition_balloon_target sets what
 				 * the guest keeps (vsp-balloon.c) */

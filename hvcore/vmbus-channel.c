@@ -1,7 +1,8 @@
 /* VMBus channels at work: the guest's signals (read the ring, hand packets to the
  * service), packets to the guest, the services' timer thread, and the public calls. A vCPU
  * that signals does the host's work itself, under the one VMBus lock, in bounded batches;
- * nothing here waits for the guest. */
+ * so does a device thread that polls its ring (hv_channel_poll); nothing here waits for the
+ * guest. */
 #include "config.h"
 
 #include <errno.h>
@@ -83,6 +84,17 @@ uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id)
 		}
 	}
 	return HV_STATUS_INVALID_CONNECTION_ID;
+}
+
+void hv_channel_poll(struct hv_channel *c)
+{
+	pthread_mutex_lock(&c->p->hv->lock);
+	if (c->sent && c->state == HV_CHANNEL_OPEN) {
+		drain(c);
+		if (c->vsp->drained && c->state == HV_CHANNEL_OPEN)
+			c->vsp->drained(c);
+	}
+	pthread_mutex_unlock(&c->p->hv->lock);
 }
 
 static int send_type(struct hv_channel *c, uint16_t type, const void *data, uint32_t len,

@@ -171,6 +171,9 @@ int hv_channel_send(struct hv_channel *c, const void *data, uint32_t len, uint64
 /* The same as a completion packet (VM_PKT_COMP), how a VSP answers a guest's request. */
 int hv_channel_send_comp(struct hv_channel *c, const void *data, uint32_t len, uint64_t trans_id);
 void hv_channel_fault(struct hv_channel *c);
+/* For a device's own thread that polls its channel (lock not held): serves what the guest
+ * put in the ring, as its signal would. */
+void hv_channel_poll(struct hv_channel *c);
 void hv_channel_offer(struct hv_channel *c);       /* a new relid, OFFERCHANNEL */
 void hv_channel_rescind(struct hv_channel *c);     /* RESCIND_CHANNELOFFER, rings dropped */
 void hv_channel_close_rings(struct hv_channel *c);
@@ -195,6 +198,9 @@ uint32_t hv_ring_free_bytes(const struct hv_ring *r);
 /* The host waits for room to write bytes (0: no longer): the guest signals once it has
  * read enough (pending_send_sz). */
 void hv_ring_want_room(struct hv_ring *r, uint32_t bytes);
+/* The host polls this (guest-to-host) ring: the guest need not signal after writing to it
+ * (Linux's hv_signal_on_write and hvguest look at the mask). Ends with a full barrier. */
+void hv_ring_mask(struct hv_ring *r, bool on);
 /* Writes descriptor + data; -EAGAIN no room, -EBADMSG broken; *signal says whether the
  * guest wants an interrupt (ring was empty and not masked); *masked the mask suppressed one. */
 int hv_ring_write(struct hv_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id,
@@ -231,9 +237,9 @@ int hv_ic_send(struct hv_channel *c, uint16_t type, const void *body, uint32_t b
 extern const struct hv_vsp hv_vsp_heartbeat, hv_vsp_shutdown, hv_vsp_timesync, hv_vsp_kvp,
 	hv_vsp_echo, hv_vsp_storvsc, hv_vsp_balloon;
 /* vsp-storvsc.c: a SCSI controller's disks opened into c->priv (lock not held, before the
- * partition runs); on failure why names the disk. */
+ * partition runs), poll as hv_partition_config's scsi_poll; on failure why names the disk. */
 int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_disk_config *disks,
-		    unsigned ndisks, char *why, size_t why_len);
+		    unsigned ndisks, int poll, char *why, size_t why_len);
 /* The vCPUs held (lock not held): waits for every queued request to complete, then flushes
  * every disk; on failure why names the disk. */
 int hv_storvsc_quiesce(struct hv_channel *c, char *why, size_t why_len);

@@ -46,6 +46,10 @@ int hv_ring_setup(struct hv_ring *r, uint8_t **pages, uint32_t npages, bool host
 		/* Linux zeroes the pages before the open; a guest that did not gets its ring
 		 * checked like any other. The host reads pending_send_sz: say so. */
 		hdr_store(r, R_FEATURES, hdr_load(r, R_FEATURES) | FEAT_PENDING_SEND_SZ);
+	} else {
+		/* The host reads this ring: its interrupt mask is the host's. Nobody polls it
+		 * yet (also after a restore from a state saved while a device thread did). */
+		hdr_store(r, R_MASK, 0);
 	}
 	if (hdr_load(r, R_WRITE) >= r->size || hdr_load(r, R_READ) >= r->size ||
 	    ((hdr_load(r, R_WRITE) | hdr_load(r, R_READ)) & 7)) {
@@ -152,6 +156,15 @@ int hv_ring_read(struct hv_ring *r, uint8_t *buf, uint32_t max)
 	memcpy(buf, desc, DESC);
 	hdr_store(r, R_READ, (rd + plen + 8) % r->size);
 	return (int)plen;
+}
+
+void hv_ring_mask(struct hv_ring *r, bool on)
+{
+	if (r->hdr)
+		hdr_store(r, R_MASK, on);
+	/* Unmasking, the caller reads the write index next: not before the guest can see the
+	 * mask cleared (the guest writes its index, then reads the mask). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 void hv_ring_want_room(struct hv_ring *r, uint32_t bytes)

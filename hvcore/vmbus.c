@@ -604,7 +604,8 @@ static int scsi_init(struct hv_partition *p, const struct hv_partition_config *c
 		if (!c)
 			return -ENOMEM;
 		snprintf(c->st.instance_id + 24, sizeof(c->st.instance_id) - 24, "%012x", ctl);
-		r = hv_storvsc_init(c, ctl, cfg->disks, cfg->ndisks, cfg->why, cfg->why_len);
+		r = hv_storvsc_init(c, ctl, cfg->disks, cfg->ndisks, cfg->scsi_poll, cfg->why,
+				    cfg->why_len);
 		if (r)
 			return r;
 	}

@@ -97,6 +97,15 @@ enum {
  * scheduler wake the thread later when it does sleep. */
 #define POLL_MAX_NS 50000u
 #define POLL_START_NS 4000u
+/* Ring polling. A guest that signals every request pays a VM exit each time (tens of
+ * microseconds on a nested host, a microsecond or two on bare metal): more than the request.
+ * When two requests arrive within RING_POLL_NS of each other, the vCPU that took the second
+ * wakes the I/O thread, which masks the request ring (the guest then writes without
+ * signalling: Linux's hv_signal_on_write and hvguest look at the mask) and serves it as
+ * requests come, until none has come for RING_POLL_NS; then it unmasks the ring, serves what
+ * came meanwhile, and sleeps. Only on hosts with two or more CPUs, unless told otherwise
+ * (hv_partition_config's scsi_poll): polling burns one. */
+#define RING_POLL_NS 50000u
 
 struct req {
 	struct req *next;
@@ -137,6 +146,13 @@ struct storvsc {
 	bool busy;                      /* the I/O thread holds a request (under qlock) */
 	bool sleeping;                  /* the I/O thread waits on qcond (under qlock) */
 	uint64_t poll_ns;               /* the I/O thread's polling window (its own) */
+	bool may_poll;                  /* ring polling is on for this controller */
+	bool polling;                   /* the I/O thread polls the masked ring (hv->lock) */
+	bool poll_kick;                 /* a vCPU asks the I/O thread to poll (qlock) */
+	bool draining;                  /* the I/O thread serves the ring (qlock) */
+	uint64_t last_t0;               /* the last request's arrival time (hv->lock) */
+	bool want_poll;                 /* it came within RING_POLL_NS of the one before (hv->lock) */
+	const volatile uint32_t *poll_hdr; /* the polled ring's indexes (the I/O thread's) */
 	pthread_t thread;
 	struct req *head, *tail, *free; /* the queue and the free requests (under qlock) */
 	struct req *reqs;
@@ -237,6 +253,8 @@ static struct req *take_req(struct storvsc *s)
 	if (r) {
 		memset(r, 0, offsetof(struct req, pages));
 		r->t0 = hv_now_ns();
+		s->want_poll = s->last_t0 && r->t0 - s->last_t0 < RING_POLL_NS;
+		s->last_t0 = r->t0;
 	}
 	return r;
 }
@@ -418,7 +436,8 @@ static void execute(struct storvsc *s, struct req *r)
 		account(s, r->disk, &cmd, hv_now_ns() - r->t0, false);
 }
 
-/* The fast path, on the vCPU that took r off the ring (hv->lock held): a plain READ or WRITE
+/* The fast path, on the thread that took r off the ring (a vCPU, or the I/O thread polling
+ * the ring; hv->lock held): a plain READ or WRITE
  * done at once when libvhdx can do it without blocking, straight between the image and the
  * guest's pages. Only while the I/O thread is idle with nothing queued: then it cannot touch
  * the image until srb queues again (only srb queues, under hv->lock, which we hold), and r
@@ -599,11 +618,81 @@ static bool gpa_packet(struct hv_channel *c, const uint8_t *pkt, uint32_t plen)
 	return srb(c, pkt + off8, plen - off8, hv_get64(pkt + 8), pkt, plen);
 }
 
+/* The I/O thread serves the ring as a guest's signal would; quiesce waits for it. */
+static void serve(struct hv_channel *c)
+{
+	struct storvsc *s = st_of(c);
+
+	pthread_mutex_lock(&s->qlock);
+	s->draining = true;
+	pthread_mutex_unlock(&s->qlock);
+	hv_channel_poll(c);
+	pthread_mutex_lock(&s->qlock);
+	s->draining = false;
+	if (!s->head && !s->busy)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->qlock);
+}
+
+/* Has the guest written to the polled ring? A racy look at its two indexes: serve decides,
+ * under the lock. The header stays in guest RAM even if the channel closes meanwhile. */
+static bool ring_peek(const struct storvsc *s)
+{
+	const volatile uint32_t *h = s->poll_hdr;
+
+	return h && h[0] != h[1];
+}
+
+/* Ring polling (RING_POLL_NS): returns once a request is queued for this thread, on stop, or
+ * when the guest has sent nothing for the window. Spins yielding now and then, as next_req. */
+static void poll_ring(struct hv_channel *c)
+{
+	struct storvsc *s = st_of(c);
+	pthread_mutex_t *lock = &c->p->hv->lock;
+	uint64_t last;
+	unsigned idle = 0;
+
+	pthread_mutex_lock(lock);
+	if (c->state == HV_CHANNEL_OPEN && c->in.hdr) {
+		s->poll_hdr = (const volatile uint32_t *)(const void *)c->in.hdr;
+		s->polling = true;
+		hv_ring_mask(&c->in, true);
+	}
+	pthread_mutex_unlock(lock);
+	if (!s->poll_hdr)
+		return;
+	last = hv_now_ns();
+	while (!__atomic_load_n(&s->head, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		if (ring_peek(s)) {
+			serve(c);
+			last = hv_now_ns();
+			idle = 0;
+			continue;
+		}
+		if (hv_now_ns() - last >= RING_POLL_NS)
+			break;
+		if (++idle % 64 == 0)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
+	}
+	pthread_mutex_lock(lock);
+	s->polling = false;
+	s->poll_hdr = NULL;
+	if (c->state == HV_CHANNEL_OPEN)
+		hv_ring_mask(&c->in, false);
+	pthread_mutex_unlock(lock);
+	serve(c); /* what the guest wrote while it saw the mask */
+}
+
 /* The next request, or NULL when stopping. Polls (yielding the CPU: on a busy host the vCPU
  * that will send the next request may be waiting for this very CPU) up to s->poll_ns
- * before it sleeps, and sets the next window from how soon the request came. */
-static struct req *next_req(struct storvsc *s)
+ * before it sleeps, and sets the next window from how soon the request came. Woken to poll
+ * the ring, it does that first. */
+static struct req *next_req(struct hv_channel *c)
 {
+	struct storvsc *s = st_of(c);
 	uint64_t t0 = hv_now_ns(), waited;
 	struct req *r;
 
@@ -612,10 +701,19 @@ static struct req *next_req(struct storvsc *s)
 	       !__atomic_load_n(&s->stop, __ATOMIC_RELAXED) && hv_now_ns() - t0 < s->poll_ns)
 		sched_yield();
 	pthread_mutex_lock(&s->qlock);
-	while (!s->head && !s->stop) {
-		s->sleeping = true;
-		pthread_cond_wait(&s->qcond, &s->qlock);
-		s->sleeping = false;
+	for (;;) {
+		while (!s->head && !s->stop && !s->poll_kick) {
+			s->sleeping = true;
+			pthread_cond_wait(&s->qcond, &s->qlock);
+			s->sleeping = false;
+		}
+		if (s->head || s->stop)
+			break;
+		s->poll_kick = false;
+		pthread_mutex_unlock(&s->qlock);
+		poll_ring(c);
+		t0 = hv_now_ns();
+		pthread_mutex_lock(&s->qlock);
 	}
 	r = s->head;
 	if (r) {
@@ -652,7 +750,7 @@ static void *io_main(void *arg)
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 	snprintf(name, sizeof(name), "scsi%u", s->controller);
 	pthread_setname_np(pthread_self(), name);
-	while ((r = next_req(s))) {
+	while ((r = next_req(c))) {
 		execute(s, r);
 		/* Idle again before the guest can see the completion: its next request may
 		 * then take the fast path. */
@@ -678,9 +776,24 @@ static void opened(struct hv_channel *c)
 	flush_backlog(c);
 }
 
+/* After the guest's signal (or the I/O thread's serve): completions waiting for room go
+ * out; a request that came soon after the one before starts ring polling. */
 static void drained(struct hv_channel *c)
 {
+	struct storvsc *s = st_of(c);
+	bool want = s->want_poll;
+
 	flush_backlog(c);
+	s->want_poll = false;
+	if (!s->may_poll || s->polling || !want)
+		return;
+	pthread_mutex_lock(&s->qlock);
+	if (!s->poll_kick) {
+		s->poll_kick = true;
+		if (s->sleeping)
+			pthread_cond_signal(&s->qcond);
+	}
+	pthread_mutex_unlock(&s->qlock);
 }
 
 static void tick(struct hv_channel *c, uint64_t now)
@@ -779,13 +892,14 @@ static int open_disk(struct storvsc *s, const struct hv_disk_config *dc, char *w
 }
 
 int hv_storvsc_init(struct hv_channel *c, unsigned controller, const struct hv_disk_config *disks,
-		    unsigned ndisks, char *why, size_t why_len)
+		    unsigned ndisks, int poll, char *why, size_t why_len)
 {
 	struct storvsc *s = st_of(c);
 	unsigned i;
 	int r;
 
 	s->controller = controller;
+	s->may_poll = poll > 0 || (poll == 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2);
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
 	pthread_cond_init(&s->idle, NULL);
@@ -822,7 +936,7 @@ int hv_storvsc_quiesce(struct hv_channel *c, char *why, size_t why_len)
 	int r = 0;
 
 	pthread_mutex_lock(&s->qlock);
-	while (s->thread_on && (s->head || s->busy))
+	while (s->thread_on && (s->head || s->busy || s->draining))
 		pthread_cond_wait(&s->idle, &s->qlock);
 	for (i = 0; i < HV_MAX_SCSI_LOCATIONS && r == 0; i++) {
 		struct disk *k = s->disk[i];

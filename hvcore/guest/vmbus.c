@@ -320,7 +320,9 @@ static int ring_send_hdr(unsigned i, uint16_t type, uint16_t flags, const uint8_
 	barrier_full();
 	*wi = off;
 	barrier_full();
-	if (w == *ri) /* the host may be asleep on an empty ring */
+	/* As Linux's hv_signal_on_write: not while the host masks the ring (it is polling it),
+	 * and only when the ring was empty (the host may be asleep on it). */
+	if (!wi[2] && w == *ri)
 		hv_signal(ch[i].conn_id);
 	return 0;
 }

@@ -175,6 +175,13 @@ static int send_pkt(struct sim_guest *g, uint16_t type, const void *hdr, uint32_
 	hv_put32(tail + (plen - body) + 4, w);
 	off = ring_put(buf, off, tail, plen - body + 8);
 	__atomic_store_n((uint32_t *)rh, off, __ATOMIC_RELEASE);
+	/* As Linux's hv_signal_on_write: not while the host masks the ring (it polls), and
+	 * only when the ring was empty (else the host is still at it). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n((uint32_t *)(rh + 8), __ATOMIC_ACQUIRE) ||
+	    w != __atomic_load_n((uint32_t *)(rh + 4), __ATOMIC_ACQUIRE))
+		return 0;
+	g->signals++;
 	pthread_mutex_lock(&g->p->hv->lock);
 	(void)hv_vmbus_signal(g->p, 0x10001);
 	pthread_mutex_unlock(&g->p->hv->lock);
@@ -224,6 +231,12 @@ static int64_t vstor_op(struct sim_guest *g, uint32_t op, uint16_t version)
 	    recv_pkt(g, d, sizeof(d), &trans) != VSTOR_PKT || trans != g->trans || hv_get32(d) != 1)
 		return -1;
 	return hv_get32(d + 8);
+}
+
+void sim_guest_poll_completions(struct sim_guest *g, bool on)
+{
+	__atomic_store_n((uint32_t *)(g->p->ram + RING + (RPAGES + 1) * 4096 + 8), on,
+			 __ATOMIC_SEQ_CST);
 }
 
 int sim_scsi_init(struct sim_guest *g)
@@ -285,27 +298,30 @@ int sim_scsi_poll(struct sim_guest *g, struct sim_srb_res *res)
 int sim_scsi_wait(struct sim_guest *g, struct sim_srb_res *res)
 {
 	uint64_t until = 0;
+	unsigned n = 0;
 	int r;
 
-	/* Yielding, as a vCPU that halts would: the host's threads may need this CPU. The clock
-	 * is read only once there is something to wait for (the fast path's completion is
-	 * usually in the ring already). */
+	/* Spinning, and yielding now and then, as a vCPU that halts would: the host's threads
+	 * may need this CPU. The clock is read only once there is something to wait for (the
+	 * fast path's completion is usually in the ring already). */
 	while ((r = sim_scsi_poll(g, res)) == 0) {
 		if (!until)
 			until = now_ns() + 10000000000u;
 		else if (now_ns() > until)
 			return -ETIMEDOUT;
-		sched_yield();
+		if (++n % 32 == 0)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
 	}
 	return r < 0 ? r : 0;
 }
 
-int sim_scsi_rw(struct sim_guest *g, unsigned lun, bool write, uint64_t lba, uint32_t nblocks,
-		uint32_t lbs, uint64_t gpa, struct sim_srb_res *res)
+uint64_t sim_scsi_rw_submit(struct sim_guest *g, unsigned lun, bool write, uint64_t lba,
+			    uint32_t nblocks, uint32_t lbs, uint64_t gpa)
 {
 	uint8_t cdb[16];
-	uint64_t t;
-	int r, k;
+	int k;
 
 	memset(cdb, 0, sizeof(cdb));
 	cdb[0] = write ? 0x8a : 0x88;
@@ -313,8 +329,15 @@ int sim_scsi_rw(struct sim_guest *g, unsigned lun, bool write, uint64_t lba, uin
 		cdb[2 + k] = (uint8_t)(lba >> (56 - 8 * k));
 	for (k = 0; k < 4; k++)
 		cdb[10 + k] = (uint8_t)(nblocks >> (24 - 8 * k));
-	t = sim_scsi_submit(g, lun, cdb, 16, gpa, nblocks * lbs);
-	r = sim_scsi_wait(g, res);
+	return sim_scsi_submit(g, lun, cdb, 16, gpa, nblocks * lbs);
+}
+
+int sim_scsi_rw(struct sim_guest *g, unsigned lun, bool write, uint64_t lba, uint32_t nblocks,
+		uint32_t lbs, uint64_t gpa, struct sim_srb_res *res)
+{
+	uint64_t t = sim_scsi_rw_submit(g, lun, write, lba, nblocks, lbs, gpa);
+	int r = sim_scsi_wait(g, res);
+
 	if (r)
 		return r;
 	return res->trans == t && res->srb_status == 1 && res->scsi_status == 0 &&

@@ -20,6 +20,8 @@ struct sim_guest {
 	struct hv_partition *p;
 	struct hv_vcpu vcpu;
 	uint64_t trans;
+	uint64_t signals; /* HvSignalEvent calls (the packets sent while the ring was masked
+			   * had none) */
 };
 
 /* A partition of cfg (ic_disabled and vmbus_echo are the caller's: the channel opened is
@@ -40,6 +42,9 @@ struct sim_srb_res {
 
 /* BEGIN_INITIALIZATION .. END_INITIALIZATION (protocol 6.2): 0 or -EPROTO. */
 int sim_scsi_init(struct sim_guest *g);
+/* The guest polls for its completions (as hvguest's diskbench): it masks the host-to-guest
+ * ring, so the host does not interrupt it; or, off, it takes interrupts again. */
+void sim_guest_poll_completions(struct sim_guest *g, bool on);
 /* Sends one SRB for lun with cdb, the data buffer len bytes at gpa (len 0: inband), and
  * signals; returns its transaction id. Does not wait. */
 uint64_t sim_scsi_submit(struct sim_guest *g, unsigned lun, const uint8_t *cdb, unsigned cdb_len,
@@ -48,8 +53,11 @@ uint64_t sim_scsi_submit(struct sim_guest *g, unsigned lun, const uint8_t *cdb, 
 int sim_scsi_poll(struct sim_guest *g, struct sim_srb_res *res);
 /* Waits (spinning, up to 10 s) for the next completion: 0 or -ETIMEDOUT / -EPROTO. */
 int sim_scsi_wait(struct sim_guest *g, struct sim_srb_res *res);
-/* READ (16) or WRITE (16) of nblocks blocks of lbs bytes at lba, from or into gpa; waits for
- * it. 0 when it completed GOOD with every byte moved, -EIO otherwise (res says how). */
+/* READ (16) or WRITE (16) of nblocks blocks of lbs bytes at lba, from or into gpa, sent
+ * (sim_scsi_submit); its transaction id. */
+uint64_t sim_scsi_rw_submit(struct sim_guest *g, unsigned lun, bool write, uint64_t lba,
+			    uint32_t nblocks, uint32_t lbs, uint64_t gpa);
+/* The same, waited for. 0 when it completed GOOD with every byte moved, -EIO otherwise (res says how). */
 int sim_scsi_rw(struct sim_guest *g, unsigned lun, bool write, uint64_t lba, uint32_t nblocks,
 		uint32_t lbs, uint64_t gpa, struct sim_srb_res *res);
 

@@ -424,6 +424,82 @@ static void test_tmpfs_rule_forgets(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Ring polling: with requests coming fast, the I/O thread masks the request ring and serves
+ * it, and the guest (which looks at the mask, as Linux does) stops signalling. Checked: at
+ * queue depth 8, writes then reads of them and a read sent right behind a write of the same
+ * blocks come back right and in order; polling did take over (requests went unsignalled);
+ * with gaps around the polling window between requests, so that the ring is masked and
+ * unmasked again and again, no request is lost (each is waited for, 10 s at most). */
+static void test_ring_polling(void **state)
+{
+	struct hv_disk_config disk = { .path = path_of("poll.vhdx") };
+	struct hv_partition_config cfg = { .disks = &disk, .ndisks = 1, .ic_disabled = 0xf,
+					   .scsi_poll = 1 };
+	static const unsigned gaps_us[] = { 0, 0, 5, 20, 45, 55, 80, 200 };
+	struct sim_srb_res res[8];
+	struct hv_disk_stats ds;
+	struct sim_guest *g;
+	uint64_t t[8], seed = 7;
+	char why[256] = "";
+	unsigned k, i;
+
+	(void)state;
+	make_disk(disk.path);
+	assert_int_equal(sim_guest_new(&cfg, &g, why, sizeof(why)), 0);
+	assert_int_equal(sim_scsi_init(g), 0);
+	sim_guest_poll_completions(g, true);
+	for (unsigned round = 0; round < 50; round++) {
+		/* eight writes of distinct patterns, at once, then the eight blocks read back */
+		for (k = 0; k < 8; k++) {
+			fill(sim_guest_ram(g, SIM_DATA + k * IO), IO, 1000 * round + k);
+			t[k] = sim_scsi_rw_submit(g, 0, true, (64 + 8 * round + k) * (IO / LBS), IO / LBS,
+						  LBS, SIM_DATA + k * IO);
+		}
+		for (k = 0; k < 8; k++) {
+			assert_int_equal(sim_scsi_wait(g, &res[k]), 0);
+			assert_int_equal(res[k].trans, t[k]);
+			assert_int_equal(res[k].srb_status, 1);
+		}
+		memset(sim_guest_ram(g, SIM_DATA), 0xee, 8 * IO);
+		for (k = 0; k < 8; k++)
+			t[k] = sim_scsi_rw_submit(g, 0, false, (64 + 8 * round + k) * (IO / LBS), IO / LBS,
+						  LBS, SIM_DATA + k * IO);
+		for (k = 0; k < 8; k++) {
+			uint8_t want[IO];
+
+			assert_int_equal(sim_scsi_wait(g, &res[k]), 0);
+			assert_int_equal(res[k].trans, t[k]);
+			fill(want, IO, 1000 * round + k);
+			assert_memory_equal(sim_guest_ram(g, SIM_DATA + k * IO), want, IO);
+		}
+		/* a write and a read of the same block, back to back: the read sees the write */
+		fill(sim_guest_ram(g, SIM_DATA), IO, 777 + round);
+		memset(sim_guest_ram(g, SIM_DATA + IO), 0, IO);
+		t[0] = sim_scsi_rw_submit(g, 0, true, 3 * (IO / LBS), IO / LBS, LBS, SIM_DATA);
+		t[1] = sim_scsi_rw_submit(g, 0, false, 3 * (IO / LBS), IO / LBS, LBS, SIM_DATA + IO);
+		assert_int_equal(sim_scsi_wait(g, &res[0]), 0);
+		assert_int_equal(sim_scsi_wait(g, &res[1]), 0);
+		assert_int_equal(res[0].trans, t[0]);
+		assert_int_equal(res[1].trans, t[1]);
+		assert_memory_equal(sim_guest_ram(g, SIM_DATA + IO), sim_guest_ram(g, SIM_DATA), IO);
+	}
+	/* 900 requests so far: polling must have spared the guest some signals */
+	assert_true(g->signals < 900);
+	print_message("# ring polling: the guest signalled %llu of 900 requests\n",
+		      (unsigned long long)g->signals);
+	/* gaps around the window: masked, unmasked, masked again; nothing may be lost */
+	for (i = 0; i < 400; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		usleep(gaps_us[(seed >> 33) % 8]);
+		rw(g, (seed >> 40) & 1, (seed >> 20) % 2048 * IO, IO, SIM_DATA);
+	}
+	stats(g, &ds);
+	assert_int_equal(ds.read_ops + ds.write_ops, 1300);
+	assert_int_equal(ds.errors, 0);
+	assert_int_equal(ds.queue_depth, 0);
+	sim_guest_free(g);
+}
+
 /* Does the file system of dir do RWF_NOWAIT reads (of data just written, so cached)? */
 static bool probe_nowait(void)
 {
@@ -451,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_fallbacks),
 		cmocka_unit_test(test_tmpfs_rule),
 		cmocka_unit_test(test_tmpfs_rule_forgets),
+		cmocka_unit_test(test_ring_polling),
 	};
 	char cmd[128];
 	int r;
