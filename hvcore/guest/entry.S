@@ -7,12 +7,15 @@
  *               at assembly time, so no loop runs in the instruction emulator.
  *  ap_tramp_*   16-bit code the BSP copies below 1 MiB for the SIPI; it goes through 32-bit
  *               protected mode to long mode and calls hvguest_ap_main().
+ *  hvguest_user_enter  leaves kernel mode for good: user mode (CPL 3) at fn(arg).
  */
 #include "hvcore/guest/hvguest.h"
 
 #define CODE32 0x08
 #define CODE64 0x10
 #define DATA 0x18
+#define USER_DATA 0x23   /* GDT entry 4, RPL 3 */
+#define USER_CODE64 0x2b /* GDT entry 5, RPL 3 */
 #define MSR_EFER 0xc0000080
 #define EFER_LME 0x100
 #define CR4_PAE 0x20
@@ -92,6 +95,33 @@ ap_start64:
 	call hvguest_ap_main
 	jmp halt
 
+/* hvguest_user_enter(fn = rdi, arg = rsi, stack top = rdx), never returns: on hvguest's own
+ * GDT and page tables (both allow user mode), with interrupts off and IOPL 3 so that port
+ * I/O (the console, the hypercall page's port, ACPI's power-off) still works. Why: on the
+ * nested kvm_pvm hosts kernel-mode code runs in KVM's instruction emulator, user-mode code
+ * natively, so a benchmark loop timed there measures the VMM rather than the emulator. There
+ * is no way back: these hosts cannot deliver an interrupt or exception from user mode to a
+ * guest kernel that is not PVM-aware (the partition shuts down), so fn ends the run itself. */
+	.globl hvguest_user_enter
+hvguest_user_enter:
+	cli
+	lgdt gdt_ptr(%rip)
+	lea boot_pml4(%rip), %rax
+	mov %rax, %cr3
+	mov $USER_DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	and $~15, %rdx
+	sub $8, %rdx            /* as after a call: fn never returns */
+	movq $0, (%rdx)
+	pushq $USER_DATA        /* ss */
+	pushq %rdx              /* rsp */
+	pushq $0x3002           /* rflags: IOPL 3, IF 0 */
+	pushq $USER_CODE64      /* cs */
+	pushq %rdi              /* rip */
+	mov %rsi, %rdi
+	iretq
+
 /* Interrupt entries: save the registers the C ABI lets a callee clobber. On entry the CPU
  * has pushed 5 quadwords on a 16-byte aligned stack; 9 more keep the call aligned. */
 	.globl irq_entry, spurious_entry
@@ -163,28 +193,31 @@ gdt:
 	.quad 0x00cf9b000000ffff /* 0x08: 32-bit code */
 	.quad 0x00af9b000000ffff /* 0x10: 64-bit code */
 	.quad 0x00cf93000000ffff /* 0x18: data */
+	.quad 0x00cff3000000ffff /* 0x20: user data (DPL 3) */
+	.quad 0x00affb000000ffff /* 0x28: user 64-bit code (DPL 3) */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
 	.quad gdt
 
-/* Identity map of the first 4 GiB with 2 MiB pages, filled in by the assembler. */
+/* Identity map of the first 4 GiB with 2 MiB pages, filled in by the assembler; user mode
+ * may use all of it (hvguest_user_enter). */
 	.section .data.pagetables, "aw"
 	.balign 4096
 	.globl boot_pml4
 boot_pml4:
-	.quad boot_pdpt + 0x3
+	.quad boot_pdpt + 0x7
 	.fill 511, 8, 0
 boot_pdpt:
-	.quad boot_pd + 0x3
-	.quad boot_pd + 0x1000 + 0x3
-	.quad boot_pd + 0x2000 + 0x3
-	.quad boot_pd + 0x3000 + 0x3
+	.quad boot_pd + 0x7
+	.quad boot_pd + 0x1000 + 0x7
+	.quad boot_pd + 0x2000 + 0x7
+	.quad boot_pd + 0x3000 + 0x7
 	.fill 508, 8, 0
 boot_pd:
 	.set i, 0
 	.rept 2048
-	.quad (i << 21) | 0x83
+	.quad (i << 21) | 0x87
 	.set i, i + 1
 	.endr
 

@@ -94,6 +94,9 @@ int memcmp(const void *a, const void *b, size_t n);
 void con_puts(const char *s);
 void con_putu(uint64_t v);
 int cmdline_has(const char *cmdline, const char *word);
+/* entry.S: leaves kernel mode for good, running fn(arg) in user mode on stack_top. */
+void hvguest_user_enter(void (*fn)(void *), void *arg, void *stack_top)
+	__attribute__((noreturn));
 
 /* acpi.c: processors from the MADT (or an MP table), the PM1a control port and S5 type */
 unsigned acpi_cpus(uint64_t rsdp, uint32_t *apic_ids, unsigned max);

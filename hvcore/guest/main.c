@@ -10,7 +10,8 @@
  * hvguest.balloon=hostile breaks the balloon protocol on purpose (balloon.c). The disks on
  * the synthetic SCSI controllers are listed (storage.c); hvguest.disktest=1 tests them,
  * hvguest.scsimisbehave=1 sends malformed requests, hvguest.diskbench=S times I/O on the
- * first and powers off. */
+ * first and powers off, hvguest.udiskbench=S does the same from user mode, polling
+ * (storage.c). */
 #include "hvcore/guest/vmbus.h"
 
 #define COM1 0x3f8
@@ -187,6 +188,8 @@ static void wait_for_the_end(const struct bootinfo *bi)
 		.test = cmdline_has(bi->cmdline, "hvguest.disktest=1"),
 		.misbehave = cmdline_has(bi->cmdline, "hvguest.scsimisbehave=1"),
 		.bench_s = cmdline_num(bi->cmdline, "hvguest.diskbench="),
+		.ubench_s = cmdline_num(bi->cmdline, "hvguest.udiskbench="),
+		.rsdp = bi->rsdp,
 	};
 	int button;
 	unsigned seen = 0;
@@ -195,7 +198,7 @@ static void wait_for_the_end(const struct bootinfo *bi)
 	if (vmbus)
 		storage_run(&so);
 	button = irq_setup_power_button(bi->rsdp, cmdline_has(bi->cmdline, "hvguest.echo=1"));
-	if (o.bench || so.bench_s)
+	if (o.bench || so.bench_s || so.ubench_s)
 		return;
 	if (button < 0 && !vmbus)
 		halt_forever();

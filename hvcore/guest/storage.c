@@ -59,17 +59,14 @@ static uint64_t pattern(uint64_t off, uint64_t salt)
 	return (off ^ salt) * PAT_MUL;
 }
 
-/* One request, waited for. buf/len the data buffer (any alignment, at most 17 pages). */
-static int exec(struct ctl *c, unsigned lun, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf,
-		uint32_t len, int dir, struct res *r)
+/* One request sent, as transaction trans. buf/len the data buffer (any alignment, at most 17
+ * pages). */
+static int send_srb(struct ctl *c, unsigned lun, const uint8_t *cdb, unsigned cdb_len,
+		    uint8_t *buf, uint32_t len, int dir, uint64_t trans)
 {
 	uint8_t p[64];
-	uint64_t pfns[VMBUS_MAX_PFNS], want = ++c->trans;
+	uint64_t pfns[VMBUS_MAX_PFNS];
 	uint32_t off = (uint32_t)((uintptr_t)buf & 4095), n = (off + len + 4095) / 4096, k;
-	const uint8_t *d;
-	uint32_t dlen;
-	uint64_t trans;
-	int e;
 
 	memset(p, 0, sizeof(p));
 	wr32(p, VSTOR_EXECUTE_SRB);
@@ -84,14 +81,23 @@ static int exec(struct ctl *c, unsigned lun, const uint8_t *cdb, unsigned cdb_le
 	memcpy(p + SRB + 16, cdb, cdb_len > 16 ? 16 : cdb_len);
 	wr32(p + SRB + 40, dir == DATA_READ ? 0x40 : dir == DATA_WRITE ? 0x80 : 0); /* srb_flags */
 	wr32(p + SRB + 44, 60);                                                     /* timeout */
-	if (len) {
-		for (k = 0; k < n; k++)
-			pfns[k] = ((uint64_t)(uintptr_t)buf >> 12) + k;
-		e = vmbus_chan_send_gpa((unsigned)c->ch, p, 64, want, off, len, pfns, n);
-	} else {
-		e = vmbus_chan_send((unsigned)c->ch, p, 64, want);
-	}
-	if (e < 0)
+	if (!len)
+		return vmbus_chan_send((unsigned)c->ch, p, 64, trans);
+	for (k = 0; k < n; k++)
+		pfns[k] = ((uint64_t)(uintptr_t)buf >> 12) + k;
+	return vmbus_chan_send_gpa((unsigned)c->ch, p, 64, trans, off, len, pfns, n);
+}
+
+/* One request, waited for (send_srb's buffer rules). */
+static int exec(struct ctl *c, unsigned lun, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf,
+		uint32_t len, int dir, struct res *r)
+{
+	uint64_t want = ++c->trans, trans;
+	const uint8_t *d;
+	uint32_t dlen;
+	int e;
+
+	if (send_srb(c, lun, cdb, cdb_len, buf, len, dir, want) < 0)
 		return -1;
 	for (;;) {
 		e = vmbus_chan_recv((unsigned)c->ch, &d, &dlen, &trans);
@@ -473,6 +479,139 @@ static void bench(struct disk *d, uint64_t secs)
 	con_puts("\n");
 }
 
+/*
+ * hvguest.udiskbench=S: the storage path timed without the instruction emulator. Kernel-mode
+ * guest code runs in KVM's instruction emulator on the nested kvm_pvm hosts (DESIGN.md), user
+ * mode natively: so this leaves kernel mode for good (hvguest_user_enter) and runs the loads
+ * there as a polling driver would: interrupts off, completions polled from the ring (masked,
+ * so the host does not interrupt), each load S seconds by the TSC (calibrated against the
+ * reference counter before). Loads on the first disk: random 4 KiB reads and writes at queue
+ * depth 1 and 8, sequential 64 KiB reads and writes at depth 1. Then one line
+ *   hvguest: udiskbench randread_iops=N randwrite_iops=N seqread_kib_s=N seqwrite_kib_s=N
+ *   qd8_randread_iops=N qd8_randwrite_iops=N
+ * (or "hvguest: udiskbench io failed") and, as user mode cannot come back, an ACPI power-off
+ * from there (port I/O; IOPL is 3). The guest does signal the host when the request ring is
+ * not masked; the host masks it while it polls (storvsc's ring polling).
+ */
+struct ubench {
+	struct disk d;
+	uint64_t secs, tsc_per_ms, rsdp;
+};
+
+static uint64_t ustack[2048] __attribute__((aligned(16)));
+
+static uint64_t tsc_per_ms(void)
+{
+	uint64_t r0 = hv_ref_time(), t0 = rdtsc(), r1;
+
+	do
+		r1 = hv_ref_time();
+	while (r1 - r0 < 200000); /* 20 ms in 100 ns units */
+	return (rdtsc() - t0) * 10000 / (r1 - r0);
+}
+
+/* One load for ticks TSC ticks: requests of len bytes, qd at a time, random (4 KiB aligned)
+ * or sequential; the number done, or -1 when one failed. */
+static int64_t uload(struct ubench *u, int write, int seq, uint32_t len, unsigned qd, uint64_t ticks,
+		     uint64_t *took)
+{
+	struct disk *d = &u->d;
+	uint64_t s = 88172645463325252ULL, t0 = rdtsc(), seqoff = 0, sent = 0, done = 0, trans, off;
+	uint8_t cdb[16];
+	const uint8_t *a;
+	uint32_t alen;
+	int e;
+
+	for (;;) {
+		while (sent - done < qd && (!sent || rdtsc() - t0 < ticks)) {
+			if (seq) {
+				off = seqoff;
+				seqoff = seqoff + 2 * (uint64_t)len > d->size ? 0 : seqoff + len;
+			} else {
+				off = rnd(&s) % (d->size / CHUNK) * CHUNK;
+			}
+			cdb16(cdb, write ? 0x8a : 0x88, off / d->lbs, len / d->lbs);
+			if (send_srb(d->c, d->lun, cdb, 16, data + (sent % qd) * len, len,
+				     write ? DATA_WRITE : DATA_READ, ++d->c->trans) < 0)
+				return -1;
+			sent++;
+		}
+		if (sent == done)
+			break;
+		e = vmbus_chan_recv((unsigned)d->c->ch, &a, &alen, &trans);
+		if (e < 0)
+			return -1;
+		if (e == 0)
+			continue; /* no pause: it would delay seeing the completion */
+		if (trans != d->c->trans - (sent - done - 1) || alen < 64 ||
+		    rd32(a) != VSTOR_COMPLETE_IO || a[SRB + 2] != SRB_SUCCESS || a[SRB + 3] ||
+		    rd32(a + SRB + 12) != len)
+			return -1;
+		done++;
+	}
+	*took = rdtsc() - t0;
+	return (int64_t)done;
+}
+
+static void urun(void *arg)
+{
+	static const struct {
+		const char *name;
+		int write, seq;
+		uint32_t len;
+		unsigned qd;
+	} loads[] = {
+		{ " randread_iops=", 0, 0, CHUNK, 1 },       { " randwrite_iops=", 1, 0, CHUNK, 1 },
+		{ " seqread_kib_s=", 0, 1, BIG, 1 },         { " seqwrite_kib_s=", 1, 1, BIG, 1 },
+		{ " qd8_randread_iops=", 0, 0, CHUNK, 8 },   { " qd8_randwrite_iops=", 1, 0, CHUNK, 8 },
+	};
+	struct ubench *u = arg;
+	uint64_t res[6], took;
+	unsigned i;
+
+	vmbus_chan_poll_mode((unsigned)u->d.c->ch, 1);
+	for (i = 0; i < 6; i++) {
+		int64_t n = uload(u, loads[i].write, loads[i].seq, loads[i].len, loads[i].qd,
+				  u->secs * 1000 * u->tsc_per_ms, &took);
+
+		if (n < 0 || !took) {
+			con_puts("hvguest: udiskbench io failed\n");
+			break;
+		}
+		/* per second: n * tsc_per_ms * 1000 / took */
+		res[i] = (uint64_t)n * u->tsc_per_ms * 1000 / took;
+		if (loads[i].seq)
+			res[i] *= BIG / 1024;
+	}
+	if (i == 6) {
+		con_puts("hvguest: udiskbench");
+		for (i = 0; i < 6; i++) {
+			con_puts(loads[i].name);
+			con_putu(res[i]);
+		}
+		con_puts("\n");
+	}
+	if (acpi_poweroff(u->rsdp) < 0)
+		con_puts("hvguest: error no ACPI power-off\n");
+	for (;;)
+		__asm__ volatile("pause");
+}
+
+static void user_bench(const struct disk *d, const struct storage_opts *o)
+{
+	static struct ubench u;
+
+	u.d = *d;
+	u.secs = o->ubench_s;
+	u.rsdp = o->rsdp;
+	u.tsc_per_ms = tsc_per_ms();
+	if (!u.tsc_per_ms || d->size < 4 * BIG) {
+		con_puts("hvguest: udiskbench io failed\n");
+		return;
+	}
+	hvguest_user_enter(urun, &u, ustack + sizeof(ustack) / sizeof(ustack[0]));
+}
+
 static int identify(struct disk *d)
 {
 	uint8_t cdb[16];
@@ -547,6 +686,10 @@ static void controller(struct ctl *c, const struct storage_opts *o, int *benched
 			*benched = 1;
 			bench(&d, o->bench_s);
 		}
+		if (o->ubench_s && !*benched) {
+			*benched = 1;
+			user_bench(&d, o); /* returns only when it could not start */
+		}
 		why = o->test ? disktest(&d) : NULL;
 		put_name(&d);
 		con_puts(" size=");
@@ -584,6 +727,6 @@ void storage_run(const struct storage_opts *o)
 		if (ctls[k].ch >= 0)
 			controller(&ctls[k], o, &benched);
 	}
-	if (o->bench_s && !benched)
-		con_puts("hvguest: diskbench no disk\n");
+	if ((o->bench_s || o->ubench_s) && !benched)
+		con_puts(o->bench_s ? "hvguest: diskbench no disk\n" : "hvguest: udiskbench no disk\n");
 }

@@ -579,6 +579,14 @@ int vmbus_chan_recv(unsigned i, const uint8_t **data, uint32_t *len, uint64_t *t
 	return 1;
 }
 
+void vmbus_chan_poll_mode(unsigned i, int on)
+{
+	volatile uint32_t *hdr = (volatile uint32_t *)rings[i][RING_PAGES];
+
+	hdr[2] = on ? 1 : 0; /* interrupt_mask of the host-to-guest ring */
+	barrier_full();
+}
+
 void vmbus_wait(void)
 {
 	irq_wait(&seen);

@@ -44,13 +44,17 @@ int vmbus_chan_send(unsigned i, const void *data, uint32_t len, uint64_t trans);
 int vmbus_chan_send_gpa(unsigned i, const void *data, uint32_t len, uint64_t trans,
 			uint32_t buf_off, uint32_t buf_len, const uint64_t *pfns, unsigned n);
 int vmbus_chan_recv(unsigned i, const uint8_t **data, uint32_t *len, uint64_t *trans);
+/* on: the guest polls channel i for what the host sends, so it masks its interrupts. */
+void vmbus_chan_poll_mode(unsigned i, int on);
 void vmbus_wait(void);
 
 /* storage.c: the disks on every SCSI controller (hvguest.disktest, .scsimisbehave,
  * .diskbench). */
 struct storage_opts {
 	int test, misbehave;
-	uint64_t bench_s;
+	uint64_t bench_s;  /* hvguest.diskbench=S */
+	uint64_t ubench_s; /* hvguest.udiskbench=S: in user mode, then power-off */
+	uint64_t rsdp;
 };
 void storage_run(const struct storage_opts *o);
 
