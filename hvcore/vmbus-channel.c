@@ -33,16 +33,25 @@ static void interrupt_guest(struct hv_channel *c)
 		HV_STAT(c, interrupts_out, 1);
 }
 
-/* Everything the guest put in the ring, a bounded batch at a time: the vCPU that signalled
- * goes back to the guest quickly, and signals again if it writes more. */
+/* What the guest put in the ring, a bounded batch at a time. A service that is not ready
+ * stops it; either way what is left sets c->stalled, for serve or hv_channel_resume (the
+ * guest signals only when it writes into an empty ring). */
 static void drain(struct hv_channel *c)
 {
 	unsigned n;
 
+	c->stalled = false;
 	for (n = 0; n < 64 && c->state == HV_CHANNEL_OPEN; n++) {
-		uint32_t before = hv_ring_free_bytes(&c->in), off;
-		int len = hv_ring_read(&c->in, c->buf, HV_MAX_PACKET);
+		uint32_t before, off;
+		int len;
 		uint16_t type;
+
+		if (c->vsp->ready && hv_ring_used(&c->in) && !c->vsp->ready(c)) {
+			c->stalled = true;
+			return;
+		}
+		before = hv_ring_free_bytes(&c->in);
+		len = hv_ring_read(&c->in, c->buf, HV_MAX_PACKET);
 
 		if (len < 0) {
 			hv_channel_fault(c);
@@ -50,6 +59,8 @@ static void drain(struct hv_channel *c)
 		}
 		if (len == 0)
 			return;
+		if (n == 63)
+			c->stalled = true; /* maybe more: looked at again */
 		if (hv_ring_read_done(&c->in, before))
 			interrupt_guest(c);
 		type = hv_get16(c->buf);
@@ -68,6 +79,27 @@ static void drain(struct hv_channel *c)
 	}
 }
 
+static bool can_go_on(struct hv_channel *c)
+{
+	return c->stalled && c->state == HV_CHANNEL_OPEN && (!c->vsp->ready || c->vsp->ready(c));
+}
+
+/* A signal's work: the ring, then the service's after-work, which may free what the service
+ * needed to take more; again while packets are left and the service can take them, 16
+ * batches at most (then the timer's tick or the service's thread go on: hv_channel_resume). */
+static void serve(struct hv_channel *c)
+{
+	unsigned round;
+
+	for (round = 0; round < 16; round++) {
+		drain(c);
+		if (c->vsp->drained && c->state == HV_CHANNEL_OPEN)
+			c->vsp->drained(c);
+		if (!can_go_on(c))
+			return;
+	}
+}
+
 uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id)
 {
 	unsigned i;
@@ -77,23 +109,24 @@ uint16_t hv_vmbus_signal(struct hv_partition *p, uint32_t conn_id)
 
 		if (c && c->sent && c->conn_id == conn_id) {
 			HV_STAT(c, interrupts_in, 1);
-			drain(c);
-			if (c->vsp->drained && c->state == HV_CHANNEL_OPEN)
-				c->vsp->drained(c);
+			serve(c);
 			return HV_STATUS_SUCCESS;
 		}
 	}
 	return HV_STATUS_INVALID_CONNECTION_ID;
 }
 
+void hv_channel_resume(struct hv_channel *c)
+{
+	if (c->sent && can_go_on(c))
+		serve(c);
+}
+
 void hv_channel_poll(struct hv_channel *c)
 {
 	pthread_mutex_lock(&c->p->hv->lock);
-	if (c->sent && c->state == HV_CHANNEL_OPEN) {
-		drain(c);
-		if (c->vsp->drained && c->state == HV_CHANNEL_OPEN)
-			c->vsp->drained(c);
-	}
+	if (c->sent && c->state == HV_CHANNEL_OPEN)
+		serve(c);
 	pthread_mutex_unlock(&c->p->hv->lock);
 }
 
@@ -140,6 +173,8 @@ void hv_vmbus_tick(struct hv_partition *p, uint64_t now)
 
 		if (c && c->state == HV_CHANNEL_OPEN && c->vsp->tick)
 			c->vsp->tick(c, now);
+		if (c)
+			hv_channel_resume(c);
 	}
 }
 

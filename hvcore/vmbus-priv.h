@@ -74,6 +74,9 @@ struct hv_vsp {
 	 * VM_PKT_DATA_USING_GPA_DIRECT packet, whole (descriptor, page ranges, data). */
 	bool (*gpa_packet)(struct hv_channel *c, const uint8_t *pkt, uint32_t len);
 	void (*drained)(struct hv_channel *c); /* after a guest signal was served */
+	/* Optional: false while the service cannot take another packet (out of request slots);
+	 * the rest stays in the ring, and is read once the service can (hv_channel_resume). */
+	bool (*ready)(struct hv_channel *c);
 	void (*destroy)(struct hv_channel *c); /* lock not held: stop threads, free priv's insides */
 	const struct hv_ic_versions *ic_versions; /* IC providers: what they offer (restore) */
 	/* Saved state beyond the IC framework's (vmbus-save.c), NULL when the provider keeps
@@ -95,6 +98,8 @@ struct hv_channel {
 	bool reoffer;       /* enable came while the old relid was not released yet */
 	bool listed;        /* offered at least once: reported by hv_partition_vmbus_channels */
 	bool stats;         /* counters collected (not vmbus_no_stats) */
+	bool stalled;       /* reading stopped with packets maybe left: the service was not
+			     * ready, or a batch ended */
 	struct hv_ring in;  /* guest to host */
 	struct hv_ring out; /* host to guest */
 	uint8_t *buf;       /* one packet read from the guest */
@@ -174,6 +179,9 @@ void hv_channel_fault(struct hv_channel *c);
 /* For a device's own thread that polls its channel (lock not held): serves what the guest
  * put in the ring, as its signal would. */
 void hv_channel_poll(struct hv_channel *c);
+/* Lock held: what stayed in the ring (the service was not ready, or a batch ended) is read
+ * now if the service can take it: the guest does not signal for a ring that was not empty. */
+void hv_channel_resume(struct hv_channel *c);
 void hv_channel_offer(struct hv_channel *c);       /* a new relid, OFFERCHANNEL */
 void hv_channel_rescind(struct hv_channel *c);     /* RESCIND_CHANNELOFFER, rings dropped */
 void hv_channel_close_rings(struct hv_channel *c);

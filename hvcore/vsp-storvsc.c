@@ -525,7 +525,7 @@ static bool srb(struct hv_channel *c, const uint8_t *d, uint32_t len, uint64_t t
 	if (len < VSTOR_PKT || !s->version)
 		return false;
 	r = take_req(s);
-	if (!r) { /* more than QUEUE_MAX outstanding: busy, try again */
+	if (!r) { /* not from drain, which reads only while ready() finds a free slot */
 		uint8_t p[VSTOR_PKT];
 
 		memcpy(p, d, VSTOR_PKT);
@@ -762,6 +762,7 @@ static void *io_main(void *arg)
 		if (!s->head)
 			pthread_cond_broadcast(&s->idle);
 		pthread_mutex_unlock(&s->qlock);
+		hv_channel_resume(c); /* its request slot may be what the ring waited for */
 		pthread_mutex_unlock(&c->p->hv->lock);
 	}
 	return NULL;
@@ -795,6 +796,19 @@ static void drained(struct hv_channel *c)
 			pthread_cond_signal(&s->qcond);
 	}
 	pthread_mutex_unlock(&s->qlock);
+}
+
+/* Another request slot is free: the ring is read only while one is (drain leaves the rest
+ * there, and the guest waits for room as for a busy host). */
+static bool ready(struct hv_channel *c)
+{
+	struct storvsc *s = st_of(c);
+	bool ok;
+
+	pthread_mutex_lock(&s->qlock);
+	ok = s->free != NULL;
+	pthread_mutex_unlock(&s->qlock);
+	return ok;
 }
 
 static void tick(struct hv_channel *c, uint64_t now)
@@ -1104,5 +1118,6 @@ const struct hv_vsp hv_vsp_storvsc = {
 	.tick = tick,
 	.gpa_packet = gpa_packet,
 	.drained = drained,
+	.ready = ready,
 	.destroy = destroy,
 };

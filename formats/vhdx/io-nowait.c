@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -134,7 +135,13 @@ void vhdx_pages_map(struct vhdx *v)
 	uint64_t need = v->alloc_end > v->file_size ? v->alloc_end : v->file_size;
 	void *m;
 
+	struct stat st;
+
 	if (!v->tmpfs || !(v->flags & VHDX_OPEN_RDWR) || v->depth || need <= v->pages_len)
+		return;
+	/* mincore() tells the truth about a file's pages only to its owner (or a privileged
+	 * caller, or one who may write it now): otherwise it says every page is there. */
+	if (fstat(v->fd, &st) < 0 || (st.st_uid != geteuid() && geteuid() != 0))
 		return;
 	need = (need + 2 * PAGES_ROOM - 1) & ~(PAGES_ROOM - 1);
 	m = mmap(NULL, need, PROT_NONE, MAP_SHARED, v->fd, 0);
@@ -282,6 +289,19 @@ static int file_nowait(struct vhdx *v, const struct iovec *iov, int iovcnt, size
 	return (size_t)done == n ? 0 : -EAGAIN;
 }
 
+/* Can V's BAT entry IDX be read without waiting? A shared parent's BAT is a mapping of its
+ * file (VHDX_OPEN_MAP_BAT), whose pages the kernel may have dropped: then reading the entry
+ * would fault it in from the disk. A file on tmpfs without swap is always in memory. */
+static bool bat_entry_ready(const struct vhdx *v, uint64_t idx, bool ram)
+{
+	uintptr_t pg = (uintptr_t)getpagesize();
+	unsigned char vec = 0;
+
+	if (!v->bat_map_len || (ram && v->tmpfs))
+		return true;
+	return mincore((void *)((uintptr_t)&v->bat[idx] & ~(pg - 1)), pg, &vec) == 0 && (vec & 1);
+}
+
 /* As vhdx_read: each piece goes down the chain, without recursion, to the image that
  * holds it (clipped to that image's block and to its parent's size). */
 static int readv_chain(struct vhdx *top, const struct iovec *iov, int iovcnt, size_t len,
@@ -302,6 +322,8 @@ static int readv_chain(struct vhdx *top, const struct iovec *iov, int iovcnt, si
 			within = (uint32_t)(off % v->block_size);
 			if (n > v->block_size - within)
 				n = v->block_size - within;
+			if (!bat_entry_ready(v, vhdx_bat_index(v, off / v->block_size), ram))
+				return -EAGAIN;
 			e = v->bat[vhdx_bat_index(v, off / v->block_size)];
 			if (BAT_STATE(e) != PAYLOAD_NOT_PRESENT || !v->has_parent)
 				break;

@@ -233,6 +233,13 @@ static int64_t vstor_op(struct sim_guest *g, uint32_t op, uint16_t version)
 	return hv_get32(d + 8);
 }
 
+void sim_guest_tick(struct sim_guest *g)
+{
+	pthread_mutex_lock(&g->p->hv->lock);
+	hv_vmbus_tick(g->p, hv_now_ns());
+	pthread_mutex_unlock(&g->p->hv->lock);
+}
+
 void sim_guest_poll_completions(struct sim_guest *g, bool on)
 {
 	__atomic_store_n((uint32_t *)(g->p->ram + RING + (RPAGES + 1) * 4096 + 8), on,
@@ -265,7 +272,8 @@ uint64_t sim_scsi_submit(struct sim_guest *g, unsigned lun, const uint8_t *cdb, 
 	memcpy(p + SRB + 16, cdb, cdb_len > 16 ? 16 : cdb_len);
 	if (!len || n > 130) {
 		while (send_pkt(g, PKT_INBAND, NULL, 0, p, sizeof(p), t) == -EAGAIN)
-			;
+			if (g->nowait)
+				return 0;
 		return t;
 	}
 	hv_put32(hdr, 0);     /* reserved */
@@ -275,7 +283,8 @@ uint64_t sim_scsi_submit(struct sim_guest *g, unsigned lun, const uint8_t *cdb, 
 	for (k = 0; k < n; k++)
 		hv_put64(hdr + 16 + 8 * k, gpa / 4096 + k);
 	while (send_pkt(g, PKT_GPA_DIRECT, hdr, 16 + 8 * n, p, sizeof(p), t) == -EAGAIN)
-		;
+		if (g->nowait)
+			return 0;
 	return t;
 }
 

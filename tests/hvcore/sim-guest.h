@@ -22,6 +22,7 @@ struct sim_guest {
 	uint64_t trans;
 	uint64_t signals; /* HvSignalEvent calls (the packets sent while the ring was masked
 			   * had none) */
+	bool nowait;      /* a full ring makes sim_scsi_submit return 0, not wait for room */
 };
 
 /* A partition of cfg (ic_disabled and vmbus_echo are the caller's: the channel opened is
@@ -45,8 +46,11 @@ int sim_scsi_init(struct sim_guest *g);
 /* The guest polls for its completions (as hvguest's diskbench): it masks the host-to-guest
  * ring, so the host does not interrupt it; or, off, it takes interrupts again. */
 void sim_guest_poll_completions(struct sim_guest *g, bool on);
+/* The services' timer, once (the partition has no timer thread). */
+void sim_guest_tick(struct sim_guest *g);
 /* Sends one SRB for lun with cdb, the data buffer len bytes at gpa (len 0: inband), and
- * signals; returns its transaction id. Does not wait. */
+ * signals; returns its transaction id. Does not wait for it; waits for room in the ring,
+ * unless g->nowait (then 0: not sent). */
 uint64_t sim_scsi_submit(struct sim_guest *g, unsigned lun, const uint8_t *cdb, unsigned cdb_len,
 			 uint64_t gpa, uint32_t len);
 /* The next completion: 1 with *res filled, 0 when there is none (yet), -EPROTO on garbage. */
