@@ -1081,27 +1081,71 @@ size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t 
 /* Saved with the partition (vmbus-save.c): the protocol version the guest negotiated, without
  * which a restored controller would refuse the guest's requests as if it had never
  * initialised. Requests are never in flight at a save (hv_storvsc_quiesce). */
+/* The saved record: the negotiated version, then the completions still waiting for room in
+ * the guest's ring (quiesced, nothing else is in flight): a count and, each, the transaction
+ * id and the 64-byte COMPLETE_IO. They exist only here: without them a restored guest would
+ * wait for those requests for ever. A record of the version alone (older state files) loads
+ * too. */
+#define SAVED_COMP (8 + VSTOR_PKT)
+
 static size_t save(const struct hv_channel *c, uint8_t *buf, size_t max)
 {
 	const struct storvsc *s = c->priv;
+	const struct req *r;
+	uint32_t n = 0;
 
-	if (max < 4)
-		return 0;
+	for (r = s->backlog; r; r = r->next)
+		if (r->gen == s->gen)
+			n++;
+	if (max < 8 + (size_t)n * SAVED_COMP)
+		return 0; /* cannot be: at most QUEUE_MAX of them */
 	hv_put32(buf, s->version);
-	return 4;
+	hv_put32(buf + 4, n);
+	buf += 8;
+	for (r = s->backlog; r; r = r->next) {
+		if (r->gen != s->gen)
+			continue;
+		hv_put64(buf, r->trans_id);
+		memcpy(buf + 8, r->pkt, VSTOR_PKT);
+		buf += SAVED_COMP;
+	}
+	return 8 + (size_t)n * SAVED_COMP;
 }
 
 static int load(struct hv_channel *c, const uint8_t *data, size_t len)
 {
 	struct storvsc *s = st_of(c);
-	uint32_t ver;
+	uint32_t ver, n = 0, i;
 
-	if (len != 4)
+	if (len != 4 && len < 8)
 		return -EBADMSG;
 	ver = hv_get32(data);
 	if (ver && ver != PROTO_WIN10 && ver != PROTO_WIN8_1 && ver != PROTO_WIN8)
 		return -EBADMSG;
+	if (len > 4)
+		n = hv_get32(data + 4);
+	if (n > QUEUE_MAX || (len > 4 && len != 8 + (size_t)n * SAVED_COMP) || (n && !ver))
+		return -EBADMSG;
+	for (i = 0; i < n; i++)
+		if (hv_get32(data + 8 + (size_t)i * SAVED_COMP + 8 + V_OP) != VSTOR_COMPLETE_IO)
+			return -EBADMSG;
 	s->version = ver;
+	for (i = 0; i < n; i++) {
+		const uint8_t *e = data + 8 + (size_t)i * SAVED_COMP;
+		struct req *r = take_req(s);
+
+		if (!r)
+			return -EBADMSG;
+		r->trans_id = hv_get64(e);
+		memcpy(r->pkt, e + 8, VSTOR_PKT);
+		r->gen = s->gen;
+		r->next = NULL;
+		if (s->backlog_tail)
+			s->backlog_tail->next = r;
+		else
+			s->backlog = r;
+		s->backlog_tail = r;
+	}
 	return 0;
 }
 
