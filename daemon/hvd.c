@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char sock[4096], ro[4096], state[4096], logpath[4200];
+	char sock[4096], ro[4096], state[4096], canon[PATH_MAX], logpath[4200];
 	struct hvd_config cfg = { 0 };
 	struct hvd_store *store = NULL;
 	enum hvd_log_level level = HVD_LOG_INFO;
@@ -248,6 +249,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvd: cannot create the state directory %s: %s\n", state, strerror(-rc));
 		return 1;
 	}
+	/* Every path hvd stores (pool.xml, vm.xml, disks) is built from this one canonical
+	 * spelling, so a restart with DIR/, a symlink or a relative path finds them as its own. */
+	if (!realpath(state, canon)) {
+		fprintf(stderr, "hvd: cannot resolve the state directory %s: %s\n", state,
+			strerror(errno));
+		return 1;
+	}
+	snprintf(state, sizeof(state), "%s", canon);
 	lock_fd = lock_state_dir(state);
 	if (lock_fd < 0)
 		return 1;

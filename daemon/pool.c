@@ -219,6 +219,21 @@ static char *golden_link(const struct hvd_pool *p, const char *golden)
 	return NULL;
 }
 
+/* Whether stored (a path from pool.xml or vm.xml) names the link name (golden-N.vhdx) in the
+ * folder of pool p. Decided by the last two parts of the path, never by the whole string:
+ * stored paths may come from a run of hvd that spelled the state dir differently. */
+static bool names_link(const struct hvd_pool *p, const char *stored, const char *name)
+{
+	size_t id_len = strlen(p->id), name_len = strlen(name), len = stored ? strlen(stored) : 0;
+	const char *at;
+
+	if (len < id_len + name_len + 2)
+		return false;
+	at = stored + len - name_len;
+	return !strcmp(at, name) && at[-1] == '/' && !strncmp(at - 1 - id_len, p->id, id_len) &&
+	       at[-2 - id_len] == '/';
+}
+
 /* Removes the pool's links that neither it nor a member uses any more. */
 static void links_prune(const struct hvd_pool *p)
 {
@@ -229,11 +244,12 @@ static void links_prune(const struct hvd_pool *p)
 		abort();
 	if (glob(pat, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++) {
-			bool used = p->parent_link && !strcmp(p->parent_link, g.gl_pathv[i]);
+			const char *name = strrchr(g.gl_pathv[i], '/') + 1;
+			bool used = names_link(p, p->parent_link, name);
 
 			for (size_t k = 0; !used && store && k < store->n; k++)
-				used = !strcmp(store->vms[k]->pool_id, p->id) && store->vms[k]->pool_parent &&
-				       !strcmp(store->vms[k]->pool_parent, g.gl_pathv[i]);
+				used = !strcmp(store->vms[k]->pool_id, p->id) &&
+				       names_link(p, store->vms[k]->pool_parent, name);
 			if (!used)
 				unlink(g.gl_pathv[i]);
 		}

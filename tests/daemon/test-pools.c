@@ -488,6 +488,75 @@ static void test_pool_crashes(void **state)
 	free(disk);
 }
 
+/* Restarts h's hvd with its state dir spelled as spelling, run from folder cwd (NULL: here). */
+static void restart_as(struct hvd_instance *h, const char *spelling, const char *cwd)
+{
+	char saved[sizeof(h->state)], here[4096];
+
+	hvd_stop(h, false);
+	assert_non_null(getcwd(here, sizeof(here)));
+	snprintf(saved, sizeof(saved), "%s", h->state);
+	snprintf(h->state, sizeof(h->state), "%s", spelling);
+	if (cwd)
+		assert_int_equal(chdir(cwd), 0);
+	hvd_start_again(h);
+	assert_int_equal(chdir(here), 0);
+	snprintf(h->state, sizeof(h->state), "%s", saved);
+}
+
+static size_t golden_links(const struct hvd_instance *h, const char *pool)
+{
+	char script[200], pat[900], *id;
+	size_t n = 0;
+	glob_t g;
+
+	snprintf(script, sizeof(script), "(Get-VMPool %s).Id", pool);
+	id = run_ok(h, script);
+	snprintf(pat, sizeof(pat), "%s/pools/%s/golden-*.vhdx", h->state, id);
+	if (glob(pat, 0, NULL, &g) == 0) {
+		n = g.gl_pathc;
+		globfree(&g);
+	}
+	free(id);
+	return n;
+}
+
+/* The state dir spelled another way at each start of hvd (relative, with a trailing slash,
+ * through a symlink) is the same state: pools load, keep their golden links, members start. */
+static void test_pool_state_dir_spelling(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], spelled[700], *out;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	restart_as(h, "state", h->dir);
+	snprintf(script, sizeof(script), "New-VMPool sp %s -Count 2 -MemoryStartupBytes 64MB | Out-Null",
+		 golden);
+	free(run_ok(h, script));
+	assert_int_equal(golden_links(h, "sp"), 1);
+	snprintf(spelled, sizeof(spelled), "%s/", h->state);
+	restart_as(h, spelled, NULL);
+	out = run_ok(h, "(Get-VMPool sp).MemberCount");
+	assert_string_equal(out, "2");
+	free(out);
+	assert_int_equal(golden_links(h, "sp"), 1);
+	snprintf(spelled, sizeof(spelled), "%s/state-link", h->dir);
+	assert_int_equal(symlink(h->state, spelled), 0);
+	restart_as(h, spelled, NULL);
+	assert_int_equal(golden_links(h, "sp"), 1);
+	if (have_kvm) {
+		free(run_ok(h, "Set-VMFirmware sp-1 -KernelCommandLine 'hvguest.counter=1'; "
+				"Start-VM sp-1"));
+		assert_int_equal(first_counter(h, "sp-1", 0), GOLDEN_MARK);
+		free(run_ok(h, "Stop-VM sp-1 -TurnOff"));
+	}
+	snprintf(spelled, sizeof(spelled), "%s", h->state);
+	restart_as(h, spelled, NULL);
+	assert_int_equal(golden_links(h, "sp"), 1);
+	free(run_ok(h, "Remove-VMPool sp -Force"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +564,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_crashes, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_of_twenty, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_rollback_and_update, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_state_dir_spelling, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
