@@ -951,6 +951,7 @@ HVD_PROC(proc_pool_remove)
 struct reset_op {
 	uint64_t client;
 	uint32_t serial;
+	char name[4 * HVD_MAX_NAME + 1]; /* the member's (UTF-8), for the error when it is gone */
 };
 
 static void reset_after_off(struct hvd *d, const char *vm_id, void *ctx, int status, const struct wire_value *payload)
@@ -966,7 +967,9 @@ static void reset_after_off(struct hvd *d, const char *vm_id, void *ctx, int sta
 	(void)payload;
 	if (!vm || !p) {
 		st = WIRE_E_NOT_FOUND;
-		reply = wire_error_record(st, vm_id, "The pool member is gone.");
+		reply = wire_error_record(st, op->name,
+					  "Cannot reset \"%s\": it was removed with its pool while it was being reset.",
+					  op->name);
 	} else if (!p->rollback_on_stop && member_reset(d, vm, err, sizeof(err))) {
 		/* (with RollbackOnStop its stop has reset it already) */
 		st = WIRE_E_RESOURCE;
@@ -983,7 +986,7 @@ HVD_PROC(proc_pool_member_reset)
 {
 	struct hvd_vm *vm;
 	struct reset_op *op;
-	char err[512];
+	char err[512], vm_id[37];
 	int st, n;
 
 	if ((st = hvd_vm_one(d, args, &vm, reply)))
@@ -1005,9 +1008,13 @@ HVD_PROC(proc_pool_member_reset)
 		abort();
 	op->client = hvd_client_id(c);
 	op->serial = hvd_client_serial(c);
-	/* The partition is thrown away: no need to wait for its process to finish exiting. */
+	snprintf(op->name, sizeof(op->name), "%s", vm->name);
+	snprintf(vm_id, sizeof(vm_id), "%s", vm->id);
+	/* The partition is thrown away: no need to wait for its process to finish exiting. The
+	 * kill may end a forced Remove-VMPool waiting for this member, which frees vm and its
+	 * pool: only the copied id is used after it. */
 	if (hvd_runtime_kill(d, vm) == 0) {
-		reset_after_off(d, vm->id, op, WIRE_OK, NULL);
+		reset_after_off(d, vm_id, op, WIRE_OK, NULL);
 		return HVD_DEFERRED;
 	}
 	if (hvd_runtime_when_off(d, vm, reset_after_off, op) != 0) {

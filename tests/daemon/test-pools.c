@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -557,6 +559,73 @@ static void test_pool_state_dir_spelling(void **state)
 	free(run_ok(h, "Remove-VMPool sp -Force"));
 }
 
+/* Waits until hvd's log says it has taken a call of proc (hvd logs calls at debug level). */
+static void wait_call_logged(const struct hvd_instance *h, const char *proc)
+{
+	char path[400], want[100], *text;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/hvd.log", h->state);
+	snprintf(want, sizeof(want), "call %s ", proc);
+	for (i = 0; i < 600; i++) {
+		struct timespec ts = { 0, 50000000 };
+		bool found;
+
+		text = slurp(path, NULL);
+		found = text && strstr(text, want);
+		free(text);
+		if (found)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("hvd took no call of %s", proc);
+}
+
+/* Reset-VMPoolMember of a member that a forced Remove-VMPool is waiting for: killing the
+ * member ends the removal, which takes the member and the pool; the reset says so. */
+static void test_pool_reset_during_removal(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], *out;
+	struct run_result r;
+	pid_t worker, remover;
+	int st;
+
+	if (!have_kvm) {
+		skip();
+		return;
+	}
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	snprintf(script, sizeof(script),
+		 "New-VMPool rr %s -MemoryStartupBytes 64MB | Out-Null; "
+		 "Set-VMFirmware rr-1 -KernelCommandLine 'hvguest.counter=1'; Start-VM rr-1", golden);
+	free(run_ok(h, script));
+	wait_counter_line(h, "rr-1", 0);
+	out = run_ok(h, "(Get-VM rr-1).WorkerProcessId");
+	worker = (pid_t)atoi(out);
+	free(out);
+	assert_true(worker > 0);
+	/* the worker cannot answer the removal's turn-off: the removal waits */
+	assert_int_equal(kill(worker, SIGSTOP), 0);
+	remover = fork();
+	assert_true(remover >= 0);
+	if (remover == 0) {
+		hvctl_run(h, NULL, "Remove-VMPool rr -Force", &r, NULL);
+		_exit(r.status);
+	}
+	wait_call_logged(h, "Pool.Remove");
+	hvctl_run(h, NULL, "Reset-VMPoolMember rr-1", &r, NULL);
+	if (r.status != 1 || !strstr(r.err, "\"rr-1\": it was removed with its pool"))
+		fail_msg("Reset-VMPoolMember exited %d:\n%s%s", r.status, r.out, r.err);
+	run_result_free(&r);
+	assert_int_equal(waitpid(remover, &st, 0), remover);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	out = run_ok(h, "(Get-VMPool).Count; (Get-VM).Count");
+	assert_string_equal(out, "0\n0");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +634,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_of_twenty, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_rollback_and_update, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_state_dir_spelling, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_reset_during_removal, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
