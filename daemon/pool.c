@@ -440,7 +440,7 @@ static int pool_save(const struct hvd_pool *p)
 /* A new member of p (not saved in p: the caller saves next_index). */
 static int member_new(struct hvd_pool *p, struct hvd_vm **out, struct wire_value **reply)
 {
-	char name[512], err[512];
+	char name[512], err[512], vm_id[37];
 	struct hvd_vm *vm;
 	char *disk;
 	int rc;
@@ -471,9 +471,10 @@ static int member_new(struct hvd_pool *p, struct hvd_vm **out, struct wire_value
 		abort();
 	vm->drives[0] = (struct hvd_drive){ 0, 0, disk };
 	vm->ndrives = 1;
-	rc = hvd_store_add(store, vm);
+	snprintf(vm_id, sizeof(vm_id), "%s", vm->id);
+	rc = hvd_store_add(store, vm); /* frees vm when it fails */
 	if (rc) {
-		member_files_remove(p->id, vm->id);
+		member_files_remove(p->id, vm_id);
 		return ERR(WIRE_E_RESOURCE, name, "Cannot save pool member \"%s\": %s.", name, strerror(-rc));
 	}
 	*out = vm;

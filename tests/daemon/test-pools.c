@@ -626,6 +626,58 @@ static void test_pool_reset_during_removal(void **state)
 	free(out);
 }
 
+/* The files in a pool's folder, one per line, in order. */
+static char *pool_files(const struct hvd_instance *h, const char *pool)
+{
+	char script[200], dir[900], *id, *argv[] = { "/bin/ls", dir, NULL };
+	struct run_result r;
+	char *out;
+
+	snprintf(script, sizeof(script), "(Get-VMPool %s).Id", pool);
+	id = run_ok(h, script);
+	snprintf(dir, sizeof(dir), "%s/pools/%s", h->state, id);
+	free(id);
+	run_program(argv, NULL, &r);
+	assert_int_equal(r.status, 0);
+	out = r.out;
+	r.out = NULL;
+	run_result_free(&r);
+	return out;
+}
+
+/* A member whose definition cannot be saved is refused with a sentence, and its new disk
+ * does not stay behind. */
+static void test_pool_member_save_fails(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], vms[700], moved[700], *before, *after, *out;
+	int fd;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	snprintf(script, sizeof(script), "New-VMPool sf %s | Out-Null", golden);
+	free(run_ok(h, script));
+	before = pool_files(h, "sf");
+	/* vms/ a plain file: no definition can be written there (root ignores modes) */
+	snprintf(vms, sizeof(vms), "%s/vms", h->state);
+	snprintf(moved, sizeof(moved), "%s/vms.moved", h->state);
+	assert_int_equal(rename(vms, moved), 0);
+	fd = open(vms, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	run_fails(h, "Add-VMPoolMember sf", "Cannot save pool member \"sf-2\"");
+	assert_int_equal(unlink(vms), 0);
+	assert_int_equal(rename(moved, vms), 0);
+	after = pool_files(h, "sf");
+	assert_string_equal(after, before);
+	out = run_ok(h, "(Get-VMPool sf).MemberCount");
+	assert_string_equal(out, "1");
+	free(out);
+	free(run_ok(h, "Remove-VMPool sf -Force"));
+	free(before);
+	free(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +687,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_rollback_and_update, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_state_dir_spelling, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_during_removal, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_member_save_fails, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
