@@ -133,18 +133,16 @@ static int run_reset_member(struct cli_ctx *ctx, const struct cli_bound *b, stru
 		wire_value_unref(members);
 		return -1;
 	}
+	/* The member objects themselves: cli_per_vm takes their VMId (a bare string is a name). */
 	for (i = 0; i < reply->list.n; i++) {
 		const struct wire_value *l = wire_object_get(reply->list.items[i], "Members");
 
-		for (k = 0; l && l->type == WIRE_LIST && k < l->list.n; k++) {
-			const struct wire_value *id = wire_object_get(l->list.items[k], "VMId");
-
-			if (id)
-				wire_list_append(members, wire_value_ref((struct wire_value *)id));
-		}
+		for (k = 0; l && l->type == WIRE_LIST && k < l->list.n; k++)
+			wire_list_append(members, wire_value_ref(l->list.items[k]));
 	}
 	wire_value_unref(reply);
-	rc = cli_per_vm(ctx, b, members, WIRE_PROC_POOL_MEMBER_RESET, NULL, out);
+	/* No members (or no such pool, reported already): nothing to reset. */
+	rc = members->list.n ? cli_per_vm(ctx, b, members, WIRE_PROC_POOL_MEMBER_RESET, NULL, out) : 0;
 	wire_value_unref(members);
 	return rc;
 }

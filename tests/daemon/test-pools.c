@@ -123,6 +123,18 @@ static uint64_t mark_of(const char *path)
 	return m;
 }
 
+/* Writes mark at byte 4096 of an image (a member's own disk, as its guest would). */
+static void mark_set(const char *path, uint64_t mark)
+{
+	struct vhdx *v = NULL;
+
+	if (vhdx_open(path, VHDX_OPEN_RDWR, &v) != 0)
+		fail_msg("cannot open %s for writing", path);
+	assert_int_equal(vhdx_write(v, &mark, sizeof(mark), 4096), 0);
+	assert_int_equal(vhdx_flush(v), 0);
+	vhdx_free(v);
+}
+
 static char *console_path(const struct hvd_instance *h, const char *vm)
 {
 	char script[160], *id, *p;
@@ -678,6 +690,33 @@ static void test_pool_member_save_fails(void **state)
 	free(after);
 }
 
+/* Reset-VMPoolMember -PoolName resets every member of that pool and no other VM. */
+static void test_pool_reset_by_pool(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], *disk[3];
+	int i;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	snprintf(script, sizeof(script), "New-VMPool rp %s -Count 2 | Out-Null; New-VMPool other %s | Out-Null",
+		 golden, golden);
+	free(run_ok(h, script));
+	disk[0] = member_disk(h, "rp-1");
+	disk[1] = member_disk(h, "rp-2");
+	disk[2] = member_disk(h, "other-1");
+	for (i = 0; i < 3; i++)
+		mark_set(disk[i], GOLDEN2_MARK);
+	free(run_ok(h, "Reset-VMPoolMember -PoolName rp"));
+	assert_int_equal(mark_of(disk[0]), GOLDEN_MARK);
+	assert_int_equal(mark_of(disk[1]), GOLDEN_MARK);
+	assert_int_equal(mark_of(disk[2]), GOLDEN2_MARK);
+	run_fails(h, "Reset-VMPoolMember -PoolName nosuch", "no pool named \"nosuch\"");
+	free(run_ok(h, "Remove-VMPool rp, other -Force"));
+	for (i = 0; i < 3; i++)
+		free(disk[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +727,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_state_dir_spelling, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_during_removal, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_member_save_fails, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_reset_by_pool, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
