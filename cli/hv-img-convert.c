@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -480,6 +481,20 @@ static int copy(struct img *s, struct img *d, bool progress)
 	return r;
 }
 
+/*
+ * Takes an exclusive flock on fd, an output about to be truncated or replaced, so that an
+ * image another program holds (hvd holds a pool's golden image with a shared one, libvhdx
+ * writers take an exclusive one) is refused instead of overwritten. Where the file system
+ * has no flock nobody can hold one either: the output is used. IMG_ERR when refused.
+ */
+static int out_claim(int fd, const char *path)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+		return 0;
+	return img_error(0, "%s is in use by another program, which holds a lock on it: "
+			 "not overwritten", path);
+}
+
 static int open_dst(const char *path, const char *fmt, const char *opts, struct img *s,
 		    struct img *d)
 {
@@ -488,8 +503,13 @@ static int open_dst(const char *path, const char *fmt, const char *opts, struct 
 	d->size = s->size;
 	d->path = path;
 	if (strcmp(fmt, "raw") == 0) {
-		d->fd = open_out(path, O_CREAT | O_TRUNC);
-		if (d->fd < 0 || ftruncate(d->fd, (off_t)s->size) < 0)
+		/* Emptied only once it is ours (the lock stays with d->fd until the end). */
+		d->fd = open_out(path, O_CREAT);
+		if (d->fd < 0)
+			return img_error(-errno, "%s", path);
+		if (out_claim(d->fd, path))
+			return IMG_ERR;
+		if (ftruncate(d->fd, 0) < 0 || ftruncate(d->fd, (off_t)s->size) < 0)
 			return img_error(-errno, "%s", path);
 		return 0;
 	}
@@ -500,9 +520,15 @@ static int open_dst(const char *path, const char *fmt, const char *opts, struct 
 		return IMG_ERR;
 	uint32_t lss = o.logical_sector_size ? o.logical_sector_size : 512;
 	o.size = (s->size + lss - 1) / lss * lss;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return img_error(-errno, "%s", path);
-	int r = vhdx_create(path, &o);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = fd >= 0 ? out_claim(fd, path) : 0;
+
+	if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+		r = img_error(-errno, "%s", path);
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		return IMG_ERR;
+	r = vhdx_create(path, &o);
 	if (r < 0)
 		return img_error(r, "%s", path);
 	return img_open(path, VHDX_OPEN_RDWR, &d->v) < 0 ? IMG_ERR : 0;

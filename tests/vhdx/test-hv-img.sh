@@ -106,6 +106,20 @@ expect "0 blocks released"
 "$HV_IMG" convert c.vhdx back2.raw
 cmp r.raw back2.raw || fail "resize changed the data"
 
+# an output another program holds locked (a pool's golden image, say) is never overwritten:
+# this shell holds it on fd 9, a file description of its own
+cp r.raw held.raw
+exec 9<held.raw
+flock -s 9
+"$HV_IMG" convert d.vhdx held.raw 2>out && fail "convert -O raw over a locked file"
+expect "held.raw is in use by another program"
+"$HV_IMG" convert -O vhdx d.vhdx held.raw 2>out && fail "convert -O vhdx over a locked file"
+expect "held.raw is in use by another program"
+cmp r.raw held.raw || fail "a locked output was changed"
+exec 9<&-
+"$HV_IMG" convert d.vhdx held.raw
+test "$(stat -c %s held.raw)" -eq 67108864 || fail "an unlocked output not overwritten"
+
 # damaged input: a clear message, exit 1, no crash
 printf 'XXXX' | dd of=c.vhdx bs=1 seek=0 conv=notrunc 2>/dev/null
 "$HV_IMG" info c.vhdx 2>out && fail "info of a damaged file"
