@@ -94,6 +94,11 @@ struct hvd_vm *hvd_vm_new(const char *name);
 struct hvd_vm *hvd_vm_dup(const struct hvd_vm *vm);
 void hvd_vm_new_id(char out[37]); /* a random (version 4) UUID */
 void hvd_vm_free(struct hvd_vm *vm);
+/* Length in characters (code points) of UTF-8 text that has been validated. */
+size_t hvd_utf8_chars(const char *s);
+/* What is wrong with name as a VM's (or a pool's) name, HVD_NAME_OK when nothing. */
+enum hvd_name_flaw { HVD_NAME_OK, HVD_NAME_EMPTY, HVD_NAME_LONG, HVD_NAME_CHARS, HVD_NAME_BLANK };
+enum hvd_name_flaw hvd_name_flaw(const char *name);
 /* Parses a vm.xml document held in memory and validates it against the schema and the
  * limits above.  On error *err is a message naming the line and what was wrong. */
 int hvd_vm_from_xml(const char *buf, size_t len, struct hvd_vm **out, char **err);

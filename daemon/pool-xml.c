@@ -7,10 +7,12 @@
  *   <pool xmlns="urn:hvkit:pool:1" version="1" id="UUID" name="desk" parent="/golden.vhdx"
  *         prefix="desk-" memoryStartup="268435456" processorCount="1" rollbackOnStop="true"
  *         created="NS" nextIndex="21" parentLink="STATE/pools/UUID/golden-1.vhdx"/>
- * (parentLink optional: the pool's hard link to its golden image, which members name).
+ * (parentLink optional: the pool's hard link to its golden image, which members name; STATE
+ * is the state dir's canonical path, which the loader checks).
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,15 +67,34 @@ static int number(xmlNodePtr n, const char *name, uint64_t min, uint64_t max, ui
 	char *s = attr(n, name), *end = NULL;
 	int rc = 0;
 
+	/* strtoull alone would take leading blanks, a sign, and wrap a negative number. */
 	errno = 0;
-	*out = s && *s && *s != '-' ? strtoull(s, &end, 10) : 0;
-	if (!s || !*s || *s == '-' || *end || errno || *out < min || *out > max) {
+	*out = s && isdigit((unsigned char)*s) ? strtoull(s, &end, 10) : 0;
+	if (!s || !isdigit((unsigned char)*s) || *end || errno || *out < min || *out > max) {
 		snprintf(err, errlen, "attribute %s='%s' is not a whole number from %" PRIu64 " to %" PRIu64, name,
 			 s ? s : "(missing)", min, max);
 		rc = -EBADMSG;
 	}
 	free(s);
 	return rc;
+}
+
+/* Whether s is "/.../pools/<id>/golden-N.vhdx" (N from 1, no leading zero, no ".." part):
+ * the loader checks that the start is this state dir's. */
+static bool link_ok(const char *s, const char *id)
+{
+	const char *name = strrchr(s, '/'), *n;
+	size_t id_len = strlen(id), digits;
+
+	if (s[0] != '/' || strstr(s, "/../") || !name ||
+	    strncmp(name + 1, "golden-", 7))
+		return false;
+	n = name + 8;
+	digits = strspn(n, "0123456789");
+	if (digits < 1 || digits > 4 || n[0] == '0' || strcmp(n + digits, ".vhdx"))
+		return false;
+	return (size_t)(name - s) > id_len + 6 && !strncmp(name - id_len, id, id_len) &&
+	       !strncmp(name - id_len - 7, "/pools/", 7);
 }
 
 static int from_root(xmlNodePtr root, struct hvd_pool *p, char *err, size_t errlen)
@@ -106,12 +127,15 @@ static int from_root(xmlNodePtr root, struct hvd_pool *p, char *err, size_t errl
 	p->parent = attr(root, "parent");
 	p->prefix = attr(root, "prefix");
 	p->parent_link = attr(root, "parentLink");
-	if (p->parent_link && (p->parent_link[0] != '/' || strstr(p->parent_link, "/../"))) {
-		snprintf(err, errlen, "parentLink='%s' is not an absolute path", p->parent_link);
+	if (p->parent_link && !link_ok(p->parent_link, p->id)) {
+		snprintf(err, errlen, "parentLink='%s' is not STATE/pools/%s/golden-N.vhdx", p->parent_link,
+			 p->id);
 		return -EBADMSG;
 	}
-	if (!p->name || !p->name[0] || strlen(p->name) > 400) {
-		snprintf(err, errlen, "the name is missing or too long");
+	if (hvd_name_flaw(p->name) != HVD_NAME_OK) {
+		snprintf(err, errlen,
+			 "name='%s' is not a name New-VMPool takes (1 to %d characters, not blank, no control or "
+			 "wildcard characters)", p->name ? p->name : "(missing)", HVD_MAX_NAME);
 		return -EBADMSG;
 	}
 	if (!p->parent || p->parent[0] != '/') {
@@ -125,8 +149,13 @@ static int from_root(xmlNodePtr root, struct hvd_pool *p, char *err, size_t errl
 	if ((rc = number(root, "memoryStartup", 32ull << 20, 12ull << 40, &p->mem_startup, err, errlen)) ||
 	    (rc = number(root, "processorCount", 1, 240, &v, err, errlen)))
 		return rc;
+	if (p->mem_startup % (2u << 20)) {
+		snprintf(err, errlen, "memoryStartup='%" PRIu64 "' is not a multiple of 2 MiB",
+			 p->mem_startup);
+		return -EBADMSG;
+	}
 	p->proc_count = (uint32_t)v;
-	if ((rc = number(root, "nextIndex", 1, UINT32_MAX, &v, err, errlen)))
+	if ((rc = number(root, "nextIndex", 1, HVD_POOL_INDEX_MAX, &v, err, errlen)))
 		return rc;
 	p->next_index = (uint32_t)v;
 	if ((rc = number(root, "created", 0, INT64_MAX, &v, err, errlen)))

@@ -445,9 +445,13 @@ static int member_new(struct hvd_pool *p, struct hvd_vm **out, struct wire_value
 	char *disk;
 	int rc;
 
-	do
+	do {
+		if (p->next_index >= HVD_POOL_INDEX_MAX)
+			return ERR(WIRE_E_RESOURCE, p->name,
+				   "Pool \"%s\" has given out every member number (up to %u).", p->name,
+				   HVD_POOL_INDEX_MAX - 1);
 		snprintf(name, sizeof(name), "%s%u", p->prefix, p->next_index++);
-	while (hvd_store_find_name(store, name));
+	} while (hvd_store_find_name(store, name));
 	if (hvd_check_name("NamePrefix", name, reply))
 		return WIRE_E_INVALID_ARGUMENT;
 	vm = hvd_vm_new(name);
@@ -1027,6 +1031,36 @@ HVD_PROC(proc_pool_member_reset)
 
 /* ---- startup ---- */
 
+/*
+ * Whether the parentLink pool.xml gave (its shape checked by the parser) is in this pool's
+ * folder: exactly STATE/pools/<Id>/golden-N.vhdx, or that folder spelled otherwise by an hvd
+ * that did not resolve its state dir, which is then respelled and saved.
+ */
+static bool link_here(struct hvd_pool *p)
+{
+	char *dir = pool_dir(p), *link_dir = strdup(p->parent_link), *want;
+	bool ok;
+
+	if (!link_dir)
+		abort();
+	*strrchr(link_dir, '/') = '\0';
+	if (asprintf(&want, "%s%s", dir, strrchr(p->parent_link, '/')) < 0)
+		abort();
+	ok = !strcmp(link_dir, dir) || same_file(link_dir, dir);
+	if (ok && strcmp(want, p->parent_link)) {
+		hvd_log(HVD_LOG_INFO, "pool %s: its link %s is %s", p->name, p->parent_link, want);
+		free(p->parent_link);
+		p->parent_link = want;
+		want = NULL;
+		if (pool_save(p))
+			hvd_log(HVD_LOG_WARNING, "pool %s: could not save its link's new spelling", p->name);
+	}
+	free(want);
+	free(link_dir);
+	free(dir);
+	return ok;
+}
+
 static void load_pool(const char *id)
 {
 	char *file, *buf = NULL, err[256];
@@ -1050,6 +1084,11 @@ static void load_pool(const char *id)
 		hvd_log(HVD_LOG_ERROR, "%s cannot be loaded: %s", file, err);
 	} else if (strcmp(p->id, id)) {
 		hvd_log(HVD_LOG_ERROR, "%s names another pool (%s)", file, p->id);
+		hvd_pool_free(p);
+		p = NULL;
+	} else if (p->parent_link && !link_here(p)) {
+		hvd_log(HVD_LOG_ERROR, "%s cannot be loaded: parentLink='%s' is not in the pool's folder %s/%s",
+			file, p->parent_link, pools_dir, id);
 		hvd_pool_free(p);
 		p = NULL;
 	}

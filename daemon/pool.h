@@ -22,6 +22,10 @@ struct hvd_pool {
 	uint32_t next_index;   /* the number the next new member gets */
 };
 
+/* The highest next_index: a pool whose members have used every number below it makes no
+ * more (the number never wraps to 0). */
+#define HVD_POOL_INDEX_MAX (UINT32_MAX - 1)
+
 void hvd_pool_free(struct hvd_pool *p);
 /* Parses pool.xml (every value checked); on error err names what was wrong. */
 int hvd_pool_from_xml(const char *buf, size_t len, struct hvd_pool **out, char *err, size_t errlen);

@@ -352,16 +352,6 @@ int hvd_arg_memory(const struct wire_value *args, const char *name, bool *presen
 	return 0;
 }
 
-/* Length in characters (code points) of UTF-8 text, which the decoder has validated. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
 /* Whether text can live in vm.xml: XML 1.0 has no C0 controls but tab, CR and LF, and no
  * U+FFFE or U+FFFF. */
 static bool xml_text(const char *s)
@@ -392,36 +382,33 @@ int hvd_arg_string(const struct wire_value *args, const char *name, size_t maxle
 		return ERR(WIRE_E_INVALID_ARGUMENT, name,
 			   "Invalid value for parameter -%s: it contains control characters (only tab and line breaks are allowed).",
 			   name);
-	if (utf8_chars(*out) > maxlen)
+	if (hvd_utf8_chars(*out) > maxlen)
 		return ERR(WIRE_E_INVALID_ARGUMENT, name,
 			   "Invalid value for parameter -%s: it is %zu characters long; the limit is %zu.", name,
-			   utf8_chars(*out), maxlen);
+			   hvd_utf8_chars(*out), maxlen);
 	return 0;
 }
 
 int hvd_check_name(const char *param, const char *name, struct wire_value **reply)
 {
-	const unsigned char *p;
-	bool blank = true;
-
-	if (!name || !*name)
+	switch (hvd_name_flaw(name)) {
+	case HVD_NAME_OK:
+		return 0;
+	case HVD_NAME_EMPTY:
 		return ERR(WIRE_E_INVALID_ARGUMENT, param, "Invalid value for parameter -%s: a VM needs a name.", param);
-	if (utf8_chars(name) > HVD_MAX_NAME)
+	case HVD_NAME_LONG:
 		return ERR(WIRE_E_INVALID_ARGUMENT, name,
 			   "Invalid value for parameter -%s: a VM name can have at most %d characters.", param,
 			   HVD_MAX_NAME);
-	for (p = (const unsigned char *)name; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || strchr("*?[]", *p))
-			return ERR(WIRE_E_INVALID_ARGUMENT, name,
-				   "Invalid value \"%s\" for parameter -%s: a VM name cannot contain control characters or the wildcard characters * ? [ ].",
-				   name, param);
-		if (*p != ' ')
-			blank = false;
-	}
-	if (blank)
+	case HVD_NAME_CHARS:
+		return ERR(WIRE_E_INVALID_ARGUMENT, name,
+			   "Invalid value \"%s\" for parameter -%s: a VM name cannot contain control characters or the wildcard characters * ? [ ].",
+			   name, param);
+	case HVD_NAME_BLANK:
+	default:
 		return ERR(WIRE_E_INVALID_ARGUMENT, param, "Invalid value for parameter -%s: a VM name cannot be blank.",
 			   param);
-	return 0;
+	}
 }
 
 int hvd_name_taken(struct hvd_store *s, const char *name, const struct hvd_vm *self,

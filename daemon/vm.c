@@ -90,6 +90,34 @@ void hvd_vm_new_id(char out[37])
 	make_uuid(out);
 }
 
+size_t hvd_utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* The one rule for names, for the cmdlets (hvd_check_name) and for pool.xml alike. */
+enum hvd_name_flaw hvd_name_flaw(const char *name)
+{
+	const unsigned char *p;
+	bool blank = true;
+
+	if (!name || !*name)
+		return HVD_NAME_EMPTY;
+	if (hvd_utf8_chars(name) > HVD_MAX_NAME)
+		return HVD_NAME_LONG;
+	for (p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || strchr("*?[]", *p))
+			return HVD_NAME_CHARS;
+		if (*p != ' ')
+			blank = false;
+	}
+	return blank ? HVD_NAME_BLANK : HVD_NAME_OK;
+}
+
 struct hvd_vm *hvd_vm_new(const char *name)
 {
 	struct hvd_vm *vm = calloc(1, sizeof(*vm));

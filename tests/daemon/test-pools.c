@@ -717,6 +717,81 @@ static void test_pool_reset_by_pool(void **state)
 		free(disk[i]);
 }
 
+/* Puts tests/data/daemon/vmxml-corpus/<seed> in place as the pool.xml of pool CORPUS_POOL
+ * (with parentLink, when given, in this state dir's pool folder) and starts hvd again. */
+#define CORPUS_POOL "e98aa761-31b7-468d-a934-355c7c8296eb"
+static void pool_xml_load(struct hvd_instance *h, const char *seed, const char *link)
+{
+	char path[900], *text;
+	const char *data = getenv("HVKIT_TESTDATA");
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/daemon/vmxml-corpus/%s", data ? data : "tests/data", seed);
+	text = slurp(path, NULL);
+	if (!text)
+		fail_msg("cannot read %s", path);
+	hvd_stop(h, false);
+	snprintf(path, sizeof(path), "%s/pools/%s", h->state, CORPUS_POOL);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/pools/%s/pool.xml", h->state, CORPUS_POOL);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	if (link) {
+		char *end = strstr(text, "/>");
+
+		assert_non_null(end);
+		fprintf(f, "%.*s parentLink=\"%s/pools/%s/%s\"/>\n", (int)(end - text), text, h->state,
+			CORPUS_POOL, link);
+	} else {
+		fputs(text, f);
+	}
+	fclose(f);
+	free(text);
+	hvd_start_again(h);
+}
+
+/* pool.xml is held to the cmdlets' rules: every bad value is refused at load with a sentence
+ * in hvd.log naming it, and the pool is not loaded. */
+static void test_pool_xml_refused(void **state)
+{
+	static const struct {
+		const char *seed, *why;
+	} bad[] = {
+		{ "pool-memory-unaligned.xml", "memoryStartup='67109888' is not a multiple of 2 MiB" },
+		{ "pool-name-wildcard.xml", "name='desk*' is not a name New-VMPool takes" },
+		{ "pool-name-blank.xml", "name='   ' is not a name New-VMPool takes" },
+		{ "pool-link-outside.xml", "parentLink='/srv/golden-1.vhdx' is not STATE/pools/" },
+		{ "pool-link-other-state.xml",
+		  "parentLink='/var/lib/other/pools/" CORPUS_POOL "/golden-1.vhdx' is not in" },
+		{ "pool-index-wrap.xml", "attribute nextIndex='4294967295' is not a whole number" },
+		{ "pool-index-sign.xml", "attribute nextIndex='+4' is not a whole number" },
+	};
+	struct hvd_instance *h = *state;
+	char log[400], *text, *out;
+	size_t i;
+
+	snprintf(log, sizeof(log), "%s/hvd.log", h->state);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pool_xml_load(h, bad[i].seed, NULL);
+		text = slurp(log, NULL);
+		assert_non_null(text);
+		if (!strstr(text, bad[i].why))
+			fail_msg("%s: hvd.log does not say [%s]:\n%s", bad[i].seed, bad[i].why, text);
+		free(text);
+		out = run_ok(h, "(Get-VMPool).Count");
+		assert_string_equal(out, "0");
+		free(out);
+	}
+	/* the same pool with good values loads; its link is its own folder's */
+	pool_xml_load(h, "pool-valid.xml", "golden-12.vhdx");
+	out = run_ok(h, "(Get-VMPool desk).Id");
+	assert_string_equal(out, CORPUS_POOL);
+	free(out);
+	/* a pool that has given out every member number refuses a new member */
+	pool_xml_load(h, "pool-index-last.xml", NULL);
+	run_fails(h, "Add-VMPoolMember desk", "has given out every member number");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -728,6 +803,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_reset_during_removal, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_member_save_fails, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_by_pool, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_xml_refused, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
