@@ -177,6 +177,10 @@ void cli_pass(const struct cli_bound *b, struct wire_value *args, const char *co
 int cli_call_out(struct cli_ctx *ctx, uint32_t proc, struct wire_value *args, bool show, struct wire_value *out);
 int cli_per_vm(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, uint32_t proc,
 	       const char *const *pass_names, struct wire_value *out);
+/* path made absolute against the working directory (New-VHD, New-VMPool): as it is when it
+ * is absolute already or the daemon is on another host (over ssh), where this directory means
+ * nothing. */
+struct wire_value *cli_path_abs(struct cli_ctx *ctx, const char *path);
 
 /* ---- evaluation (exec.c) ---- */
 enum cli_output { OUT_TABLE, OUT_LIST, OUT_JSON, OUT_JSONL, OUT_CSV };

@@ -40,6 +40,15 @@ static struct wire_value *pool_names(struct cli_ctx *ctx, const struct cli_bound
 	return NULL;
 }
 
+/* A relative -ParentPath is taken from the working directory, as New-VHD takes its paths. */
+static void path_abs(struct cli_ctx *ctx, struct wire_value *args)
+{
+	const char *parent = NULL;
+
+	if (wire_object_get_string(args, "ParentPath", &parent) == 0 && parent)
+		wire_object_set(args, "ParentPath", cli_path_abs(ctx, parent));
+}
+
 /* One call per pool named, each carrying the parameters in pass_names. */
 static int per_pool(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_value *in, const char *param,
 		    const char *key, uint32_t proc, const char *const *pass_names, bool show, struct wire_value *out)
@@ -59,6 +68,7 @@ static int per_pool(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_
 		a = wire_object("Arguments");
 		wire_object_set(a, key, wire_value_ref(names->list.items[i]));
 		cli_pass(b, a, pass_names);
+		path_abs(ctx, a);
 		wire_list_append(calls, a);
 	}
 	wire_value_unref(names);
@@ -75,6 +85,7 @@ static int run_new_pool(struct cli_ctx *ctx, const struct cli_bound *b, struct w
 
 	(void)in;
 	cli_pass(b, args, names);
+	path_abs(ctx, args);
 	if (cli_switch(b, "RollbackOnStop"))
 		wire_object_set(args, "RollbackOnStop", wire_bool(true));
 	if (!cli_should_process(ctx, b, "New-VMPool", cli_arg(b, "Name")->str.p)) {
@@ -149,7 +160,7 @@ static int run_reset_member(struct cli_ctx *ctx, const struct cli_bound *b, stru
 
 static const struct cli_param new_pool_params[] = {
 	{ "Name", P_STRING, 0, PF_MANDATORY, NULL, "The pool's name (unique)" },
-	{ "ParentPath", P_STRING, 1, PF_MANDATORY, NULL, "The golden .vhdx (absolute path) every member's disk is a child of" },
+	{ "ParentPath", P_STRING, 1, PF_MANDATORY, NULL, "The golden .vhdx every member's disk is a child of" },
 	{ "Count", P_INT, PF_NOPOS, 0, NULL, "How many members, 1-1024 (default 1)" },
 	{ "NamePrefix", P_STRING, PF_NOPOS, 0, NULL, "Members are named prefix + number (default: \"Name-\")" },
 	{ "MemoryStartupBytes", P_INT, PF_NOPOS, 0, NULL, "Each member's memory (default 512MB)" },

@@ -431,7 +431,7 @@ static const struct cli_param set_firmware_params[] = {
 
 /* A path as hvd should see it: absolute (relative ones are taken from here when hvd is
  * local; over SSH they go as given and hvd says what it wants). */
-static struct wire_value *abs_path(struct cli_ctx *ctx, const char *path)
+struct wire_value *cli_path_abs(struct cli_ctx *ctx, const char *path)
 {
 	char cwd[4096];
 	const char *uri = ctx->uri ? ctx->uri : getenv("HVKIT_HOST");
@@ -476,7 +476,7 @@ static int per_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_v
 			wire_value_unref(a);
 			continue;
 		}
-		wire_object_add(a, "Path", abs_path(ctx, path));
+		wire_object_add(a, "Path", cli_path_abs(ctx, path));
 		cli_pass(b, a, pass_names);
 		if (proc == WIRE_PROC_VHD_NEW)
 			wire_object_add(a, "Type", wire_string(cli_switch(b, "Fixed") ? "Fixed"
@@ -484,9 +484,9 @@ static int per_vhd(struct cli_ctx *ctx, const struct cli_bound *b, struct wire_v
 								       ? "Differencing"
 								       : "Dynamic"));
 		if (dest)
-			wire_object_set(a, "DestinationPath", abs_path(ctx, dest->str.p));
+			wire_object_set(a, "DestinationPath", cli_path_abs(ctx, dest->str.p));
 		if (parent)
-			wire_object_set(a, "ParentPath", abs_path(ctx, parent->str.p));
+			wire_object_set(a, "ParentPath", cli_path_abs(ctx, parent->str.p));
 		wire_list_append(calls, a);
 	}
 	rc = cli_call_each(ctx, proc, calls, show ? out : NULL);

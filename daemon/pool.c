@@ -315,9 +315,13 @@ static int golden_check(const char *path, struct wire_value **reply)
 	struct vhdx *v = NULL;
 	int rc;
 
-	if (!path || path[0] != '/')
+	if (!path)
 		return ERR(WIRE_E_INVALID_ARGUMENT, "ParentPath",
 			   "-ParentPath is needed: the absolute path of the golden .vhdx the members are made from.");
+	if (path[0] != '/')
+		return ERR(WIRE_E_INVALID_ARGUMENT, path,
+			   "Invalid value \"%s\" for parameter -ParentPath: give the absolute path of the golden .vhdx on the host hvd runs on.",
+			   path);
 	rc = vhdx_open_detail(path, VHDX_OPEN_NO_REPLAY, &v, why, sizeof(why));
 	if (rc == -EBUSY)
 		return ERR(WIRE_E_INVALID_STATE, path,
@@ -704,7 +708,7 @@ HVD_PROC(proc_pool_new)
 	uint64_t count = 1, mem = 512ull << 20, cpus = 1;
 	struct hvd_pool *p;
 	struct wire_value *out;
-	char pfx[512];
+	char pfx[512], last[600];
 	int st;
 
 	(void)d;
@@ -727,6 +731,13 @@ HVD_PROC(proc_pool_new)
 	if (strpbrk(pfx, "*?[]"))
 		return ERR(WIRE_E_INVALID_ARGUMENT, pfx, "Invalid value \"%s\" for parameter -NamePrefix: no wildcard characters.",
 			   pfx);
+	/* The longest name the members get: too long is -Name's fault when the prefix is made
+	 * from it (a -NamePrefix has at most 90 characters, which always leaves room). */
+	snprintf(last, sizeof(last), "%s%" PRIu64, pfx, count);
+	if (!prefix && hvd_name_flaw(last) == HVD_NAME_LONG)
+		return ERR(WIRE_E_INVALID_ARGUMENT, name,
+			   "Invalid value for parameter -Name: members are named after the pool, and \"%s\" would be longer than %d characters; give a shorter -Name, or a -NamePrefix.",
+			   last, HVD_MAX_NAME);
 	if ((st = golden_adopt(parent, reply)))
 		return st;
 	p = calloc(1, sizeof(*p));

@@ -405,7 +405,7 @@ static void test_pool_rollback_and_update(void **state)
 static void test_pool_errors(void **state)
 {
 	struct hvd_instance *h = *state;
-	char golden[600], junk[600], script[1400], *before, *after;
+	char golden[600], junk[600], script[1400], cwd[600], *before, *after, *out;
 	FILE *f;
 
 	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
@@ -419,7 +419,13 @@ static void test_pool_errors(void **state)
 	run_fails(h, "New-VMPool p /nonexistent/golden.vhdx", "/nonexistent/golden.vhdx");
 	snprintf(script, sizeof(script), "New-VMPool p %s", junk);
 	run_fails(h, script, "Cannot use");
-	run_fails(h, "New-VMPool p relative.vhdx", "absolute");
+	/* a relative -ParentPath is taken from the working directory, as New-VHD takes it */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(script, sizeof(script), "%s/relative.vhdx", cwd);
+	run_fails(h, "New-VMPool p relative.vhdx", script);
+	/* a -Name too long for the member names it makes is blamed, not -NamePrefix */
+	snprintf(script, sizeof(script), "New-VMPool %099d %s", 0, golden);
+	run_fails(h, script, "Invalid value for parameter -Name: members are named after the pool");
 	snprintf(script, sizeof(script), "New-VMPool p %s -Count 0", golden);
 	run_fails(h, script, "-Count");
 	snprintf(script, sizeof(script), "New-VMPool p %s -NamePrefix 'a*'", golden);
@@ -453,6 +459,14 @@ static void test_pool_errors(void **state)
 	/* a member removed on its own takes its disk with it */
 	free(run_ok(h, "Remove-VM p-1 -Force"));
 	free(run_ok(h, "Remove-VMPool p -Force; Remove-VM w -Force"));
+	assert_int_equal(chdir(h->dir), 0);
+	out = run_ok(h, "New-VMPool rel golden.vhdx | ForEach-Object { $_.ParentPath }; "
+			"Update-VMPool rel golden.vhdx -PassThru | ForEach-Object { $_.ParentPath }; "
+			"Remove-VMPool rel -Force");
+	assert_int_equal(chdir(cwd), 0);
+	snprintf(script, sizeof(script), "%s\n%s", golden, golden);
+	assert_string_equal(out, script);
+	free(out);
 	after = state_files(h);
 	assert_string_equal(after, before);
 	free(after);
