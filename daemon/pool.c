@@ -411,12 +411,15 @@ static uint64_t member_usage(const char *pool_id, const char *vm_id)
 	return sum;
 }
 
-static void member_files_remove(const char *pool_id, const char *vm_id)
+/* Removes the files of the pool's folder named vm_id + tail (a glob pattern): tail
+ * MEMBER_FILES takes all of a member's, its disk, checkpoint layers and a reset's new disk. */
+#define MEMBER_FILES "*.*vhdx*"
+static void member_files_remove(const char *pool_id, const char *vm_id, const char *tail)
 {
 	char *pat;
 	glob_t g;
 
-	if (asprintf(&pat, "%s/%s/%s*.*vhdx*", pools_dir, pool_id, vm_id) < 0)
+	if (asprintf(&pat, "%s/%s/%s%s", pools_dir, pool_id, vm_id, tail) < 0)
 		abort();
 	if (glob(pat, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
@@ -482,7 +485,7 @@ static int member_new(struct hvd_pool *p, struct hvd_vm **out, struct wire_value
 	snprintf(vm_id, sizeof(vm_id), "%s", vm->id);
 	rc = hvd_store_add(store, vm); /* frees vm when it fails */
 	if (rc) {
-		member_files_remove(p->id, vm_id);
+		member_files_remove(p->id, vm_id, MEMBER_FILES);
 		return ERR(WIRE_E_RESOURCE, name, "Cannot save pool member \"%s\": %s.", name, strerror(-rc));
 	}
 	*out = vm;
@@ -501,24 +504,83 @@ static int member_remove(struct hvd *d, struct hvd_client *c, struct hvd_vm *vm)
 		hvd_vm_event(d, c, "Removed", vm);
 	rc = hvd_store_remove(store, vm);
 	if (rc == 0)
-		member_files_remove(pool_id, vm_id);
+		member_files_remove(pool_id, vm_id, MEMBER_FILES);
 	return rc;
 }
 
 void hvd_pool_vm_removed(const char *pool_id, const char *vm_id)
 {
 	if (pool_id[0] && pools_dir) {
-		member_files_remove(pool_id, vm_id);
+		member_files_remove(pool_id, vm_id, MEMBER_FILES);
 		goldens_refresh();
 	}
 }
 
 /* Gives an off member a fresh disk over its pool's golden image now. */
+/* Saves vm with its drive k on path (NULL: kept) and its golden image parent (NULL: kept).
+ * vm is changed in place, not replaced: callers (a worker's end) still hold it. */
+static int member_save(struct hvd_vm *vm, size_t k, const char *path, const char *parent, char *err,
+		       size_t errlen)
+{
+	struct hvd_vm *copy = hvd_vm_dup(vm);
+	char *tmp;
+	int rc;
+
+	if (path) {
+		free(copy->drives[k].path);
+		copy->drives[k].path = strdup(path);
+	}
+	if (parent) {
+		free(copy->pool_parent);
+		copy->pool_parent = strdup(parent);
+	}
+	if ((path && !copy->drives[k].path) || (parent && !copy->pool_parent))
+		abort();
+	rc = hvd_store_save(store, copy);
+	if (rc) {
+		snprintf(err, errlen, "cannot save its definition: %s", strerror(-rc));
+	} else {
+		if (path) {
+			tmp = vm->drives[k].path;
+			vm->drives[k].path = copy->drives[k].path;
+			copy->drives[k].path = tmp;
+		}
+		if (parent) {
+			tmp = vm->pool_parent;
+			vm->pool_parent = copy->pool_parent;
+			copy->pool_parent = tmp;
+		}
+		wire_value_unref(vm->cached);
+		vm->cached = NULL;
+	}
+	hvd_vm_free(copy);
+	return rc;
+}
+
+/* The drive of vm on its pool disk, or on a checkpoint layer over it (<VMId>_<GUID>.avhdx,
+ * which Remove-VMCheckpoint leaves as the drive); vm->ndrives when none is. */
+static size_t member_drive(const struct hvd_vm *vm, const char *disk)
+{
+	size_t stem = strlen(disk) - strlen(".vhdx");
+
+	for (size_t k = 0; k < vm->ndrives; k++)
+		if (vm->drives[k].path && !strncmp(vm->drives[k].path, disk, stem) &&
+		    (vm->drives[k].path[stem] == '.' || vm->drives[k].path[stem] == '_'))
+			return k;
+	return vm->ndrives;
+}
+
+/*
+ * Gives an off member a fresh disk over its pool's golden image now. A member on a checkpoint
+ * layer is put back on its disk first (a crash then leaves it on its old disk), since the
+ * fresh disk would pull the layer's parent from under it; the layers go last.
+ */
 static int member_reset(struct hvd *d, struct hvd_vm *vm, char *err, size_t errlen)
 {
 	struct hvd_pool *p = pool_by_id(vm->pool_id);
 	char *disk;
-	int rc;
+	size_t k;
+	int rc = 0;
 
 	if (!p) {
 		snprintf(err, errlen, "its pool is gone");
@@ -527,25 +589,16 @@ static int member_reset(struct hvd *d, struct hvd_vm *vm, char *err, size_t errl
 	if (vm->saved)
 		hvd_ckpt_saved_consumed(d, vm);
 	disk = member_disk(p->id, vm->id);
-	rc = disk_fresh(disk, pool_golden(p), err, errlen);
+	k = member_drive(vm, disk);
+	if (k < vm->ndrives && strcmp(vm->drives[k].path, disk))
+		rc = member_save(vm, k, disk, NULL, err, errlen);
+	if (rc == 0)
+		rc = disk_fresh(disk, pool_golden(p), err, errlen);
 	free(disk);
+	if (rc == 0)
+		member_files_remove(p->id, vm->id, "_*.avhdx");
 	if (rc == 0 && (!vm->pool_parent || strcmp(vm->pool_parent, pool_golden(p)))) {
-		struct hvd_vm *copy = hvd_vm_dup(vm);
-
-		free(copy->pool_parent);
-		copy->pool_parent = strdup(pool_golden(p));
-		rc = hvd_store_save(store, copy);
-		if (rc) {
-			snprintf(err, errlen, "cannot save its definition: %s", strerror(-rc));
-		} else {
-			/* Changed in place, not replaced: callers (a worker's end) still hold vm. */
-			free(vm->pool_parent);
-			vm->pool_parent = copy->pool_parent;
-			copy->pool_parent = NULL;
-			wire_value_unref(vm->cached);
-			vm->cached = NULL;
-		}
-		hvd_vm_free(copy);
+		rc = member_save(vm, 0, NULL, pool_golden(p), err, errlen);
 		goldens_refresh();
 	}
 	return rc;
@@ -689,7 +742,7 @@ static void pool_forget(struct hvd_pool *p)
 	if (asprintf(&xml, "%s/pool.xml", dir) < 0)
 		abort();
 	unlink(xml);
-	member_files_remove(p->id, "");
+	member_files_remove(p->id, "", MEMBER_FILES);
 	rmdir(dir);
 	hvd_fsync_dir(pools_dir);
 	free(xml);

@@ -806,6 +806,43 @@ static void test_pool_xml_refused(void **state)
 	run_fails(h, "Add-VMPoolMember desk", "has given out every member number");
 }
 
+/* A member left on a checkpoint layer (Checkpoint-VM, then Remove-VMCheckpoint, leaves its
+ * drive on <VMId>_<GUID>.avhdx over <VMId>.vhdx): a reset puts it back on a fresh
+ * <VMId>.vhdx and deletes the layer, rather than renewing the base under the layer. */
+static void test_pool_reset_checkpoint_layer(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], base[900], *id, *disk, *files;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	snprintf(script, sizeof(script), "New-VMPool ck %s -MemoryStartupBytes 64MB | Out-Null; "
+		 "Checkpoint-VM ck-1 -SnapshotName one; Remove-VMCheckpoint -VMName ck-1 -Name one", golden);
+	free(run_ok(h, script));
+	id = run_ok(h, "(Get-VM ck-1).Id");
+	disk = member_disk(h, "ck-1");
+	if (!strstr(disk, ".avhdx"))
+		fail_msg("ck-1's drive %s is no checkpoint layer: nothing to test", disk);
+	mark_set(disk, GOLDEN2_MARK);
+	free(disk);
+	free(run_ok(h, "Reset-VMPoolMember ck-1"));
+	disk = member_disk(h, "ck-1");
+	snprintf(base, sizeof(base), "%s.vhdx", id);
+	assert_contains(disk, base);
+	assert_int_equal(mark_of(disk), GOLDEN_MARK);
+	files = pool_files(h, "ck");
+	if (strstr(files, ".avhdx"))
+		fail_msg("a checkpoint layer is left in the pool's folder:\n%s", files);
+	free(files);
+	if (have_kvm) {
+		free(run_ok(h, "Set-VMFirmware ck-1 -KernelCommandLine 'hvguest.counter=1'; Start-VM ck-1"));
+		assert_int_equal(first_counter(h, "ck-1", 0), GOLDEN_MARK);
+	}
+	free(run_ok(h, "Remove-VMPool ck -Force"));
+	free(disk);
+	free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -818,6 +855,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_member_save_fails, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_by_pool, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_xml_refused, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_reset_checkpoint_layer, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
