@@ -573,7 +573,10 @@ static size_t member_drive(const struct hvd_vm *vm, const char *disk)
 /*
  * Gives an off member a fresh disk over its pool's golden image now. A member on a checkpoint
  * layer is put back on its disk first (a crash then leaves it on its old disk), since the
- * fresh disk would pull the layer's parent from under it; the layers go last.
+ * fresh disk would pull the layer's parent from under it; the layers go last. A saved
+ * member's saved state goes only once the fresh disk is in place: a failure or a crash before
+ * that leaves the member saved on its old disk. (On a layer the saved state goes before the
+ * member leaves the layer, since its memory goes with the layer's contents.)
  */
 static int member_reset(struct hvd *d, struct hvd_vm *vm, char *err, size_t errlen)
 {
@@ -586,15 +589,18 @@ static int member_reset(struct hvd *d, struct hvd_vm *vm, char *err, size_t errl
 		snprintf(err, errlen, "its pool is gone");
 		return -ENOENT;
 	}
-	if (vm->saved)
-		hvd_ckpt_saved_consumed(d, vm);
 	disk = member_disk(p->id, vm->id);
 	k = member_drive(vm, disk);
-	if (k < vm->ndrives && strcmp(vm->drives[k].path, disk))
+	if (k < vm->ndrives && strcmp(vm->drives[k].path, disk)) {
+		if (vm->saved)
+			hvd_ckpt_saved_consumed(d, vm);
 		rc = member_save(vm, k, disk, NULL, err, errlen);
+	}
 	if (rc == 0)
 		rc = disk_fresh(disk, pool_golden(p), err, errlen);
 	free(disk);
+	if (rc == 0 && vm->saved)
+		hvd_ckpt_saved_consumed(d, vm);
 	if (rc == 0)
 		member_files_remove(p->id, vm->id, "_*.avhdx");
 	if (rc == 0 && (!vm->pool_parent || strcmp(vm->pool_parent, pool_golden(p)))) {

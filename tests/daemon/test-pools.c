@@ -473,6 +473,27 @@ static void test_pool_errors(void **state)
 	free(before);
 }
 
+/* Starts h's hvd (stopped) again with the fault point fault armed: it exits there. */
+static void start_faulty(struct hvd_instance *h, const char *fault)
+{
+	/* hvd reads HVKIT_FAULT from the environment it starts with */
+	setenv("HVKIT_FAULT", fault, 1);
+	hvd_start_again(h);
+	unsetenv("HVKIT_FAULT");
+}
+
+/* Runs a script during which hvd must go away (a fault point), and waits until it is gone. */
+static void run_crashes(struct hvd_instance *h, const char *script)
+{
+	struct run_result r;
+
+	hvctl_run(h, NULL, script, &r, NULL);
+	if (r.status != 3)
+		fail_msg("hvctl -c '%s' exited %d, expected 3 (hvd gone):\n%s%s", script, r.status, r.out, r.err);
+	run_result_free(&r);
+	hvd_stop(h, true);
+}
+
 /* hvd killed in the middle of New-VMPool and of a reset: after a restart the pool holds the
  * members it had made, every member has a disk that opens, nothing stray is left, and the
  * pool can be removed without a trace. */
@@ -480,33 +501,21 @@ static void test_pool_crashes(void **state)
 {
 	struct hvd_instance *h = *state;
 	char golden[600], script[1400], *before, *after, *out, *disk;
-	struct run_result r;
 
 	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
 	make_golden(h, golden, GOLDEN_MARK);
 	before = state_files(h);
 	hvd_stop(h, false);
-	/* hvd reads HVKIT_FAULT from the environment it starts with */
-	setenv("HVKIT_FAULT", "pool-second-member", 1);
-	hvd_start_again(h);
-	unsetenv("HVKIT_FAULT");
+	start_faulty(h, "pool-second-member");
 	snprintf(script, sizeof(script), "New-VMPool c %s -Count 4", golden);
-	hvctl_run(h, NULL, script, &r, NULL);
-	assert_int_equal(r.status, 3); /* hvd went away */
-	run_result_free(&r);
-	hvd_stop(h, true);
-	setenv("HVKIT_FAULT", "pool-disk-made", 1);
-	hvd_start_again(h);
-	unsetenv("HVKIT_FAULT");
+	run_crashes(h, script);
+	start_faulty(h, "pool-disk-made");
 	out = run_ok(h, "(Get-VMPool c).MemberCount");
 	assert_string_equal(out, "2");
 	free(out);
 	disk = member_disk(h, "c-1");
 	assert_int_equal(mark_of(disk), GOLDEN_MARK);
-	hvctl_run(h, NULL, "Reset-VMPoolMember c-1", &r, NULL);
-	assert_int_equal(r.status, 3);
-	run_result_free(&r);
-	hvd_stop(h, true);
+	run_crashes(h, "Reset-VMPoolMember c-1");
 	hvd_start_again(h);
 	assert_int_equal(mark_of(disk), GOLDEN_MARK); /* the old disk, whole */
 	{
@@ -843,6 +852,49 @@ static void test_pool_reset_checkpoint_layer(void **state)
 	free(id);
 }
 
+/* A saved member whose reset fails (hvd killed once the new disk is made, before it is in
+ * place) stays saved on its old disk: the saved state goes only with the disk it belongs to. */
+static void test_pool_reset_keeps_saved_state(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], saved[900], *id, *disk, *out;
+	FILE *f;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	snprintf(script, sizeof(script), "New-VMPool sv %s | Out-Null", golden);
+	free(run_ok(h, script));
+	id = run_ok(h, "(Get-VM sv-1).Id");
+	disk = member_disk(h, "sv-1");
+	mark_set(disk, GOLDEN2_MARK);
+	/* a saved state as Save-VM leaves it: hvd tells a saved VM by the file */
+	hvd_stop(h, false);
+	snprintf(saved, sizeof(saved), "%s/vms/%s/saved-state.hvsav", h->state, id);
+	f = fopen(saved, "w");
+	assert_non_null(f);
+	fputs("saved memory\n", f);
+	fclose(f);
+	start_faulty(h, "pool-disk-made");
+	out = run_ok(h, "(Get-VM sv-1).State");
+	assert_string_equal(out, "Saved");
+	free(out);
+	run_crashes(h, "Reset-VMPoolMember sv-1");
+	hvd_start_again(h);
+	out = run_ok(h, "(Get-VM sv-1).State");
+	assert_string_equal(out, "Saved");
+	free(out);
+	assert_int_equal(access(saved, F_OK), 0);
+	assert_int_equal(mark_of(disk), GOLDEN2_MARK); /* its old disk, which the state goes with */
+	/* a reset that completes discards it */
+	out = run_ok(h, "Reset-VMPoolMember sv-1; (Get-VM sv-1).State");
+	assert_string_equal(out, "Off");
+	free(out);
+	assert_int_equal(mark_of(disk), GOLDEN_MARK);
+	free(run_ok(h, "Remove-VMPool sv -Force"));
+	free(disk);
+	free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -856,6 +908,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_reset_by_pool, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_xml_refused, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_checkpoint_layer, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_reset_keeps_saved_state, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
