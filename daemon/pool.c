@@ -101,6 +101,28 @@ static char *member_disk(const char *pool_id, const char *vm_id)
 	return s;
 }
 
+/* Calls fn(path, name, ctx) for each entry of folder dir (but . and ..) whose name matches
+ * pattern (fnmatch, FNM_PERIOD: a leading dot only where the pattern has one). The folder's
+ * path is never a pattern: it may hold any character. */
+static void dir_each(const char *dir, const char *pattern, void (*fn)(const char *path, const char *name, void *ctx),
+		     void *ctx)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	char *path;
+
+	while (dh && (e = readdir(dh))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || fnmatch(pattern, e->d_name, FNM_PERIOD))
+			continue;
+		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+			abort();
+		fn(path, e->d_name, ctx);
+		free(path);
+	}
+	if (dh)
+		closedir(dh);
+}
+
 /* ---- golden images: opened once, locked against writers ---- */
 
 static int lock_byte(int fd, short type, off_t at, bool test, bool *held)
@@ -482,6 +504,7 @@ static int member_new(struct hvd_pool *p, struct hvd_vm **out, struct wire_value
 		abort();
 	vm->drives[0] = (struct hvd_drive){ 0, 0, disk };
 	vm->ndrives = 1;
+	hvd_fault("pool-member-disk");
 	snprintf(vm_id, sizeof(vm_id), "%s", vm->id);
 	rc = hvd_store_add(store, vm); /* frees vm when it fails */
 	if (rc) {
@@ -741,14 +764,17 @@ static int members_add(struct hvd *d, struct hvd_client *c, struct hvd_pool *p, 
 	return st;
 }
 
+/* Deletes a pool, whose members are gone. Its definition goes last: a crash before leaves the
+ * pool, to be removed again, and stray files in its folder are cleaned at startup. */
 static void pool_forget(struct hvd_pool *p)
 {
 	char *dir = pool_dir(p), *xml;
 
 	if (asprintf(&xml, "%s/pool.xml", dir) < 0)
 		abort();
-	unlink(xml);
 	member_files_remove(p->id, "", MEMBER_FILES);
+	hvd_fault("pool-files-removed");
+	unlink(xml);
 	rmdir(dir);
 	hvd_fsync_dir(pools_dir);
 	free(xml);
@@ -827,6 +853,7 @@ HVD_PROC(proc_pool_new)
 	}
 	if (st == 0) {
 		p->parent_link = golden_link(p, parent);
+		hvd_fault("pool-linked");
 		st = pool_save(p);
 	}
 	if (st != 0) {
@@ -1173,6 +1200,59 @@ static void load_pool(const char *id)
 	pools[npools++] = p;
 }
 
+static void stray_remove(const char *path, const char *name, void *ctx)
+{
+	(void)name;
+	hvd_log(HVD_LOG_INFO, "removing %s, %s", path, (const char *)ctx);
+	unlink(path);
+}
+
+/* A member's file (<VMId>.vhdx, <VMId>_<GUID>.avhdx, ...) whose VM does not exist: New-VMPool,
+ * Add-VMPoolMember or Remove-VMPool was interrupted between the disk and the definition. */
+static void member_file_sweep(const char *path, const char *name, void *ctx)
+{
+	char vm_id[37];
+	size_t n = strcspn(name, "._");
+
+	(void)ctx;
+	if (n != sizeof(vm_id) - 1 || !fnmatch("golden-*.vhdx", name, 0))
+		return;
+	snprintf(vm_id, sizeof(vm_id), "%.*s", (int)n, name);
+	if (!hvd_store_find_id(store, vm_id))
+		stray_remove(path, name, "the disk of a pool member that does not exist");
+}
+
+static bool pool_has_members(const char *id)
+{
+	for (size_t i = 0; i < store->n; i++)
+		if (!strcmp(store->vms[i]->pool_id, id))
+			return true;
+	return false;
+}
+
+/*
+ * Cleans what a crash of hvd left in a pool's folder: temporary files, the disks of members
+ * that were never saved or already removed, and a folder that New-VMPool or Remove-VMPool
+ * left without pool.xml and without members (its golden links with it). A folder whose
+ * pool.xml is there but cannot be loaded is left alone; so is any file a VM may use.
+ */
+static void pool_folder_sweep(const char *id)
+{
+	char *dir, *xml;
+
+	if (asprintf(&dir, "%s/%s", pools_dir, id) < 0 || asprintf(&xml, "%s/pool.xml", dir) < 0)
+		abort();
+	dir_each(dir, ".*.tmp", stray_remove, "left by an interrupted write");
+	dir_each(dir, MEMBER_FILES, member_file_sweep, NULL);
+	if (!pool_by_id(id) && access(xml, F_OK) != 0 && errno == ENOENT && !pool_has_members(id)) {
+		dir_each(dir, "golden-*.vhdx", stray_remove, "the golden link of a pool that does not exist");
+		if (rmdir(dir) == 0)
+			hvd_log(HVD_LOG_INFO, "removed %s, the folder of a pool that does not exist", dir);
+	}
+	free(xml);
+	free(dir);
+}
+
 void hvd_pool_startup(struct hvd_store *s)
 {
 	DIR *dir;
@@ -1187,6 +1267,11 @@ void hvd_pool_startup(struct hvd_store *s)
 	while (dir && (e = readdir(dir)))
 		if (e->d_name[0] != '.')
 			load_pool(e->d_name);
+	if (dir)
+		rewinddir(dir);
+	while (dir && (e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			pool_folder_sweep(e->d_name);
 	if (dir)
 		closedir(dir);
 	/* A reset a crash interrupted leaves its new disk beside the old one: the old one stays. */

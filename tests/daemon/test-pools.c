@@ -494,21 +494,30 @@ static void run_crashes(struct hvd_instance *h, const char *script)
 	hvd_stop(h, true);
 }
 
+/* Starts h's hvd (stopped) with fault armed and makes pool name of four members over golden,
+ * during which hvd goes away. */
+static void new_pool_crashes(struct hvd_instance *h, const char *fault, const char *name, const char *golden)
+{
+	char script[1400];
+
+	start_faulty(h, fault);
+	snprintf(script, sizeof(script), "New-VMPool %s %s -Count 4", name, golden);
+	run_crashes(h, script);
+}
+
 /* hvd killed in the middle of New-VMPool and of a reset: after a restart the pool holds the
  * members it had made, every member has a disk that opens, nothing stray is left, and the
  * pool can be removed without a trace. */
 static void test_pool_crashes(void **state)
 {
 	struct hvd_instance *h = *state;
-	char golden[600], script[1400], *before, *after, *out, *disk;
+	char golden[600], *before, *after, *out, *disk;
 
 	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
 	make_golden(h, golden, GOLDEN_MARK);
 	before = state_files(h);
 	hvd_stop(h, false);
-	start_faulty(h, "pool-second-member");
-	snprintf(script, sizeof(script), "New-VMPool c %s -Count 4", golden);
-	run_crashes(h, script);
+	new_pool_crashes(h, "pool-second-member", "c", golden);
 	start_faulty(h, "pool-disk-made");
 	out = run_ok(h, "(Get-VMPool c).MemberCount");
 	assert_string_equal(out, "2");
@@ -895,11 +904,84 @@ static void test_pool_reset_keeps_saved_state(void **state)
 	free(id);
 }
 
+/* The one folder in h's pools folder (hvd not running: no Get-VMPool to ask). */
+static void only_pool_dir(const struct hvd_instance *h, char *out, size_t len)
+{
+	char pools[400];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(pools, sizeof(pools), "%s/pools", h->state);
+	d = opendir(pools);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && ++n)
+			snprintf(out, len, "%s/%s", pools, e->d_name);
+	closedir(d);
+	assert_int_equal(n, 1);
+}
+
+/* hvd killed in New-VMPool after the pool's folder and golden link are made, between a
+ * member's disk and its definition, and in Remove-VMPool once the files are gone; a write of
+ * pool.xml cut short: the next start removes the strays (and says so in its log), the pool
+ * that was being removed can be removed again, and nothing is left. */
+static void test_pool_crash_leftovers(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], dir[700], tmp[800], log[400], *before, *after, *out, *text;
+	FILE *f;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	snprintf(log, sizeof(log), "%s/hvd.log", h->state);
+	make_golden(h, golden, GOLDEN_MARK);
+	before = state_files(h);
+	hvd_stop(h, false);
+	new_pool_crashes(h, "pool-linked", "a", golden);
+	only_pool_dir(h, dir, sizeof(dir)); /* a folder with a golden link and no pool.xml */
+	new_pool_crashes(h, "pool-member-disk", "b", golden);
+	hvd_start_again(h);
+	assert_int_equal(access(dir, F_OK), -1); /* folder of pool a */
+	out = run_ok(h, "(Get-VMPool).Name; (Get-VM).Count");
+	assert_string_equal(out, "b\n0");
+	free(out);
+	out = pool_files(h, "b");
+	assert_string_equal(out, "golden-1.vhdx\npool.xml\n"); /* the member disk without a member is gone */
+	free(out);
+	text = slurp(log, NULL);
+	assert_non_null(text);
+	assert_contains(text, "the disk of a pool member that does not exist");
+	assert_contains(text, "the folder of a pool that does not exist");
+	free(text);
+	/* a pool.xml write cut short, and a removal cut short before pool.xml */
+	hvd_stop(h, false);
+	only_pool_dir(h, dir, sizeof(dir));
+	snprintf(tmp, sizeof(tmp), "%s/.pool.xml.tmp", dir);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs("<pool", f);
+	fclose(f);
+	start_faulty(h, "pool-files-removed");
+	free(run_ok(h, "Add-VMPoolMember b | Out-Null"));
+	run_crashes(h, "Remove-VMPool b -Force");
+	hvd_start_again(h);
+	assert_int_equal(access(tmp, F_OK), -1);
+	out = run_ok(h, "(Get-VMPool).Name; (Get-VM).Count");
+	assert_string_equal(out, "b\n0");
+	free(out);
+	free(run_ok(h, "Remove-VMPool b -Force"));
+	after = state_files(h);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pool_errors, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_crashes, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_crash_leftovers, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_of_twenty, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_rollback_and_update, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_state_dir_spelling, hvd_setup, hvd_teardown),
