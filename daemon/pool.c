@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <glob.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,28 +255,24 @@ static bool names_link(const struct hvd_pool *p, const char *stored, const char 
 	       at[-2 - id_len] == '/';
 }
 
+static void link_prune(const char *path, const char *name, void *ctx)
+{
+	const struct hvd_pool *p = ctx;
+	bool used = names_link(p, p->parent_link, name);
+
+	for (size_t k = 0; !used && store && k < store->n; k++)
+		used = !strcmp(store->vms[k]->pool_id, p->id) && names_link(p, store->vms[k]->pool_parent, name);
+	if (!used)
+		unlink(path);
+}
+
 /* Removes the pool's links that neither it nor a member uses any more. */
 static void links_prune(const struct hvd_pool *p)
 {
-	char *pat;
-	glob_t g;
+	char *dir = pool_dir(p);
 
-	if (asprintf(&pat, "%s/%s/golden-*.vhdx", pools_dir, p->id) < 0)
-		abort();
-	if (glob(pat, 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++) {
-			const char *name = strrchr(g.gl_pathv[i], '/') + 1;
-			bool used = names_link(p, p->parent_link, name);
-
-			for (size_t k = 0; !used && store && k < store->n; k++)
-				used = !strcmp(store->vms[k]->pool_id, p->id) &&
-				       names_link(p, store->vms[k]->pool_parent, name);
-			if (!used)
-				unlink(g.gl_pathv[i]);
-		}
-		globfree(&g);
-	}
-	free(pat);
+	dir_each(dir, "golden-*.vhdx", link_prune, (void *)p);
+	free(dir);
 }
 
 /* Takes every golden image a pool or a member uses and lets go of the others. */
@@ -413,42 +408,51 @@ static int disk_fresh(const char *path, const char *parent, char *err, size_t er
 	return 0;
 }
 
+static void usage_add(const char *path, const char *name, void *ctx)
+{
+	struct stat st;
+
+	(void)name;
+	if (stat(path, &st) == 0)
+		*(uint64_t *)ctx += (uint64_t)st.st_blocks * 512;
+}
+
+static void file_remove(const char *path, const char *name, void *ctx)
+{
+	(void)name;
+	(void)ctx;
+	unlink(path);
+}
+
+/* Calls fn for the files of the pool's folder named vm_id + tail (an fnmatch pattern; vm_id,
+ * an id, has no pattern characters). */
+static void member_files_each(const char *pool_id, const char *vm_id, const char *tail,
+			      void (*fn)(const char *path, const char *name, void *ctx), void *ctx)
+{
+	char *dir, *pat;
+
+	if (asprintf(&dir, "%s/%s", pools_dir, pool_id) < 0 || asprintf(&pat, "%s%s", vm_id, tail) < 0)
+		abort();
+	dir_each(dir, pat, fn, ctx);
+	free(pat);
+	free(dir);
+}
+
 /* Bytes of the member's files (its disk and any checkpoint layers beside it). */
 static uint64_t member_usage(const char *pool_id, const char *vm_id)
 {
-	char *pat;
-	glob_t g;
 	uint64_t sum = 0;
-	struct stat st;
 
-	if (asprintf(&pat, "%s/%s/%s*.*vhdx", pools_dir, pool_id, vm_id) < 0)
-		abort();
-	if (glob(pat, 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			if (stat(g.gl_pathv[i], &st) == 0)
-				sum += (uint64_t)st.st_blocks * 512;
-		globfree(&g);
-	}
-	free(pat);
+	member_files_each(pool_id, vm_id, "*.*vhdx", usage_add, &sum);
 	return sum;
 }
 
-/* Removes the files of the pool's folder named vm_id + tail (a glob pattern): tail
- * MEMBER_FILES takes all of a member's, its disk, checkpoint layers and a reset's new disk. */
+/* Removes the files of the pool's folder named vm_id + tail: tail MEMBER_FILES takes all of a
+ * member's, its disk, checkpoint layers and a reset's new disk. */
 #define MEMBER_FILES "*.*vhdx*"
 static void member_files_remove(const char *pool_id, const char *vm_id, const char *tail)
 {
-	char *pat;
-	glob_t g;
-
-	if (asprintf(&pat, "%s/%s/%s%s", pools_dir, pool_id, vm_id, tail) < 0)
-		abort();
-	if (glob(pat, 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			unlink(g.gl_pathv[i]);
-		globfree(&g);
-	}
-	free(pat);
+	member_files_each(pool_id, vm_id, tail, file_remove, NULL);
 }
 
 static int pool_save(const struct hvd_pool *p)
@@ -1231,10 +1235,11 @@ static bool pool_has_members(const char *id)
 }
 
 /*
- * Cleans what a crash of hvd left in a pool's folder: temporary files, the disks of members
- * that were never saved or already removed, and a folder that New-VMPool or Remove-VMPool
- * left without pool.xml and without members (its golden links with it). A folder whose
- * pool.xml is there but cannot be loaded is left alone; so is any file a VM may use.
+ * Cleans what a crash of hvd left in a pool's folder: temporary files, a reset's new disk, the
+ * disks of members that were never saved or already removed, and a folder that New-VMPool or
+ * Remove-VMPool left without pool.xml and without members (its golden links with it). A
+ * folder whose pool.xml is there but cannot be loaded is left alone; so is any file a VM may
+ * use.
  */
 static void pool_folder_sweep(const char *id)
 {
@@ -1243,6 +1248,8 @@ static void pool_folder_sweep(const char *id)
 	if (asprintf(&dir, "%s/%s", pools_dir, id) < 0 || asprintf(&xml, "%s/pool.xml", dir) < 0)
 		abort();
 	dir_each(dir, ".*.tmp", stray_remove, "left by an interrupted write");
+	/* A reset a crash interrupted leaves its new disk beside the old one: the old one stays. */
+	dir_each(dir, "*.vhdx.new", stray_remove, "left by an interrupted reset");
 	dir_each(dir, MEMBER_FILES, member_file_sweep, NULL);
 	if (!pool_by_id(id) && access(xml, F_OK) != 0 && errno == ENOENT && !pool_has_members(id)) {
 		dir_each(dir, "golden-*.vhdx", stray_remove, "the golden link of a pool that does not exist");
@@ -1274,22 +1281,6 @@ void hvd_pool_startup(struct hvd_store *s)
 			pool_folder_sweep(e->d_name);
 	if (dir)
 		closedir(dir);
-	/* A reset a crash interrupted leaves its new disk beside the old one: the old one stays. */
-	{
-		char *pat;
-		glob_t g;
-
-		if (asprintf(&pat, "%s/*/*.vhdx.new", pools_dir) < 0)
-			abort();
-		if (glob(pat, 0, NULL, &g) == 0) {
-			for (size_t i = 0; i < g.gl_pathc; i++) {
-				hvd_log(HVD_LOG_WARNING, "removing %s, left by an interrupted reset", g.gl_pathv[i]);
-				unlink(g.gl_pathv[i]);
-			}
-			globfree(&g);
-		}
-		free(pat);
-	}
 	/* A member whose disk a crash took (between New-VMPool's steps) gets one again. */
 	for (size_t i = 0; i < s->n; i++) {
 		struct hvd_vm *vm = s->vms[i];

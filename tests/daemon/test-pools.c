@@ -976,6 +976,51 @@ static void test_pool_crash_leftovers(void **state)
 	free(before);
 }
 
+/* A state dir under a folder whose name is a glob pattern (br[1]): hvd finds the pool's files
+ * by name, not by a pattern made from the path, so usage is counted, a reset's stray is
+ * removed at startup, and Remove-VMPool leaves nothing behind. */
+static void test_pool_state_dir_metacharacters(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], script[1400], odd[400], stray[900], *before, *after, *out, *disk;
+	FILE *f;
+
+	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	hvd_stop(h, false);
+	snprintf(odd, sizeof(odd), "%s/br[1]", h->dir);
+	assert_int_equal(mkdir(odd, 0755), 0);
+	strncat(odd, "/state", sizeof(odd) - strlen(odd) - 1);
+	assert_int_equal(rename(h->state, odd), 0);
+	snprintf(h->state, sizeof(h->state), "%s", odd);
+	hvd_start_again(h);
+	before = state_files(h);
+	snprintf(script, sizeof(script), "New-VMPool mc %s -Count 2 | Out-Null; (Get-VMPool mc).DiskUsage", golden);
+	out = run_ok(h, script);
+	if (strtoull(out, NULL, 10) == 0)
+		fail_msg("pool mc uses no disk space: [%s]", out);
+	free(out);
+	disk = member_disk(h, "mc-1");
+	mark_set(disk, GOLDEN2_MARK);
+	free(run_ok(h, "Reset-VMPoolMember mc-1"));
+	assert_int_equal(mark_of(disk), GOLDEN_MARK);
+	hvd_stop(h, false);
+	snprintf(stray, sizeof(stray), "%s.new", disk);
+	f = fopen(stray, "w");
+	assert_non_null(f);
+	fclose(f);
+	hvd_start_again(h);
+	assert_int_equal(access(stray, F_OK), -1);
+	out = run_ok(h, "Remove-VMPool mc -Force; (Get-VMPool).Count");
+	assert_string_equal(out, "0");
+	free(out);
+	after = state_files(h);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	free(disk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -991,6 +1036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_xml_refused, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_checkpoint_layer, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_keeps_saved_state, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_state_dir_metacharacters, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
