@@ -660,6 +660,27 @@ void hvd_pool_vm_off(struct hvd *d, struct hvd_vm *vm)
 		hvd_log(HVD_LOG_INFO, "pool %s: %s rolled back to %s", p->name, vm->name, p->parent);
 }
 
+void hvd_pool_vm_found_off(struct hvd *d, struct hvd_vm *vm, bool lost, const struct timespec *stopped)
+{
+	struct hvd_pool *p = vm->pool_id[0] ? pool_by_id(vm->pool_id) : NULL;
+	char *disk;
+	struct stat st;
+	size_t k;
+	bool since = false;
+
+	if (!p || !p->rollback_on_stop)
+		return;
+	/* Stopped since its disk was made: a live stop rolls back after last-stop is written. */
+	disk = member_disk(p->id, vm->id);
+	k = member_drive(vm, disk);
+	if (!lost && stopped && k < vm->ndrives && stat(vm->drives[k].path, &st) == 0)
+		since = st.st_mtim.tv_sec < stopped->tv_sec ||
+			(st.st_mtim.tv_sec == stopped->tv_sec && st.st_mtim.tv_nsec <= stopped->tv_nsec);
+	free(disk);
+	if (lost || since)
+		hvd_pool_vm_off(d, vm);
+}
+
 /* ---- objects ---- */
 
 static struct wire_value *pool_object(const struct hvd_pool *p)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -882,11 +883,13 @@ void hvd_runtime_rediscover(struct hvd *d)
 			/* Not running: say why it last stopped, if it crashed. */
 			FILE *f = fopen(last, "r");
 			char text[1024];
+			struct stat st;
 
 			if (f && fgets(text, sizeof(text), f) && !strncmp(text, "Crashed", 7))
 				set_status(vm, text);
 			if (f)
 				fclose(f);
+			hvd_pool_vm_found_off(d, vm, false, stat(last, &st) == 0 ? &st.st_mtim : NULL);
 			continue;
 		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -896,6 +899,7 @@ void hvd_runtime_rediscover(struct hvd *d)
 				close(fd);
 			unlink(sa.sun_path);
 			set_status(vm, "Lost: its worker process ended while hvd was not running.");
+			hvd_pool_vm_found_off(d, vm, true, NULL);
 			continue;
 		}
 		fcntl(fd, F_SETFL, O_NONBLOCK);

@@ -632,12 +632,41 @@ static void wait_call_logged(const struct hvd_instance *h, const char *proc)
 	fail_msg("hvd took no call of %s", proc);
 }
 
+/* The process id of vm's worker (it runs). */
+static pid_t worker_pid(const struct hvd_instance *h, const char *vm)
+{
+	char script[160], *out;
+	pid_t pid;
+
+	snprintf(script, sizeof(script), "(Get-VM %s).WorkerProcessId", vm);
+	out = run_ok(h, script);
+	pid = (pid_t)atoi(out);
+	free(out);
+	assert_true(pid > 0);
+	return pid;
+}
+
+/* Makes the golden image h->dir/golden.vhdx (its path into golden), pool name over it with
+ * the further New-VMPool parameters params, and starts member vm counting on its disk. */
+static void pool_counting(const struct hvd_instance *h, char *golden, size_t len, const char *name,
+			  const char *params, const char *vm)
+{
+	char script[1400];
+
+	snprintf(golden, len, "%s/golden.vhdx", h->dir);
+	make_golden(h, golden, GOLDEN_MARK);
+	snprintf(script, sizeof(script),
+		 "New-VMPool %s %s -MemoryStartupBytes 64MB %s | Out-Null; "
+		 "Set-VMFirmware %s -KernelCommandLine 'hvguest.counter=1'; Start-VM %s", name, golden, params, vm, vm);
+	free(run_ok(h, script));
+}
+
 /* Reset-VMPoolMember of a member that a forced Remove-VMPool is waiting for: killing the
  * member ends the removal, which takes the member and the pool; the reset says so. */
 static void test_pool_reset_during_removal(void **state)
 {
 	struct hvd_instance *h = *state;
-	char golden[600], script[1400], *out;
+	char golden[600], *out;
 	struct run_result r;
 	pid_t worker, remover;
 	int st;
@@ -646,17 +675,9 @@ static void test_pool_reset_during_removal(void **state)
 		skip();
 		return;
 	}
-	snprintf(golden, sizeof(golden), "%s/golden.vhdx", h->dir);
-	make_golden(h, golden, GOLDEN_MARK);
-	snprintf(script, sizeof(script),
-		 "New-VMPool rr %s -MemoryStartupBytes 64MB | Out-Null; "
-		 "Set-VMFirmware rr-1 -KernelCommandLine 'hvguest.counter=1'; Start-VM rr-1", golden);
-	free(run_ok(h, script));
+	pool_counting(h, golden, sizeof(golden), "rr", "", "rr-1");
 	wait_counter_line(h, "rr-1", 0);
-	out = run_ok(h, "(Get-VM rr-1).WorkerProcessId");
-	worker = (pid_t)atoi(out);
-	free(out);
-	assert_true(worker > 0);
+	worker = worker_pid(h, "rr-1");
 	/* the worker cannot answer the removal's turn-off: the removal waits */
 	assert_int_equal(kill(worker, SIGSTOP), 0);
 	remover = fork();
@@ -1021,6 +1042,72 @@ static void test_pool_state_dir_metacharacters(void **state)
 	free(disk);
 }
 
+/* Waits until process pid has ended (gone, or a zombie no one has reaped yet). */
+static void wait_process_gone(pid_t pid)
+{
+	char path[64], *text;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (i = 0; i < 600; i++) {
+		struct timespec ts = { 0, 10000000 };
+		char *end;
+
+		text = slurp(path, NULL);
+		end = text ? strrchr(text, ')') : NULL;
+		if (!text || (end && end[1] == ' ' && end[2] == 'Z')) {
+			free(text);
+			return;
+		}
+		free(text);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("process %d did not end", (int)pid);
+}
+
+/* A member of a RollbackOnStop pool whose worker ends while hvd is not running (both killed)
+ * is rolled back when hvd starts again: a fresh disk over the golden contents. */
+static void test_pool_rollback_while_down(void **state)
+{
+	struct hvd_instance *h = *state;
+	char golden[600], *disk, *out;
+	struct stat before, after;
+	pid_t worker;
+
+	if (!have_kvm) {
+		skip();
+		return;
+	}
+	pool_counting(h, golden, sizeof(golden), "rd", "-Count 2 -RollbackOnStop", "rd-1");
+	assert_int_equal(first_counter(h, "rd-1", 0), GOLDEN_MARK);
+	wait_counter_line(h, "rd-1", console_len(h, "rd-1")); /* it has written its own counter */
+	disk = member_disk(h, "rd-1");
+	worker = worker_pid(h, "rd-1");
+	assert_int_equal(stat(disk, &before), 0);
+	hvd_stop(h, true);
+	assert_int_equal(kill(worker, SIGKILL), 0);
+	wait_process_gone(worker);
+	if (mark_of(disk) == GOLDEN_MARK)
+		fail_msg("rd-1 wrote no counter of its own on %s: nothing to roll back", disk);
+	hvd_start_again(h);
+	out = run_ok(h, "(Get-VM rd-1).State");
+	assert_string_equal(out, "Off");
+	free(out);
+	assert_int_equal(stat(disk, &after), 0);
+	assert_int_not_equal(after.st_ino, before.st_ino);
+	assert_int_equal(mark_of(disk), GOLDEN_MARK);
+	/* a member that was off already is left as it was */
+	out = member_disk(h, "rd-2");
+	assert_int_equal(stat(out, &before), 0);
+	hvd_stop(h, false);
+	hvd_start_again(h);
+	assert_int_equal(stat(out, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	free(out);
+	free(run_ok(h, "Remove-VMPool rd -Force"));
+	free(disk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1037,6 +1124,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_reset_checkpoint_layer, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reset_keeps_saved_state, hvd_setup, hvd_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_state_dir_metacharacters, hvd_setup, hvd_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_rollback_while_down, hvd_setup, hvd_teardown),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
