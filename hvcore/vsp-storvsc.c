@@ -197,17 +197,20 @@ static void flush_backlog(struct hv_channel *c)
 	hv_ring_want_room(&c->out, 0);
 }
 
-/* With hv->lock held: the completion in r->pkt goes to the guest, or waits its turn. */
-static void complete(struct hv_channel *c, struct req *r)
+static void backlog_add(struct storvsc *s, struct req *r)
 {
-	struct storvsc *s = st_of(c);
-
 	r->next = NULL;
 	if (s->backlog_tail)
 		s->backlog_tail->next = r;
 	else
 		s->backlog = r;
 	s->backlog_tail = r;
+}
+
+/* With hv->lock held: the completion in r->pkt goes to the guest, or waits its turn. */
+static void complete(struct hv_channel *c, struct req *r)
+{
+	backlog_add(st_of(c), r);
 	flush_backlog(c);
 }
 
@@ -1139,12 +1142,7 @@ static int load(struct hv_channel *c, const uint8_t *data, size_t len)
 		r->trans_id = hv_get64(e);
 		memcpy(r->pkt, e + 8, VSTOR_PKT);
 		r->gen = s->gen;
-		r->next = NULL;
-		if (s->backlog_tail)
-			s->backlog_tail->next = r;
-		else
-			s->backlog = r;
-		s->backlog_tail = r;
+		backlog_add(s, r);
 	}
 	return 0;
 }

@@ -510,6 +510,28 @@ static void test_ring_polling(void **state)
 	sim_guest_free(g);
 }
 
+/* A new partition of cfg (its disk made afresh) whose guest sends 4 KiB reads, up to max, and
+ * reads nothing, until its request ring is full: *sent and the first transaction id. */
+static struct sim_guest *flood(struct hv_partition_config *cfg, uint64_t max, uint64_t *sent,
+			       uint64_t *first)
+{
+	struct sim_guest *g;
+	char why[256] = "";
+	uint64_t t;
+
+	make_disk(cfg->disks[0].path);
+	assert_int_equal(sim_guest_new(cfg, &g, why, sizeof(why)), 0);
+	assert_int_equal(sim_scsi_init(g), 0);
+	g->nowait = true;
+	*sent = *first = 0;
+	while (*sent < max && (t = sim_scsi_rw_submit(g, 0, false, *sent % 1024 * (IO / LBS),
+						       IO / LBS, LBS, SIM_DATA)) != 0) {
+		*first = *first ? *first : t;
+		(*sent)++;
+	}
+	return g;
+}
+
 /* A guest that sends and sends without reading its completions: they fill its ring, then the
  * controller's 256 request slots (completions waiting for room); then the controller leaves
  * the requests in the request ring until it has a free slot, rather than answering BUSY
@@ -522,22 +544,12 @@ static void test_guest_not_reading(void **state)
 					   .scsi_poll = -1 };
 	struct sim_srb_res res;
 	struct sim_guest *g;
-	uint64_t sent = 0, got = 0, first = 0, t;
-	char why[256] = "";
+	uint64_t sent, got = 0, first;
 	unsigned idle = 0;
 	int r;
 
 	(void)state;
-	make_disk(disk.path);
-	assert_int_equal(sim_guest_new(&cfg, &g, why, sizeof(why)), 0);
-	assert_int_equal(sim_scsi_init(g), 0);
-	g->nowait = true;
-	while (sent < 2000 && (t = sim_scsi_rw_submit(g, 0, false, sent % 1024 * (IO / LBS),
-						       IO / LBS, LBS, SIM_DATA)) != 0) {
-		if (!first)
-			first = t;
-		sent++;
-	}
+	g = flood(&cfg, 2000, &sent, &first);
 	assert_true(sent > 442); /* the ring's completions and the slots' */
 	assert_true(sent < 2000);
 	while (got < sent && idle < 100000) {
@@ -578,21 +590,13 @@ static void test_backlog_saved(void **state)
 	static uint8_t rec[HV_SAVED_PROVIDER_MAX];
 	struct sim_srb_res res;
 	struct sim_guest *g;
-	uint64_t sent = 0, got = 0, first = 0, t;
+	uint64_t sent, got = 0, first;
 	size_t len, n;
 	char why[256] = "";
 	int r;
 
 	(void)state;
-	make_disk(disk.path);
-	assert_int_equal(sim_guest_new(&cfg, &g, why, sizeof(why)), 0);
-	assert_int_equal(sim_scsi_init(g), 0);
-	g->nowait = true;
-	while (sent < 300 && (t = sim_scsi_rw_submit(g, 0, false, sent * (IO / LBS), IO / LBS, LBS,
-						      SIM_DATA)) != 0) {
-		first = first ? first : t;
-		sent++;
-	}
+	g = flood(&cfg, 300, &sent, &first);
 	assert_int_equal(sent, 300); /* the ring holds 186 answers: 114 wait */
 	/* the guest reads what its ring holds; the rest stays with the controller */
 	while ((r = sim_scsi_poll(g, &res)) == 1) {
