@@ -225,7 +225,8 @@ void hvd_pool_vm_off(struct hvd *d, struct hvd_vm *vm);
  * was running when hvd went down; stopped is when vm last stopped (its last-stop file; NULL:
  * never). A member that stopped while hvd was not running is rolled back as hvd_pool_vm_off
  * would have done. */
-void hvd_pool_vm_found_off(struct hvd *d, struct hvd_vm *vm, bool lost, const struct timespec *stopped);
+void hvd_pool_vm_found_off(struct hvd *d, struct hvd_vm *vm, bool lost,
+			   const struct timespec *stopped);
 /* A member was removed (Remove-VM): its disk files go too. */
 void hvd_pool_vm_removed(const char *pool_id, const char *vm_id);
 

@@ -103,15 +103,17 @@ static char *member_disk(const char *pool_id, const char *vm_id)
 /* Calls fn(path, name, ctx) for each entry of folder dir (but . and ..) whose name matches
  * pattern (fnmatch, FNM_PERIOD: a leading dot only where the pattern has one). The folder's
  * path is never a pattern: it may hold any character. */
-static void dir_each(const char *dir, const char *pattern, void (*fn)(const char *path, const char *name, void *ctx),
-		     void *ctx)
+typedef void dir_fn(const char *path, const char *name, void *ctx);
+
+static void dir_each(const char *dir, const char *pattern, dir_fn *fn, void *ctx)
 {
 	DIR *dh = opendir(dir);
 	struct dirent *e;
 	char *path;
 
 	while (dh && (e = readdir(dh))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || fnmatch(pattern, e->d_name, FNM_PERIOD))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    fnmatch(pattern, e->d_name, FNM_PERIOD))
 			continue;
 		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
 			abort();
@@ -261,7 +263,8 @@ static void link_prune(const char *path, const char *name, void *ctx)
 	bool used = names_link(p, p->parent_link, name);
 
 	for (size_t k = 0; !used && store && k < store->n; k++)
-		used = !strcmp(store->vms[k]->pool_id, p->id) && names_link(p, store->vms[k]->pool_parent, name);
+		used = !strcmp(store->vms[k]->pool_id, p->id) &&
+		       names_link(p, store->vms[k]->pool_parent, name);
 	if (!used)
 		unlink(path);
 }
@@ -427,11 +430,12 @@ static void file_remove(const char *path, const char *name, void *ctx)
 /* Calls fn for the files of the pool's folder named vm_id + tail (an fnmatch pattern; vm_id,
  * an id, has no pattern characters). */
 static void member_files_each(const char *pool_id, const char *vm_id, const char *tail,
-			      void (*fn)(const char *path, const char *name, void *ctx), void *ctx)
+			      dir_fn *fn, void *ctx)
 {
 	char *dir, *pat;
 
-	if (asprintf(&dir, "%s/%s", pools_dir, pool_id) < 0 || asprintf(&pat, "%s%s", vm_id, tail) < 0)
+	if (asprintf(&dir, "%s/%s", pools_dir, pool_id) < 0 ||
+	    asprintf(&pat, "%s%s", vm_id, tail) < 0)
 		abort();
 	dir_each(dir, pat, fn, ctx);
 	free(pat);
@@ -660,7 +664,8 @@ void hvd_pool_vm_off(struct hvd *d, struct hvd_vm *vm)
 		hvd_log(HVD_LOG_INFO, "pool %s: %s rolled back to %s", p->name, vm->name, p->parent);
 }
 
-void hvd_pool_vm_found_off(struct hvd *d, struct hvd_vm *vm, bool lost, const struct timespec *stopped)
+void hvd_pool_vm_found_off(struct hvd *d, struct hvd_vm *vm, bool lost,
+			   const struct timespec *stopped)
 {
 	struct hvd_pool *p = vm->pool_id[0] ? pool_by_id(vm->pool_id) : NULL;
 	char *disk;
@@ -675,7 +680,8 @@ void hvd_pool_vm_found_off(struct hvd *d, struct hvd_vm *vm, bool lost, const st
 	k = member_drive(vm, disk);
 	if (!lost && stopped && k < vm->ndrives && stat(vm->drives[k].path, &st) == 0)
 		since = st.st_mtim.tv_sec < stopped->tv_sec ||
-			(st.st_mtim.tv_sec == stopped->tv_sec && st.st_mtim.tv_nsec <= stopped->tv_nsec);
+			(st.st_mtim.tv_sec == stopped->tv_sec &&
+			 st.st_mtim.tv_nsec <= stopped->tv_nsec);
 	free(disk);
 	if (lost || since)
 		hvd_pool_vm_off(d, vm);

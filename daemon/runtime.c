@@ -889,7 +889,8 @@ void hvd_runtime_rediscover(struct hvd *d)
 				set_status(vm, text);
 			if (f)
 				fclose(f);
-			hvd_pool_vm_found_off(d, vm, false, stat(last, &st) == 0 ? &st.st_mtim : NULL);
+			hvd_pool_vm_found_off(d, vm, false,
+					      stat(last, &st) == 0 ? &st.st_mtim : NULL);
 			continue;
 		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -151,7 +151,8 @@ struct storvsc {
 	bool poll_kick;                 /* a vCPU asks the I/O thread to poll (qlock) */
 	bool draining;                  /* the I/O thread serves the ring (qlock) */
 	uint64_t last_t0;               /* the last request's arrival time (hv->lock) */
-	bool want_poll;                 /* it came within RING_POLL_NS of the one before (hv->lock) */
+	bool want_poll;                 /* it came within RING_POLL_NS of the one before
+					 * (hv->lock) */
 	const volatile uint32_t *poll_hdr; /* the polled ring's indexes (the I/O thread's) */
 	pthread_t thread;
 	struct req *head, *tail, *free; /* the queue and the free requests (under qlock) */
@@ -528,17 +529,8 @@ static bool srb(struct hv_channel *c, const uint8_t *d, uint32_t len, uint64_t t
 	if (len < VSTOR_PKT || !s->version)
 		return false;
 	r = take_req(s);
-	if (!r) { /* not from drain, which reads only while ready() finds a free slot */
-		uint8_t p[VSTOR_PKT];
-
-		memcpy(p, d, VSTOR_PKT);
-		hv_put32(p + V_OP, VSTOR_COMPLETE_IO);
-		p[V_PAYLOAD + SRB_STATUS] = SRB_ERROR;
-		p[V_PAYLOAD + SRB_SCSI_STATUS] = HV_SAM_BUSY;
-		hv_put32(p + V_PAYLOAD + SRB_XFER_LEN, 0);
-		(void)hv_channel_send_comp(c, p, VSTOR_PKT, trans);
-		return true;
-	}
+	if (!r) /* cannot be: drain reads a packet only while ready() finds a free slot */
+		return false;
 	memcpy(r->pkt, d, VSTOR_PKT);
 	r->trans_id = trans;
 	r->gen = s->gen;
@@ -622,7 +614,7 @@ static bool gpa_packet(struct hv_channel *c, const uint8_t *pkt, uint32_t plen)
 }
 
 /* The I/O thread serves the ring as a guest's signal would; quiesce waits for it. */
-static void serve(struct hv_channel *c)
+static void serve_ring(struct hv_channel *c)
 {
 	struct storvsc *s = st_of(c);
 
@@ -637,7 +629,7 @@ static void serve(struct hv_channel *c)
 	pthread_mutex_unlock(&s->qlock);
 }
 
-/* Has the guest written to the polled ring? A racy look at its two indexes: serve decides,
+/* Has the guest written to the polled ring? A racy look at its two indexes: serve_ring decides,
  * under the lock. The header stays in guest RAM even if the channel closes meanwhile. */
 static bool ring_peek(const struct storvsc *s)
 {
@@ -668,7 +660,7 @@ static void poll_ring(struct hv_channel *c)
 	while (!__atomic_load_n(&s->head, __ATOMIC_RELAXED) &&
 	       !__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
 		if (ring_peek(s)) {
-			serve(c);
+			serve_ring(c);
 			last = hv_now_ns();
 			idle = 0;
 			continue;
@@ -687,7 +679,7 @@ static void poll_ring(struct hv_channel *c)
 	if (c->state == HV_CHANNEL_OPEN)
 		hv_ring_mask(&c->in, false);
 	pthread_mutex_unlock(lock);
-	serve(c); /* what the guest wrote while it saw the mask */
+	serve_ring(c); /* what the guest wrote while it saw the mask */
 }
 
 /* The next request, or NULL when stopping. Polls (yielding the CPU: on a busy host the vCPU
@@ -1083,12 +1075,10 @@ size_t hv_storvsc_stats(struct hv_channel *c, struct hv_disk_stats *out, size_t 
 
 /* Saved with the partition (vmbus-save.c): the protocol version the guest negotiated, without
  * which a restored controller would refuse the guest's requests as if it had never
- * initialised. Requests are never in flight at a save (hv_storvsc_quiesce). */
-/* The saved record: the negotiated version, then the completions still waiting for room in
- * the guest's ring (quiesced, nothing else is in flight): a count and, each, the transaction
- * id and the 64-byte COMPLETE_IO. They exist only here: without them a restored guest would
- * wait for those requests for ever. A record of the version alone (older state files) loads
- * too. */
+ * initialised; then the completions still waiting for room in the guest's ring (requests are
+ * never in flight at a save: hv_storvsc_quiesce), a count and, each, the transaction id and
+ * the 64-byte COMPLETE_IO. They exist only here: without them a restored guest would wait
+ * for those requests for ever. A record of the version alone (older state files) loads too. */
 #define SAVED_COMP (8 + VSTOR_PKT)
 
 static size_t save(const struct hv_channel *c, uint8_t *buf, size_t max)

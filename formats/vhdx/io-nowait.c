@@ -133,9 +133,8 @@ void vhdx_swap_probe(struct vhdx *v)
 void vhdx_pages_map(struct vhdx *v)
 {
 	uint64_t need = v->alloc_end > v->file_size ? v->alloc_end : v->file_size;
-	void *m;
-
 	struct stat st;
+	void *m;
 
 	if (!v->tmpfs || !(v->flags & VHDX_OPEN_RDWR) || v->depth || need <= v->pages_len)
 		return;
@@ -315,16 +314,17 @@ static int readv_chain(struct vhdx *top, const struct iovec *iov, int iovcnt, si
 		size_t n = len - pos;
 		bool zeros = false;
 		uint32_t within;
-		uint64_t e;
+		uint64_t e, idx;
 		int r = 0;
 
 		for (;;) {
 			within = (uint32_t)(off % v->block_size);
 			if (n > v->block_size - within)
 				n = v->block_size - within;
-			if (!bat_entry_ready(v, vhdx_bat_index(v, off / v->block_size), ram))
+			idx = vhdx_bat_index(v, off / v->block_size);
+			if (!bat_entry_ready(v, idx, ram))
 				return -EAGAIN;
-			e = v->bat[vhdx_bat_index(v, off / v->block_size)];
+			e = v->bat[idx];
 			if (BAT_STATE(e) != PAYLOAD_NOT_PRESENT || !v->has_parent)
 				break;
 			if (!v->parent)

@@ -89,7 +89,7 @@ int vhdx_open_depth(const char *path, unsigned flags, unsigned depth, struct vhd
 		    char *why, size_t why_len)
 {
 	struct vhdx *v;
-	int r;
+	int r, mode;
 
 	*out = NULL;
 	v = calloc(1, sizeof(*v));
@@ -106,9 +106,10 @@ int vhdx_open_depth(const char *path, unsigned flags, unsigned depth, struct vhd
 	/* O_NOATIME: reading an image must not dirty its inode (on a journalling file system the
 	 * atime update can wait for the journal, and nowait reads run where nothing may wait).
 	 * Only the file's owner may ask for it: others open without. */
-	v->fd = open(path, ((flags & VHDX_OPEN_RDWR) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOATIME);
+	mode = ((flags & VHDX_OPEN_RDWR) ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+	v->fd = open(path, mode | O_NOATIME);
 	if (v->fd < 0 && errno == EPERM)
-		v->fd = open(path, ((flags & VHDX_OPEN_RDWR) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		v->fd = open(path, mode);
 	if (v->fd < 0) {
 		r = vhdx_fail(v, -errno, "%s", strerror(errno));
 		goto out;

@@ -14,7 +14,8 @@
  *     SYNCHRONIZE CACHE.
  * Every 8-byte word holds pattern(disk offset): tests compute what the image must hold.
  * Requests go one at a time (queue depth 1): the guest runs in an instruction emulator,
- * where the host is never the bottleneck. */
+ * where the host is never the bottleneck; only hvguest.udiskbench, in user mode, keeps
+ * several in flight. */
 #include "hvcore/guest/vmbus.h"
 
 #define NPOINTS 64
@@ -88,6 +89,19 @@ static int send_srb(struct ctl *c, unsigned lun, const uint8_t *cdb, unsigned cd
 	return vmbus_chan_send_gpa((unsigned)c->ch, p, 64, trans, off, len, pfns, n);
 }
 
+/* The result in a COMPLETE_IO (d, at least 64 bytes). */
+static void res_of(const uint8_t *d, struct res *r)
+{
+	r->srb_status = d[SRB + 2];
+	r->scsi_status = d[SRB + 3];
+	r->xfer = rd32(d + SRB + 12);
+	r->key = r->asc = 0;
+	if (r->scsi_status == CHECK_CONDITION && (r->srb_status & SRB_AUTOSENSE_VALID)) {
+		r->key = d[SRB + 16 + 2] & 15;
+		r->asc = d[SRB + 16 + 12];
+	}
+}
+
 /* One request, waited for (send_srb's buffer rules). */
 static int exec(struct ctl *c, unsigned lun, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf,
 		uint32_t len, int dir, struct res *r)
@@ -110,14 +124,7 @@ static int exec(struct ctl *c, unsigned lun, const uint8_t *cdb, unsigned cdb_le
 		if (trans == want && dlen >= 64 && rd32(d) == VSTOR_COMPLETE_IO)
 			break;
 	}
-	r->srb_status = d[SRB + 2];
-	r->scsi_status = d[SRB + 3];
-	r->xfer = rd32(d + SRB + 12);
-	r->key = r->asc = 0;
-	if (r->scsi_status == CHECK_CONDITION && (r->srb_status & SRB_AUTOSENSE_VALID)) {
-		r->key = d[SRB + 16 + 2] & 15;
-		r->asc = d[SRB + 16 + 12];
-	}
+	res_of(d, r);
 	return 0;
 }
 
@@ -512,10 +519,11 @@ static uint64_t tsc_per_ms(void)
 
 /* One load for ticks TSC ticks: requests of len bytes, qd at a time, random (4 KiB aligned)
  * or sequential; the number done, or -1 when one failed. */
-static int64_t uload(struct ubench *u, int write, int seq, uint32_t len, unsigned qd, uint64_t ticks,
-		     uint64_t *took)
+static int64_t uload(struct ubench *u, int write, int seq, uint32_t len, unsigned qd,
+		     uint64_t ticks, uint64_t *took)
 {
 	struct disk *d = &u->d;
+	struct res r;
 	uint64_t s = 88172645463325252ULL, t0 = rdtsc(), seqoff = 0, sent = 0, done = 0, trans, off;
 	uint8_t cdb[16];
 	const uint8_t *a;
@@ -544,8 +552,10 @@ static int64_t uload(struct ubench *u, int write, int seq, uint32_t len, unsigne
 		if (e == 0)
 			continue; /* no pause: it would delay seeing the completion */
 		if (trans != d->c->trans - (sent - done - 1) || alen < 64 ||
-		    rd32(a) != VSTOR_COMPLETE_IO || a[SRB + 2] != SRB_SUCCESS || a[SRB + 3] ||
-		    rd32(a + SRB + 12) != len)
+		    rd32(a) != VSTOR_COMPLETE_IO)
+			return -1;
+		res_of(a, &r);
+		if (!ok(&r) || r.xfer != len)
 			return -1;
 		done++;
 	}
